@@ -1,0 +1,34 @@
+"""Settings shared by every test tier."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+# The official images users pull; `make base-images` writes offline drop-ins to .baton/images.env.
+DEFAULT_IMAGES = {
+    "BATON_PYTHON_IMAGE": "python:3.11-slim-bookworm",
+    "BATON_POSTGRES_IMAGE": "postgres:15-bookworm",
+}
+
+
+def image_setting(name: str) -> str:
+    """An image name: the environment, else .baton/images.env, else the official default."""
+    if os.environ.get(name):
+        return os.environ[name]
+    images_env = REPO / ".baton" / "images.env"
+    if images_env.exists():
+        match = re.search(rf"^{name}=(\S+)$", images_env.read_text(), re.MULTILINE)
+        if match:
+            return match.group(1)
+    return DEFAULT_IMAGES[name]
+
+
+@pytest.fixture(scope="session")
+def repo() -> Path:
+    return REPO

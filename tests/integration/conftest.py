@@ -1,0 +1,80 @@
+"""Integration tier: real containers on a real Docker engine (testcontainers).
+
+Where no engine answers, these tests skip with one reason; under CI (CI=true) that absence is a
+failure, since CI always provisions an engine.
+"""
+
+from __future__ import annotations
+
+import os
+
+import docker
+import pytest
+from docker.errors import DockerException, ImageNotFound
+from testcontainers.core.config import testcontainers_config
+
+from tests.conftest import image_setting
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> docker.DockerClient:
+    try:
+        client = docker.from_env()
+        client.ping()
+    except DockerException as exc:
+        reason = f"no Docker engine answers ({exc.__class__.__name__}: {exc}); start dockerd or Docker Desktop"
+        if IN_CI:
+            pytest.fail(f"CI=true but {reason}", pytrace=False)
+        pytest.skip(reason)
+    _configure_ryuk(client)
+    return client
+
+
+def _configure_ryuk(client: docker.DockerClient) -> None:
+    # Ryuk, testcontainers' reaper of leftover containers, is itself an image from Docker Hub.
+    # Where it is neither loaded nor pullable (no registry), testcontainers would fail every test
+    # trying to start it; the fixtures remove their own containers instead.
+    if testcontainers_config.ryuk_disabled:
+        return
+    image = testcontainers_config.ryuk_image
+    try:
+        client.images.get(image)
+    except ImageNotFound:
+        try:
+            client.images.pull(image)
+        except DockerException:
+            testcontainers_config.ryuk_disabled = True
+
+
+def ensure_image(client: docker.DockerClient, setting: str) -> str:
+    """The image named by `setting`, present locally (pulled if a registry answers)."""
+    name = image_setting(setting)
+    try:
+        client.images.get(name)
+    except ImageNotFound:
+        try:
+            client.images.pull(name)
+        except DockerException as exc:
+            pytest.fail(
+                f"{setting}={name} is not on this engine and cannot be pulled ({exc}). "
+                "Where no registry answers, run `make base-images` to build the offline images.",
+                pytrace=False,
+            )
+    return name
+
+
+@pytest.fixture(scope="session")
+def postgres_image(docker_client: docker.DockerClient) -> str:
+    return ensure_image(docker_client, "BATON_POSTGRES_IMAGE")
+
+
+@pytest.fixture(scope="session")
+def python_image(docker_client: docker.DockerClient) -> str:
+    return ensure_image(docker_client, "BATON_PYTHON_IMAGE")
