@@ -1,0 +1,35 @@
+{#
+  Attach, read-only, the raw DuckDB file of each source that the selected nodes read:
+  raw_<source>.duckdb in BATON_WAREHOUSE_DIR, as the catalog raw_<source>.
+
+  Meltano writes one raw file per source (DuckDB allows one writer per file), so sources load in
+  parallel. Attaching only what the selection reads means `dbt build --select tag:finance` neither
+  needs the marketing file to exist nor collides with a marketing load in progress.
+#}
+{% macro attach_raw_sources() %}
+  {% if not execute %}{{ return('') }}{% endif %}
+  {% set sources = [] %}
+  {% for unique_id in selected_resources %}
+    {% set node = graph.nodes.get(unique_id) or graph.sources.get(unique_id) or {} %}
+    {% if node.get('resource_type') == 'source' %}
+      {% do sources.append(node.source_name) %}
+    {% endif %}
+    {% for parent in (node.get('depends_on') or {}).get('nodes', []) %}
+      {% if parent.startswith('source.') %}
+        {% do sources.append(graph.sources[parent].source_name) %}
+      {% endif %}
+    {% endfor %}
+  {% endfor %}
+  {% set warehouse = env_var('BATON_WAREHOUSE_DIR', '../.baton/warehouse') %}
+  {% for source_name in sources | unique | sort %}
+    {% set path = warehouse ~ '/raw_' ~ source_name ~ '.duckdb' %}
+    {% set found = run_query("select count(*) from glob('" ~ path ~ "')").columns[0].values()[0] %}
+    {% if found == 0 %}
+      {{ exceptions.raise_compiler_error(
+           "source '" ~ source_name ~ "': its raw database " ~ path ~ " does not exist yet. "
+           ~ "Load the source first: meltano run tap-" ~ source_name ~ " target-raw-" ~ source_name) }}
+    {% endif %}
+    {% do run_query("attach if not exists '" ~ path ~ "' as raw_" ~ source_name ~ " (read_only)") %}
+    {{ log("attached " ~ path ~ " read-only as raw_" ~ source_name, info=True) }}
+  {% endfor %}
+{% endmacro %}
