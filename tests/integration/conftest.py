@@ -78,3 +78,32 @@ def postgres_image(docker_client: docker.DockerClient) -> str:
 @pytest.fixture(scope="session")
 def python_image(docker_client: docker.DockerClient) -> str:
     return ensure_image(docker_client, "BATON_PYTHON_IMAGE")
+
+
+@pytest.fixture(scope="session")
+def shop_db(postgres_image: str):
+    """The shop source database, created by its own init scripts (samples/shop/initdb)."""
+    from testcontainers.community.postgres import PostgresContainer
+
+    from tests.conftest import REPO
+
+    pg = PostgresContainer(postgres_image, username="shop", password="shop-pw", dbname="shop")
+    pg.with_volume_mapping(str(REPO / "samples" / "shop" / "initdb"), "/docker-entrypoint-initdb.d", "ro")
+    with pg:
+        yield pg
+
+
+@pytest.fixture(scope="session")
+def meltano_db(postgres_image: str):
+    """A Postgres server for Meltano's system database (state); each test gets its own database."""
+    from testcontainers.community.postgres import PostgresContainer
+
+    pg = PostgresContainer(postgres_image, username="meltano", password="meltano-pw", dbname="meltano")
+    with pg:
+        yield pg
+
+
+def pg_url(pg, dbname: str, driver: str = "") -> str:
+    scheme = f"postgresql+{driver}" if driver else "postgresql"
+    host, port = pg.get_container_host_ip(), pg.get_exposed_port(5432)
+    return f"{scheme}://{pg.username}:{pg.password}@{host}:{port}/{dbname}"

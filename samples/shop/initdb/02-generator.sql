@@ -57,8 +57,9 @@ begin
     select o.order_id, o.customer_id, o.product_id, o.quantity,
            o.quantity * p.unit_price,
            o.status, o.campaign_key, o.created_at,
+           -- later statuses were reached some time after the order, within the seeded period
            case when o.status = 'placed' then o.created_at
-                else least(o.created_at + o.lag, t0 + period - interval '1 second') end
+                else greatest(o.created_at, least(o.created_at + o.lag, t0 + period - o.jitter)) end
     from (
         select g as order_id,
                1 + floor(random() * n_customers)::bigint as customer_id,
@@ -68,7 +69,8 @@ begin
                    [1 + floor(random() * 7)::int] as status,
                sample_gen.campaign_for(random()) as campaign_key,
                t0 + random() * period as created_at,
-               random() * interval '3 days' as lag
+               random() * interval '3 days' as lag,
+               random() * interval '6 hours' as jitter
         from generate_series(1, orders) as g
     ) as o
     join shop.products as p using (product_id);

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# baton-job: runs `meltano ...` in the Meltano project or `dbt ...` in the dbt project, each with
+# its own virtualenv. Exit codes pass through; output goes to stdout/stderr unchanged.
+set -euo pipefail
+home=${BATON_HOME:-/opt/baton}
+
+case "${1:-}" in
+  meltano)
+    shift
+    cd "$home/meltano"
+    exec "$home/venvs/meltano/bin/meltano" "$@" ;;
+  dbt)
+    shift
+    cd "$home/dbt"
+    exec "$home/venvs/dbt/bin/dbt" "$@" ;;
+  ""|-h|--help|help)
+    cat <<USAGE
+usage: baton-job meltano <args...>   e.g. meltano run tap-shop target-raw-shop
+       baton-job dbt <args...>       e.g. dbt build --select tag:finance
+       baton-job <command...>        any other command, as is
+settings (environment): MELTANO_DATABASE_URI, MELTANO_ENVIRONMENT (default prod),
+  BATON_SHOP_DB_URL, BATON_WAREHOUSE_DIR (default /data/warehouse),
+  BATON_MARKETING_DIR (default /data/marketing)
+USAGE
+    ;;
+  *)
+    exec "$@" ;;
+esac
