@@ -94,12 +94,19 @@ def main(argv: list[str] | None = None) -> int:
     p_seed.add_argument("--orders", type=int, default=1000)
     p_seed.add_argument("--start", type=date.fromisoformat, default=date(2026, 1, 1))
     p_seed.add_argument("--days", type=int, default=30)
+    p_mkt = sub.add_parser("marketing", help="write the marketing files only (what the shop's init seed covers)")
+    p_mkt.add_argument("--start", type=date.fromisoformat, default=date(2026, 1, 1))
+    p_mkt.add_argument("--days", type=int, default=30)
     p_next = sub.add_parser("next-day", help="append the next day to both sources")
     p_next.add_argument("--new-pct", type=float, default=1.0, help="new orders, in %% of the existing ones")
     args = parser.parse_args(argv)
 
     try:
-        if args.command == "seed":
+        if args.command == "marketing":
+            for i in range(args.days):
+                write_ad_spend(args.marketing_dir, args.start + timedelta(days=i))
+            print(f"wrote {args.days} days of ad spend in {args.marketing_dir}")
+        elif args.command == "seed":
             seed(args.dsn, args.marketing_dir, args.orders, args.start, args.days)
             print(f"seeded {args.orders} orders and {args.days} days of ad spend in {args.marketing_dir}")
         else:

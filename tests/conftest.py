@@ -14,6 +14,7 @@ REPO = Path(__file__).resolve().parent.parent
 DEFAULT_IMAGES = {
     "BATON_PYTHON_IMAGE": "python:3.11-slim-bookworm",
     "BATON_POSTGRES_IMAGE": "postgres:15-bookworm",
+    "BATON_JOBS_IMAGE": "baton/jobs:local",
 }
 
 

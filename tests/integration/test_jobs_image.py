@@ -1,0 +1,93 @@
+"""The jobs image itself runs the data path: `docker run` of meltano and dbt against Postgres."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import docker
+import psycopg
+import pytest
+
+from tests.conftest import image_setting
+from tests.integration.conftest import pg_url
+from tests.integration.datapath import DataPath
+
+ORDERS = 1200
+
+
+@pytest.fixture(scope="session")
+def jobs_image(docker_client: docker.DockerClient) -> str:
+    name = image_setting("BATON_JOBS_IMAGE")
+    try:
+        docker_client.images.get(name)
+    except docker.errors.ImageNotFound:
+        pytest.fail(f"BATON_JOBS_IMAGE={name} is not built: run `make jobs-image`", pytrace=False)
+    return name
+
+
+def _ip(pg) -> str:
+    container = pg.get_wrapped_container()
+    container.reload()
+    return container.attrs["NetworkSettings"]["IPAddress"]
+
+
+def test_jobs_image_loads_and_builds(docker_client, jobs_image, shop_db, meltano_db, tmp_path: Path) -> None:
+    system_db = f"meltano_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_url(meltano_db, "meltano"), autocommit=True) as conn:
+        conn.execute(f'create database "{system_db}"')
+    dp = DataPath(
+        shop_url=pg_url(shop_db, "shop"),
+        meltano_url=pg_url(meltano_db, system_db, driver="psycopg"),
+        warehouse=tmp_path / "warehouse",
+        marketing=tmp_path / "marketing",
+    )
+    dp.warehouse.mkdir()
+    dp.warehouse.chmod(0o777)  # the image runs as its own non-root user
+    dp.seed(ORDERS, days=10)
+
+    # Inside the engine's bridge network the databases answer on their container addresses.
+    env = {
+        "MELTANO_ENVIRONMENT": "ci",
+        "MELTANO_DATABASE_URI": (
+            f"postgresql+psycopg://{meltano_db.username}:{meltano_db.password}@{_ip(meltano_db)}:5432/{system_db}"
+        ),
+        "BATON_SHOP_DB_URL": f"postgresql://{shop_db.username}:{shop_db.password}@{_ip(shop_db)}:5432/shop",
+    }
+    volumes = {
+        str(dp.warehouse): {"bind": "/data/warehouse", "mode": "rw"},
+        str(dp.marketing): {"bind": "/data/marketing", "mode": "ro"},
+    }
+
+    def job(*command: str) -> str:
+        container = docker_client.containers.run(
+            jobs_image, list(command), environment=env, volumes=volumes, detach=True
+        )
+        try:
+            code = container.wait(timeout=600)["StatusCode"]
+            logs = container.logs().decode()
+        finally:
+            container.remove(force=True)
+        assert code == 0, f"{' '.join(command)} exited {code} in {jobs_image}:\n{logs[-5000:]}"
+        return logs
+
+    job("meltano", "upgrade", "database")
+    job("meltano", "run", "tap-shop", "target-raw-shop")
+    job("meltano", "run", "tap-marketing", "target-raw-marketing")
+    job("dbt", "build")
+
+    assert dp.warehouse_query("raw_shop", "select count(*) from shop.orders")[0][0] == ORDERS
+    (mart_orders,) = dp.warehouse_query("analytics", "select sum(orders_count) from main.revenue_daily")[0]
+    assert mart_orders == ORDERS
+    (campaigns,) = dp.warehouse_query("analytics", "select count(*) from main.campaign_performance")[0]
+    assert campaigns == 5
+
+    # A failing job's exit code reaches the caller.
+    container = docker_client.containers.run(
+        jobs_image, ["meltano", "run", "tap-nope", "target-raw-shop"], environment=env, volumes=volumes, detach=True
+    )
+    try:
+        assert container.wait(timeout=300)["StatusCode"] != 0
+        assert "tap-nope" in container.logs().decode()
+    finally:
+        container.remove(force=True)
