@@ -11,9 +11,9 @@ import os
 import docker
 import pytest
 from docker.errors import DockerException, ImageNotFound
-from testcontainers.core.config import testcontainers_config
 
 from tests.conftest import image_setting
+from tests.containers import configure_ryuk
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -33,24 +33,8 @@ def docker_client() -> docker.DockerClient:
         if IN_CI:
             pytest.fail(f"CI=true but {reason}", pytrace=False)
         pytest.skip(reason)
-    _configure_ryuk(client)
+    configure_ryuk(client)
     return client
-
-
-def _configure_ryuk(client: docker.DockerClient) -> None:
-    # Ryuk, testcontainers' reaper of leftover containers, is itself an image from Docker Hub.
-    # Where it is neither loaded nor pullable (no registry), testcontainers would fail every test
-    # trying to start it; the fixtures remove their own containers instead.
-    if testcontainers_config.ryuk_disabled:
-        return
-    image = testcontainers_config.ryuk_image
-    try:
-        client.images.get(image)
-    except ImageNotFound:
-        try:
-            client.images.pull(image)
-        except DockerException:
-            testcontainers_config.ryuk_disabled = True
 
 
 def ensure_image(client: docker.DockerClient, setting: str) -> str:

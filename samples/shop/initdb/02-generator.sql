@@ -40,7 +40,8 @@ begin
            'Product ' || p,
            (array['books', 'games', 'garden', 'kitchen', 'toys'])[1 + (p % 5)],
            round((5 + random() * 195)::numeric, 2),
-           t0, t0
+           t0 - make_interval(days => 200 - p),
+           t0 - make_interval(days => 200 - p)
     from generate_series(1, 200) as p;
 
     insert into shop.customers
