@@ -37,7 +37,7 @@ ROWS ?= 1000
 # Read when used, so a compose/.env generated earlier in the same run counts.
 SHOP_DSN = postgresql://shop:$(shell sed -n 's/^BATON_SHOP_PASSWORD=//p' compose/.env)@127.0.0.1:$(BATON_SHOP_PORT)/shop
 
-.PHONY: help setup lock lint format test test-unit test-integration base-images jobs-image clean \
+.PHONY: help setup lock lint format test test-unit test-integration base-images jobs-image clean bake \
 	env-file databases seed next-day el dbt query down bench-el
 
 help: ## List the targets
@@ -70,10 +70,14 @@ format: $(UV) ## Apply ruff's fixes and formatting
 
 test: test-unit test-integration ## Run every test tier (the command CI runs)
 
-test-unit: $(UV) ## Unit tests: no services needed
+bake: ## Bake the DAGs' metadata (dags/baked: source list, dbt manifest from `dbt parse`)
+	cd dbt && DBT_PROFILES_DIR=. ../.venvs/dbt/bin/dbt parse --quiet
+	$(RUN) python tools/bake.py dbt/target/manifest.json dags/baked
+
+test-unit: $(UV) bake ## Unit tests: no services needed
 	$(RUN) pytest tests/unit $(PYTEST_ARGS)
 
-test-integration: $(UV) ## Integration tests: needs a Docker engine (testcontainers), base images, jobs image
+test-integration: $(UV) bake ## Integration tests: needs a Docker engine (testcontainers), base images, jobs image
 	@if docker info >/dev/null 2>&1; then $(MAKE) jobs-image; fi
 	$(RUN) pytest tests/integration $(PYTEST_ARGS)
 

@@ -10,6 +10,11 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
+# Airflow reads these when first imported: keep its home (config, sqlite DB, logs) in the checkout.
+os.environ.setdefault("AIRFLOW_HOME", str(REPO / ".baton" / "airflow-test"))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(REPO / "dags"))
+
 # The official images users pull; `make base-images` writes offline drop-ins to .baton/images.env.
 DEFAULT_IMAGES = {
     "BATON_PYTHON_IMAGE": "python:3.11-slim-bookworm",

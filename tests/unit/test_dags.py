@@ -1,0 +1,207 @@
+"""DAG integrity (every DAG file imports cleanly, quickly, with no subprocess) and the schedules
+the design promises, in both dbt modes, and for sources and domains added by config alone."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+DAGS = REPO / "dags"
+DAG_FILES = sorted(p for p in DAGS.glob("*.py"))
+sys.path.insert(0, str(DAGS))
+
+from baton import assets  # noqa: E402
+from baton.config import Config, ConfigError, load_config  # noqa: E402
+from baton.dbt_dags import build_dbt_dags  # noqa: E402
+from baton.gating import MixedCyclesError, decide  # noqa: E402
+from baton.ingestion import build_ingestion_dag  # noqa: E402
+from baton.metadata import load_manifest, load_sources  # noqa: E402
+from baton.runners import rows_loaded  # noqa: E402
+
+APPROVED_TAGS = {"baton", "cycle", "ingestion", "dbt", "meltano-state"}
+IMPORT_SECONDS: dict[str, float] = {}
+
+
+def _forbid(*args, **kwargs):
+    raise AssertionError(f"a DAG file started a process while being parsed: {args[:1]}")
+
+
+def _import(path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(subprocess, "Popen", _forbid)
+    monkeypatch.setattr(subprocess, "run", _forbid)
+    spec = importlib.util.spec_from_file_location(f"dagfile_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    t0 = time.perf_counter()
+    spec.loader.exec_module(module)
+    IMPORT_SECONDS[path.name] = time.perf_counter() - t0
+    return module
+
+
+def _dags_of(module) -> list:
+    from airflow.sdk import DAG
+
+    found = [v for v in vars(module).values() if isinstance(v, DAG)]
+    for value in vars(module).values():
+        if isinstance(value, list):
+            found += [v for v in value if isinstance(v, DAG)]
+    return found
+
+
+@pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
+def test_dag_file_imports_cleanly(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    module = _import(path, monkeypatch)
+    dags = _dags_of(module)
+    assert dags, f"{path.name} defines no DAG"
+    for dag in dags:
+        assert dag.owner not in ("", "airflow"), f"{dag.dag_id}: set an owner"
+        assert dag.doc_md, f"{dag.dag_id}: add doc_md"
+        assert not dag.catchup, f"{dag.dag_id}: catchup must be off"
+        assert set(dag.tags) - APPROVED_TAGS <= {t for t in dag.tags if t.split(":")[0] in ("source", "domain")}
+        assert dag.start_date.tzinfo is not None
+        for t in dag.tasks:
+            if t.task_id in ("extract_load", "open_cycle"):
+                assert t.retries >= 2, f"{dag.dag_id}.{t.task_id}: retrying is safe, retry at least twice"
+    dag_ids = [d.dag_id for d in dags]
+    assert len(dag_ids) == len(set(dag_ids))
+
+
+def test_import_times_are_reported() -> None:
+    # Runs after the imports above (file order); prints the figures for the test log.
+    for name, seconds in sorted(IMPORT_SECONDS.items()):
+        print(f"import {name}: {seconds * 1000:.0f} ms")
+    assert set(IMPORT_SECONDS) == {p.name for p in DAG_FILES}
+
+
+def _config(**overrides) -> Config:
+    base = load_config(environ={"BATON_RUNNER": "subprocess"})
+    return Config(**{**base.__dict__, **overrides})
+
+
+def _schedule(dag) -> set[str]:
+    return {a.name for a in dag.timetable.asset_condition.objects}
+
+
+def _outlets(dag, task_id: str = "publish") -> set[str]:
+    return {a.name for a in dag.get_task(task_id).outlets}
+
+
+def _all_dags(config: Config) -> dict:
+    sources = load_sources(config.metadata_dir)
+    dags = [build_ingestion_dag(s, config) for s in sources]
+    dags += build_dbt_dags(config, load_manifest(config.metadata_dir), sources)
+    return {d.dag_id: d for d in dags}
+
+
+def test_multi_mode_schedules_each_domain_on_the_sources_it_reads() -> None:
+    dags = _all_dags(_config(dbt_mode="multi"))
+    assert set(dags) == {"ingest_shop", "ingest_marketing", "dbt_finance", "dbt_marketing"}
+    for source in ("shop", "marketing"):
+        assert _schedule(dags[f"ingest_{source}"]) == {"cycle"}
+        assert _outlets(dags[f"ingest_{source}"]) == {f"raw_{source}"}
+        assert dags[f"ingest_{source}"].max_active_runs == 1
+    assert _schedule(dags["dbt_finance"]) == {"raw_shop"}
+    assert _schedule(dags["dbt_marketing"]) == {"raw_shop", "raw_marketing"}
+    assert _outlets(dags["dbt_finance"]) == {"dbt_finance"}
+    assert dags["dbt_finance"].get_task("build").command == ["dbt", "build", "--select", "tag:finance"]
+
+
+def test_monolith_mode_is_one_dag_on_every_source() -> None:
+    dags = _all_dags(_config(dbt_mode="monolith"))
+    assert {d for d in dags if d.startswith("dbt_")} == {"dbt_build"}
+    assert _schedule(dags["dbt_build"]) == {"raw_shop", "raw_marketing"}
+    assert _outlets(dags["dbt_build"]) == {"dbt_finance", "dbt_marketing"}
+    assert dags["dbt_build"].get_task("build").command == ["dbt", "build"]
+
+
+def test_a_third_source_and_domain_need_config_only(tmp_path: Path) -> None:
+    baked = _config().metadata_dir
+    shutil.copytree(baked, tmp_path / "baked")
+    sources = json.loads((tmp_path / "baked/sources.json").read_text())
+    sources.append({"name": "crm", "extractor": "tap-crm", "loader": "target-raw-crm"})
+    (tmp_path / "baked/sources.json").write_text(json.dumps(sources))
+    manifest = json.loads((tmp_path / "baked/manifest.json").read_text())
+    manifest["sources"]["source.baton.crm.contacts"] = {"source_name": "crm", "resource_type": "source"}
+    manifest["nodes"]["model.baton.stg_contacts"] = {
+        "resource_type": "model",
+        "tags": ["sales"],
+        "depends_on": {"nodes": ["source.baton.crm.contacts"]},
+    }
+    stg_orders = next(k for k in manifest["nodes"] if k.endswith(".stg_orders"))
+    manifest["nodes"]["model.baton.pipeline"] = {  # reads shop only through a ref chain
+        "resource_type": "model",
+        "tags": ["sales"],
+        "depends_on": {"nodes": ["model.baton.stg_contacts", stg_orders]},
+    }
+    (tmp_path / "baked/manifest.json").write_text(json.dumps(manifest))
+
+    dags = _all_dags(_config(metadata_dir=tmp_path / "baked"))
+    assert {"ingest_crm", "dbt_sales"} <= set(dags)
+    assert _schedule(dags["ingest_crm"]) == {"cycle"}
+    assert _outlets(dags["ingest_crm"]) == {"raw_crm"}
+    assert dags["ingest_crm"].get_task("extract_load").command == ["meltano", "run", "tap-crm", "target-raw-crm"]
+    assert _schedule(dags["dbt_sales"]) == {"raw_crm", "raw_shop"}
+    assert _schedule(dags["dbt_finance"]) == {"raw_shop"}
+
+
+def test_a_domain_reading_an_undefined_source_is_named(tmp_path: Path) -> None:
+    config = _config()
+    manifest = json.loads((config.metadata_dir / "manifest.json").read_text())
+    manifest["sources"]["source.baton.erp.invoices"] = {"source_name": "erp", "resource_type": "source"}
+    manifest["nodes"]["model.baton.invoices"] = {
+        "resource_type": "model",
+        "tags": ["finance"],
+        "depends_on": {"nodes": ["source.baton.erp.invoices"]},
+    }
+    with pytest.raises(Exception, match=r"dbt domain 'finance' reads source\(s\) \['erp'\]"):
+        build_dbt_dags(config, manifest, load_sources(config.metadata_dir))
+
+
+def test_gate_decisions() -> None:
+    same = {"raw_shop": "2026-11-23", "raw_marketing": "2026-11-23"}
+    mixed = {"raw_shop": "2026-11-23", "raw_marketing": "2026-11-22"}
+    assert decide(same, "fail")[:2] == (True, "2026-11-23")
+    with pytest.raises(MixedCyclesError, match="raw_marketing=2026-11-22, raw_shop=2026-11-23"):
+        decide(mixed, "fail")
+    assert decide(mixed, "warn")[:2] == (True, "2026-11-23")
+    ready, cycle_id, message = decide(mixed, "wait")
+    assert (ready, cycle_id) == (False, "2026-11-23") and "waiting for raw_marketing" in message
+    with pytest.raises(MixedCyclesError, match="raw_marketing"):
+        decide({"raw_shop": "2026-11-23", "raw_marketing": None}, "warn")
+
+
+def test_config_errors_name_the_setting(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"BATON_DBT_MODE.*'dbt\.mode' is 'both'"):
+        load_config(environ={"BATON_DBT_MODE": "both"})
+    with pytest.raises(ConfigError, match=r"BATON_RUNNER.*choose one of docker, ecs, subprocess"):
+        load_config(environ={"BATON_RUNNER": "k8s"})
+    bad = tmp_path / "baton.yml"
+    bad.write_text((DAGS / "baton.yml").read_text().replace("retries: 2", "retries: two"))
+    with pytest.raises(ConfigError, match=r"baton.yml: 'ingestion.retries' must be a int"):
+        load_config(bad, environ={})
+
+
+def test_rows_loaded_sums_the_extractors_record_counts() -> None:
+    lines = [
+        'tap-shop METRIC: {"type":"counter","metric":"record_count","value":1200,"tags":{"stream":"shop-orders"}}',
+        'tap-shop METRIC: {"type":"timer","metric":"sync_duration","value":0.3}',
+        'tap-shop METRIC: {"type":"counter","metric":"record_count","value":34,"tags":{"stream":"shop-products"}}',
+        "target-raw-shop Loading 1234 rows",
+    ]
+    assert rows_loaded(lines) == 1234
+    assert rows_loaded(["nothing here"]) is None
+    assert rows_loaded(None) is None
+
+
+def test_asset_names_are_defined_once() -> None:
+    assert assets.raw_asset("shop").name == "raw_shop"
+    assert assets.dbt_asset("finance").name == "dbt_finance"
+    assert assets.cycle_asset().name == "cycle"
