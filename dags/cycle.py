@@ -1,4 +1,4 @@
-"""The daily cycle: emits the `cycle` asset that starts every ingestion DAG."""
+"""Airflow DAG: the daily cycle, which emits the `cycle` asset that starts every ingestion DAG."""
 
 from baton.config import load_config
 from baton.cycle import build_cycle_dag

@@ -1,4 +1,4 @@
-"""dbt DAGs: one per domain tag (multi) or one for everything (monolith), per baton.yml."""
+"""Airflow DAGs for dbt: one per domain tag (multi) or one for everything (monolith), per baton.yml."""
 
 from baton.config import load_config
 from baton.dbt_dags import build_dbt_dags

@@ -1,4 +1,4 @@
-"""One ingestion DAG per Meltano source (ingest_<source>), from the baked source list."""
+"""Airflow DAGs: one ingestion DAG per Meltano source (ingest_<source>), from the baked source list."""
 
 from baton.config import load_config
 from baton.ingestion import build_ingestion_dag

@@ -1,0 +1,144 @@
+"""The whole cycle through dag.test() with the subprocess runner: real Meltano and dbt against
+testcontainers Postgres, DAGs run in dependency order, asset events and their extras asserted."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pendulum
+import psycopg
+import pytest
+
+from tests.conftest import REPO
+from tests.integration.conftest import pg_url
+from tests.integration.datapath import DBT, MELTANO, DataPath, check_environments
+
+sys.path.insert(0, str(REPO / "dags"))
+
+from baton.config import Config, load_config
+from baton.cycle import build_cycle_dag
+from baton.dbt_dags import build_dbt_dags
+from baton.ingestion import build_ingestion_dag
+from baton.metadata import load_manifest, load_sources
+
+ORDERS = 1500
+
+
+@pytest.fixture(scope="module")
+def airflow_db() -> None:
+    """A fresh Airflow metadata database (sqlite in AIRFLOW_HOME) for dag.test()."""
+    airflow = Path(sys.executable).parent / "airflow"
+    result = subprocess.run([str(airflow), "db", "reset", "--yes"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+@pytest.fixture
+def cycle_env(shop_db, meltano_db, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, airflow_db) -> DataPath:
+    check_environments()
+    system_db = f"meltano_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_url(meltano_db, "meltano"), autocommit=True) as conn:
+        conn.execute(f'create database "{system_db}"')
+    dp = DataPath(
+        shop_url=pg_url(shop_db, "shop"),
+        meltano_url=pg_url(meltano_db, system_db, driver="psycopg"),
+        warehouse=tmp_path / "warehouse",
+        marketing=tmp_path / "marketing",
+    )
+    dp.warehouse.mkdir()
+    dp.seed(ORDERS, days=10)
+    dp.run("meltano", "upgrade", "database")
+    # What a worker with the subprocess runner has in its environment.
+    for key, value in dp.env().items():
+        if key.startswith(("MELTANO_", "BATON_", "DBT_")):
+            monkeypatch.setenv(key, value)
+    monkeypatch.setenv("BATON_MELTANO_BIN", str(MELTANO))
+    monkeypatch.setenv("BATON_DBT_BIN", str(DBT))
+    return dp
+
+
+def _config(**overrides) -> Config:
+    base = load_config(environ={"BATON_RUNNER": "subprocess"})
+    return Config(**{**base.__dict__, **overrides})
+
+
+def _dags(config: Config) -> dict:
+    sources = load_sources(config.metadata_dir)
+    dags = [build_cycle_dag(config), *(build_ingestion_dag(s, config) for s in sources)]
+    dags += build_dbt_dags(config, load_manifest(config.metadata_dir), sources)
+    return {d.dag_id: d for d in dags}
+
+
+def _events(asset_name: str) -> list[tuple[str, dict]]:
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = (
+            session.query(AssetEvent.source_dag_id, AssetEvent.extra)
+            .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
+            .filter(AssetModel.name == asset_name)
+            .order_by(AssetEvent.id)
+            .all()
+        )
+    return [(dag_id, extra) for dag_id, extra in rows]
+
+
+def _run(dag, **kwargs) -> str:
+    run = dag.test(**kwargs)
+    return str(run.state)
+
+
+def _task_states(dag_id: str) -> dict[str, str]:
+    """Task states of the newest run of `dag_id`."""
+    from airflow.models.dagrun import DagRun
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        run_id = (
+            session.query(DagRun.run_id).filter(DagRun.dag_id == dag_id).order_by(DagRun.id.desc()).limit(1).scalar()
+        )
+        rows = session.query(TaskInstance.task_id, TaskInstance.state).filter_by(dag_id=dag_id, run_id=run_id).all()
+    return {task_id: str(state) for task_id, state in rows}
+
+
+def test_whole_cycle_in_dependency_order(cycle_env: DataPath) -> None:
+    dags = _dags(_config(dbt_mode="multi", gating_policy="fail"))
+    run_after = pendulum.datetime(2026, 11, 24, 0, 15, tz="Europe/Berlin")
+
+    assert _run(dags["cycle"], run_after=run_after, logical_date=run_after) == "success"
+    assert _events("cycle")[-1] == ("cycle", {"cycle_id": "2026-11-23"})
+
+    for source in ("shop", "marketing"):
+        assert _run(dags[f"ingest_{source}"]) == "success", source
+    shop_event = _events("raw_shop")[-1]
+    assert shop_event[0] == "ingest_shop"
+    (source_rows,) = cycle_env.source(
+        "select (select count(*) from shop.orders) + (select count(*) from shop.customers)"
+        " + (select count(*) from shop.products)"
+    )[0]
+    assert shop_event[1] == {"cycle_id": "2026-11-23", "rows": source_rows}
+    assert _events("raw_marketing")[-1][1] == {"cycle_id": "2026-11-23", "rows": 10 * 5}
+
+    for domain in ("finance", "marketing"):
+        assert _run(dags[f"dbt_{domain}"]) == "success", domain
+        assert _events(f"dbt_{domain}")[-1] == (f"dbt_{domain}", {"cycle_id": "2026-11-23"})
+
+    (mart_orders,) = cycle_env.warehouse_query("analytics", "select sum(orders_count) from main.revenue_daily")[0]
+    assert mart_orders == ORDERS
+    (campaigns,) = cycle_env.warehouse_query("analytics", "select count(*) from main.campaign_performance")[0]
+    assert campaigns == 5
+
+    # Next cycle, but only shop lands: the marketing domain would mix two cycles and refuses.
+    assert _run(dags["cycle"], run_conf={"cycle_id": "2026-11-24"}) == "success"
+    assert _run(dags["ingest_shop"]) == "success"
+    assert _events("raw_shop")[-1][1]["cycle_id"] == "2026-11-24"
+    assert _run(dags["dbt_marketing"]) == "failed"
+    assert _task_states("dbt_marketing") == {"gate": "failed", "build": "upstream_failed", "publish": "upstream_failed"}
+    assert _events("dbt_marketing")[-1][1] == {"cycle_id": "2026-11-23"}, "a refused run emitted its asset"
+    # Finance reads shop only: its sources agree, it runs.
+    assert _run(dags["dbt_finance"]) == "success"
+    assert _events("dbt_finance")[-1][1] == {"cycle_id": "2026-11-24"}
