@@ -16,6 +16,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
@@ -56,7 +57,7 @@ def _setting(name: str, default: str | None = None) -> str:
 
 
 class SubprocessJobOperator(BaseOperator):
-    """Runs `meltano ...` in the Meltano project or `dbt ...` in the dbt project, on this machine.
+    """Runs `meltano ...` / `state ...` in the Meltano project or `dbt ...` in the dbt project, here.
 
     BATON_MELTANO_BIN / BATON_DBT_BIN name the executables (default: on PATH) and
     BATON_MELTANO_PROJECT / BATON_DBT_PROJECT the project folders (default: next to dags/).
@@ -72,8 +73,11 @@ class SubprocessJobOperator(BaseOperator):
 
     def _resolve(self) -> tuple[list[str], Path]:
         tool, *args = self.command
-        if tool not in ("meltano", "dbt"):
-            raise ValueError(f"the subprocess runner runs meltano or dbt commands, not {tool!r}")
+        if tool not in ("meltano", "dbt", "state"):
+            raise ValueError(f"the jobs image runs meltano, dbt or state commands, not {tool!r}")
+        if tool == "state":  # meltano/bin/state.py: guarded state operations, stdlib only
+            project = Path(os.environ.get("BATON_MELTANO_PROJECT", DAGS_DIR.parent / "meltano"))
+            return [sys.executable, str(project / "bin" / "state.py"), *args], project
         upper = tool.upper()
         binary = os.environ.get(f"BATON_{upper}_BIN", tool)
         project = Path(os.environ.get(f"BATON_{upper}_PROJECT", DAGS_DIR.parent / tool))

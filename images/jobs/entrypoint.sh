@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# baton-job: runs `meltano ...` in the Meltano project or `dbt ...` in the dbt project, each with
-# its own virtualenv. Exit codes pass through; output goes to stdout/stderr unchanged.
+# baton-job: runs `meltano ...` (and `state ...`, meltano/bin/state.py) in the Meltano project or
+# `dbt ...` in the dbt project, each with its own virtualenv. Exit codes pass through; output goes to stdout/stderr unchanged.
 set -euo pipefail
 home=${BATON_HOME:-/opt/baton}
 
@@ -9,6 +9,10 @@ case "${1:-}" in
     shift
     cd "$home/meltano"
     exec "$home/venvs/meltano/bin/meltano" "$@" ;;
+  state)
+    shift
+    cd "$home/meltano"
+    BATON_MELTANO_BIN="$home/venvs/meltano/bin/meltano" exec "$home/venvs/meltano/bin/python" bin/state.py "$@" ;;
   dbt)
     shift
     cd "$home/dbt"
@@ -17,6 +21,7 @@ case "${1:-}" in
     cat <<USAGE
 usage: baton-job meltano <args...>   e.g. meltano run tap-shop target-raw-shop
        baton-job dbt <args...>       e.g. dbt build --select tag:finance
+       baton-job state <action> [id] [json]   list/get/set/clear/restore Meltano state, with backups
        baton-job <command...>        any other command, as is
 settings (environment): MELTANO_DATABASE_URI, MELTANO_ENVIRONMENT (default prod),
   BATON_SHOP_DB_URL, BATON_WAREHOUSE_DIR (default /data/warehouse),

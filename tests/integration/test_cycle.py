@@ -3,6 +3,7 @@ testcontainers Postgres, DAGs run in dependency order, asset events and their ex
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import uuid
@@ -142,3 +143,27 @@ def test_whole_cycle_in_dependency_order(cycle_env: DataPath) -> None:
     # Finance reads shop only: its sources agree, it runs.
     assert _run(dags["dbt_finance"]) == "success"
     assert _events("dbt_finance")[-1][1] == {"cycle_id": "2026-11-24"}
+
+
+def test_state_dag_round_trip_and_refusals(cycle_env: DataPath) -> None:
+    from baton.state_dag import build_state_dag
+
+    dag = build_state_dag(_config())
+    cycle_env.el("shop")
+    state_id = cycle_env.state_id("shop")
+    original = json.loads(cycle_env.state("shop"))
+    moved = json.loads(json.dumps(original))
+    moved["singer_state"]["bookmarks"]["shop-orders"]["replication_key_value"] = "2026-01-02T00:00:00+00:00"
+
+    assert _run(dag, run_conf={"action": "get", "state_id": state_id}) == "success"
+    assert _run(dag, run_conf={"action": "set", "state_id": state_id, "state_json": moved}) == "success"
+    assert json.loads(cycle_env.state("shop")) == moved
+    assert _run(dag, run_conf={"action": "restore", "state_id": state_id}) == "success"
+    assert json.loads(cycle_env.state("shop")) == original
+
+    # Refused before anything changes: a state without singer_state, an unknown id.
+    assert _run(dag, run_conf={"action": "set", "state_id": state_id, "state_json": {"bookmarks": {}}}) == "failed"
+    assert _task_states("meltano_state") == {"validate": "failed", "apply": "upstream_failed"}
+    assert _run(dag, run_conf={"action": "clear", "state_id": "ci:tap-nope-to-target-raw-nope"}) == "failed"
+    assert _task_states("meltano_state") == {"validate": "success", "apply": "failed"}
+    assert json.loads(cycle_env.state("shop")) == original

@@ -75,6 +75,7 @@ def test_jobs_image_loads_and_builds(docker_client, jobs_image, shop_db, meltano
     job("meltano", "run", "tap-shop", "target-raw-shop")
     job("meltano", "run", "tap-marketing", "target-raw-marketing")
     job("dbt", "build")
+    assert "ci:tap-shop-to-target-raw-shop" in job("state", "list")
 
     assert dp.warehouse_query("raw_shop", "select count(*) from shop.orders")[0][0] == ORDERS
     (mart_orders,) = dp.warehouse_query("analytics", "select sum(orders_count) from main.revenue_daily")[0]

@@ -1,0 +1,78 @@
+"""The Meltano state DAG: list, get, set, clear or restore a source's state from the Airflow UI.
+
+Trigger it with parameters (the form lists them). `set` and `clear` first save the current state
+as `<state_id>:backup`, so `restore` undoes them. The new state is validated before anything is
+touched; unknown state ids fail naming the known ones. Runs through the same runner as ingestion
+(the `state` command of the jobs image, meltano/bin/state.py).
+
+Backfill one source from a date: `get` its state id (e.g. `prod:tap-shop-to-target-raw-shop`),
+`set` it with the bookmark moved back, let the next cycle (or a manual ingest run) load from there,
+`restore` if you change your mind before it runs.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from airflow.sdk import DAG, Param, task
+
+from baton.config import Config
+from baton.cycle import START
+from baton.runners import job_operator
+
+ACTIONS = ["list", "get", "set", "clear", "restore"]
+
+
+def validate_request(action: str, state_id: str | None, state_json: object) -> None:
+    """Refuse a request that cannot work, before any job runs."""
+    if action not in ACTIONS:
+        raise ValueError(f"action {action!r} is not one of {', '.join(ACTIONS)}")
+    if action != "list" and not (state_id or "").strip():
+        raise ValueError(f"action '{action}' needs state_id (run action 'list' to see them)")
+    if action == "set":
+        if isinstance(state_json, str):
+            try:
+                state_json = json.loads(state_json)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"state_json is not valid JSON: {exc}") from None
+        if not isinstance(state_json, dict) or not isinstance(state_json.get("singer_state"), dict):
+            raise ValueError("state_json must be an object {\"singer_state\": {...}} for action 'set'")
+
+
+def build_state_dag(config: Config) -> DAG:
+    with DAG(
+        dag_id="meltano_state",
+        description="List, get, set, clear or restore Meltano state (backfills)",
+        doc_md=__doc__,
+        schedule=None,
+        start_date=START,
+        catchup=False,
+        max_active_runs=1,
+        tags=["baton", "meltano-state"],
+        default_args={"owner": config.owner, "retries": 0, "execution_timeout": timedelta(minutes=15)},
+        params={
+            "action": Param("list", enum=ACTIONS, description="What to do"),
+            "state_id": Param(None, type=["null", "string"], description="e.g. prod:tap-shop-to-target-raw-shop"),
+            "state_json": Param(None, type=["null", "object"], description='For set: {"singer_state": {...}}'),
+        },
+    ) as dag:
+
+        @task
+        def validate(**context) -> None:
+            p = context["params"]
+            validate_request(p["action"], p.get("state_id"), p.get("state_json"))
+
+        # Retries: none. set/clear overwrite the backup; a blind retry could back up its own result.
+        apply = job_operator(
+            "apply",
+            [
+                "state",
+                "{{ params.action }}",
+                "{{ params.state_id or '' }}",
+                "{{ params.state_json | tojson if params.state_json else '' }}",
+            ],
+            config,
+        )
+        validate() >> apply
+    return dag
