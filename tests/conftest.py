@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,10 @@ REPO = Path(__file__).resolve().parent.parent
 os.environ.setdefault("AIRFLOW_HOME", str(REPO / ".baton" / "airflow-test"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(REPO / "dags"))
+
+# Airflow puts the DAG folder on sys.path; so do the tests, to import the `baton` package.
+if str(REPO / "dags") not in sys.path:
+    sys.path.insert(0, str(REPO / "dags"))
 
 # The official images users pull; `make base-images` writes offline drop-ins to .baton/images.env.
 DEFAULT_IMAGES = {

@@ -115,7 +115,11 @@ def _docker_operator(task_id: str, command: list[str], env: dict[str, str], **kw
 
         def execute(self, context: Any) -> Any:
             names = [n.strip() for n in os.environ.get("BATON_JOB_ENV", "").split(",") if n.strip()]
-            self.private_environment = {n: os.environ[n] for n in names if n in os.environ}
+            missing = [n for n in names if n not in os.environ]
+            if missing:
+                raise ConfigError(f"BATON_JOB_ENV names {', '.join(missing)}, which this worker's environment lacks")
+            # DockerOperator reads private_environment from this attribute when it creates the container.
+            self._private_environment = {n: os.environ[n] for n in names}
             return super().execute(context)
 
     mounts = []
@@ -142,6 +146,8 @@ def _docker_operator(task_id: str, command: list[str], env: dict[str, str], **kw
         mounts=mounts,
         mount_tmp_dir=False,
         auto_remove="success",
+        # `make down` finds job containers left by failed runs by this label.
+        labels={"baton.project": os.environ.get("BATON_PROJECT", "baton")},
         xcom_all=True,
         **kwargs,
     )

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# env-file.sh FILE: create or complete the local stack's settings file (compose reads it with
+# --env-file). Secrets are generated once, on this machine, and never committed; a key already
+# in the file is kept, so re-running never rotates a password under a running stack.
+# Needs only a shell: `make up` works on a machine with nothing but Docker and make.
+set -euo pipefail
+file=$1
+data_dir=${BATON_DATA_DIR:?BATON_DATA_DIR must be an absolute host path}
+
+token() { LC_ALL=C tr -dc 'A-Za-z0-9' </dev/urandom | head -c "${1:-32}" || true; }
+# Airflow's Fernet key: 32 random bytes, url-safe base64.
+fernet() { head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '\n'; }
+docker_gid() { stat -c %g /var/run/docker.sock 2>/dev/null || echo 0; }
+
+umask 077
+mkdir -p "$(dirname "$file")"
+touch "$file"
+added=()
+ensure() {  # ensure KEY VALUE
+  if ! grep -q "^$1=" "$file"; then
+    printf '%s=%s\n' "$1" "$2" >>"$file"
+    added+=("$1")
+  fi
+}
+ensure BATON_POSTGRES_PASSWORD "$(token)"
+ensure BATON_SHOP_PASSWORD "$(token)"
+ensure BATON_AIRFLOW_PASSWORD "$(token 20)"
+ensure BATON_JWT_SECRET "$(token 48)"
+ensure BATON_FERNET_KEY "$(fernet)"
+ensure BATON_DATA_DIR "$data_dir"
+ensure BATON_DOCKER_GID "$(docker_gid)"
+if [ ${#added[@]} -gt 0 ]; then
+  echo "wrote ${added[*]} to $file (local secrets and paths; not committed)"
+fi

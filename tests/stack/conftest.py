@@ -1,0 +1,118 @@
+"""Stack tier: the compose sandbox, started with `make up` as a user would.
+
+Needs a Docker engine and compose; where none answers the tier skips with one reason, and under
+CI (CI=true) that absence is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker
+import pytest
+from docker.errors import DockerException
+
+from tests.conftest import REPO
+from tools.batonctl import NOT_IN_CYCLE, Airflow
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+PROJECT = "baton-stacktest"
+AIRFLOW_PORT = int(os.environ.get("BATON_STACKTEST_AIRFLOW_PORT", "18080"))
+SHOP_PORT = int(os.environ.get("BATON_STACKTEST_SHOP_PORT", "15433"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        item.add_marker(pytest.mark.stack)
+
+
+@dataclass
+class Stack:
+    root: Path
+    env: dict[str, str]
+    docker: docker.DockerClient
+    slow_marketing_days: int = int(os.environ.get("BATON_STACKTEST_SLOW_DAYS", "1500"))
+    last_cycle: str | None = None
+    _airflow: Airflow | None = field(default=None, repr=False)
+
+    @property
+    def warehouse(self) -> Path:
+        return self.root / "data" / "warehouse"
+
+    @property
+    def marketing(self) -> Path:
+        return self.root / "data" / "marketing"
+
+    def setting(self, key: str) -> str:
+        for line in (self.root / "stack.env").read_text().splitlines():
+            if line.startswith(f"{key}="):
+                return line.split("=", 1)[1]
+        raise KeyError(f"{key} is not in {self.root / 'stack.env'}")
+
+    @property
+    def shop_url(self) -> str:
+        return f"postgresql://shop:{self.setting('BATON_SHOP_PASSWORD')}@127.0.0.1:{SHOP_PORT}/shop"
+
+    @property
+    def airflow(self) -> Airflow:
+        if self._airflow is None:
+            self._airflow = Airflow(f"http://127.0.0.1:{AIRFLOW_PORT}", "admin", self.setting("BATON_AIRFLOW_PASSWORD"))
+        return self._airflow
+
+    def make(self, *targets: str) -> None:
+        """Run make targets against this stack, output streamed to the test log."""
+        proc = subprocess.run(["make", *targets], cwd=REPO, env=self.env, check=False)
+        assert proc.returncode == 0, f"`make {' '.join(targets)}` exited with {proc.returncode}"
+
+    def containers(self) -> list[str]:
+        """Every container of this stack: compose services and job containers launched by Airflow."""
+        found = self.docker.containers.list(all=True, filters={"label": f"com.docker.compose.project={PROJECT}"})
+        found += self.docker.containers.list(all=True, filters={"label": f"baton.project={PROJECT}"})
+        return sorted({c.name for c in found})
+
+    def unhealthy_services(self) -> list[str]:
+        bad = []
+        for c in self.docker.containers.list(filters={"label": f"com.docker.compose.project={PROJECT}"}):
+            health = c.attrs["State"].get("Health", {}).get("Status")
+            if health not in (None, "healthy"):
+                bad.append(f"{c.name}: {health}")
+        return bad
+
+    def cycle_dags(self) -> list[str]:
+        return sorted(d["dag_id"] for d in self.airflow.dags() if d["dag_id"] not in NOT_IN_CYCLE)
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    try:
+        client = docker.from_env()
+        client.ping()
+    except DockerException as exc:
+        reason = f"no Docker engine answers ({exc.__class__.__name__}: {exc}); start dockerd or Docker Desktop"
+        if IN_CI:
+            pytest.fail(f"CI=true but {reason}", pytrace=False)
+        pytest.skip(reason)
+    root = REPO / ".baton" / "stacktest"
+    env = {
+        **os.environ,
+        "BATON_PROJECT": PROJECT,
+        "BATON_ENV_FILE": str(root / "stack.env"),
+        "BATON_DATA_DIR": str(root / "data"),
+        "BATON_AIRFLOW_PORT": str(AIRFLOW_PORT),
+        "BATON_SHOP_PORT": str(SHOP_PORT),
+    }
+    stack = Stack(root=root, env=env, docker=client)
+    # From nothing: no containers, volumes, data or secrets of an earlier run.
+    if (root / "stack.env").exists():
+        stack.make("reset", "CONFIRM=yes")
+    shutil.rmtree(root, ignore_errors=True)
+    try:
+        stack.make("up")
+        yield stack
+    finally:
+        subprocess.run(["make", "reset", "CONFIRM=yes"], cwd=REPO, env=env, check=False, capture_output=True)

@@ -1,0 +1,318 @@
+"""batonctl: the sandbox's command line, talking to Airflow's REST API (/api/v2).
+
+    batonctl up       wait for the DAGs, unpause them, run the first cycle (once), print the URL
+    batonctl run      trigger a cycle, follow every DAG it sets off, print a summary table
+    batonctl status   each DAG's latest run
+
+`make up`, `make run` and `make status` call it in a container of the Airflow image on the stack's
+network. Settings: BATON_AIRFLOW_URL (default http://127.0.0.1:8080), BATON_AIRFLOW_USER (admin),
+BATON_AIRFLOW_PASSWORD, BATON_AIRFLOW_PUBLIC_URL (the URL printed for the browser).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+# Wide enough for the summary table when the output is a log, not a terminal.
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
+TERMINAL = {"success", "failed"}
+# Run on demand only: not part of a cycle.
+NOT_IN_CYCLE = {"cycle", "meltano_state"}
+
+
+class StackError(RuntimeError):
+    """Something a data engineer must act on; the message says what and where."""
+
+
+class Airflow:
+    """A small client of Airflow's REST API, authenticated with a token from /auth/token."""
+
+    def __init__(self, url: str, user: str, password: str, timeout: float = 20.0) -> None:
+        self.url = url.rstrip("/")
+        self.user, self.password = user, password
+        self.http = httpx.Client(base_url=self.url, timeout=timeout)
+        self._token: str | None = None
+
+    def _login(self) -> None:
+        if not self.password:
+            raise StackError("BATON_AIRFLOW_PASSWORD is empty: it is in the stack's env file (compose/.env)")
+        resp = self.http.post("/auth/token", json={"username": self.user, "password": self.password})
+        if resp.status_code in (401, 403):
+            raise StackError(
+                f"Airflow at {self.url} refused user {self.user!r}: check BATON_AIRFLOW_PASSWORD in compose/.env"
+            )
+        resp.raise_for_status()
+        self._token = resp.json()["access_token"]
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        if self._token is None:
+            self._login()
+        for attempt in (1, 2):
+            resp = self.http.request(
+                method, f"/api/v2{path}", headers={"Authorization": f"Bearer {self._token}"}, **kwargs
+            )
+            if resp.status_code == 401 and attempt == 1:  # token expired: log in again once
+                self._login()
+                continue
+            if resp.is_error:
+                raise StackError(f"{method} /api/v2{path} -> {resp.status_code}: {resp.text[:500]}")
+            return resp.json() if resp.content else None
+        raise AssertionError("unreachable")
+
+    def healthy(self) -> bool:
+        try:
+            resp = self.http.get("/api/v2/monitor/health")
+        except httpx.HTTPError:
+            return False
+        if resp.status_code != 200:
+            return False
+        health = resp.json()
+        return all(health.get(part, {}).get("status") == "healthy" for part in ("metadatabase", "scheduler"))
+
+    def wait_healthy(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.healthy():
+            if time.monotonic() > deadline:
+                raise StackError(f"Airflow at {self.url} is not healthy after {timeout:.0f}s: see `make logs`")
+            time.sleep(2)
+
+    def dags(self) -> list[dict[str, Any]]:
+        return self.request("GET", "/dags", params={"limit": 1000, "tags": "baton"})["dags"]
+
+    def import_errors(self) -> list[dict[str, Any]]:
+        return self.request("GET", "/importErrors", params={"limit": 100})["import_errors"]
+
+    def unpause(self, dag_id: str) -> None:
+        self.request("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+
+    def trigger(self, dag_id: str, conf: dict[str, Any] | None = None) -> dict[str, Any]:
+        return self.request("POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf or {}})
+
+    def runs(self, dag_id: str = "~", **params: Any) -> list[dict[str, Any]]:
+        return self.request("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 100, **params})["dag_runs"]
+
+    def run(self, dag_id: str, run_id: str) -> dict[str, Any]:
+        return self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}")
+
+    def asset_events(self, **params: Any) -> list[dict[str, Any]]:
+        return self.request("GET", "/assets/events", params={"limit": 100, **params})["asset_events"]
+
+    def failed_tasks(self, dag_id: str, run_id: str) -> list[str]:
+        tis = self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 100})
+        return [ti["task_id"] for ti in tis["task_instances"] if ti["state"] in ("failed", "upstream_failed")]
+
+
+def client_from_env() -> Airflow:
+    return Airflow(
+        os.environ.get("BATON_AIRFLOW_URL", "http://127.0.0.1:8080"),
+        os.environ.get("BATON_AIRFLOW_USER", "admin"),
+        os.environ.get("BATON_AIRFLOW_PASSWORD", ""),
+    )
+
+
+def wait_for_dags(af: Airflow, timeout: float) -> list[dict[str, Any]]:
+    """The kit's DAGs once the dag-processor has parsed every file; import errors fail fast."""
+    deadline = time.monotonic() + timeout
+    while True:
+        errors = af.import_errors()
+        if errors:
+            lines = "\n".join(f"  {e['filename']}:\n    {e['stack_trace'].strip().splitlines()[-1]}" for e in errors)
+            raise StackError(f"DAG files fail to import (fix them; the dag-processor re-reads them):\n{lines}")
+        dags = af.dags()
+        ids = {d["dag_id"] for d in dags}
+        if "cycle" in ids and any(i.startswith("ingest_") for i in ids) and any(i.startswith("dbt_") for i in ids):
+            return dags
+        if time.monotonic() > deadline:
+            raise StackError(
+                f"after {timeout:.0f}s Airflow lists only {sorted(ids)}: see `make logs SERVICE=dag-processor`"
+            )
+        time.sleep(2)
+
+
+@dataclass
+class CycleResult:
+    cycle_id: str | None
+    runs: dict[str, dict[str, Any]] = field(default_factory=dict)  # dag_id -> its run in this cycle
+    rows: dict[str, int | None] = field(default_factory=dict)  # dag_id -> rows loaded (ingestion)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.runs) and all(r["state"] == "success" for r in self.runs.values())
+
+
+def _parse(ts: str | None) -> datetime | None:
+    return datetime.fromisoformat(ts) if ts else None
+
+
+def follow_cycle(
+    af: Airflow,
+    cycle_id: str | None = None,
+    timeout: float = 3600,
+    quiet: bool = False,
+    run: dict[str, Any] | None = None,
+) -> CycleResult:
+    """Trigger the cycle DAG (or take `run`, a cycle run already there) and follow every DAG it
+    sets off until all have finished."""
+    expected = sorted(d["dag_id"] for d in af.dags() if d["dag_id"] not in NOT_IN_CYCLE and not d["is_paused"])
+    if not expected:
+        raise StackError("no unpaused ingestion or dbt DAGs: run `make up` first")
+    if run is None:
+        started = af.trigger("cycle", {"cycle_id": cycle_id} if cycle_id else {})
+        since = started["run_after"]
+    else:
+        # Runs this cycle sets off are created after it starts (or, if it has not, after now).
+        started = run
+        since = run["start_date"] or datetime.now(UTC).isoformat()
+    result = CycleResult(cycle_id=cycle_id)
+    result.runs["cycle"] = started
+    seen: dict[str, str] = {}
+    deadline = time.monotonic() + timeout
+
+    def say(dag_id: str, state: str) -> None:
+        if not quiet and seen.get(dag_id) != state:
+            console.print(f"{datetime.now(UTC):%H:%M:%S}  {dag_id:<22} {state}")
+        seen[dag_id] = state
+
+    say("cycle", started["state"])
+    while True:
+        result.runs["cycle"] = af.run("cycle", started["dag_run_id"])
+        say("cycle", result.runs["cycle"]["state"])
+        # Each DAG's first run after the trigger belongs to this cycle; follow that run.
+        for run in af.runs(run_after_gte=since, order_by="run_after"):
+            known = result.runs.get(run["dag_id"])
+            if run["dag_id"] in expected and (known is None or known["dag_run_id"] == run["dag_run_id"]):
+                result.runs[run["dag_id"]] = run
+                say(run["dag_id"], run["state"])
+        if result.runs["cycle"]["state"] == "failed":
+            break
+        if all(d in result.runs and result.runs[d]["state"] in TERMINAL for d in expected):
+            break
+        if time.monotonic() > deadline:
+            waiting = [d for d in expected if result.runs.get(d, {}).get("state") not in TERMINAL]
+            raise StackError(f"the cycle did not finish within {timeout:.0f}s; still waiting for {waiting}")
+        time.sleep(2)
+    for dag_id, run in result.runs.items():
+        if dag_id.startswith("ingest_"):
+            events = af.asset_events(source_dag_id=dag_id, source_run_id=run["dag_run_id"])
+            result.rows[dag_id] = next((e["extra"].get("rows") for e in events if "rows" in (e["extra"] or {})), None)
+    if result.cycle_id is None:
+        events = af.asset_events(source_dag_id="cycle", source_run_id=started["dag_run_id"])
+        result.cycle_id = next((e["extra"].get("cycle_id") for e in events), None)
+    return result
+
+
+def summary(af: Airflow, result: CycleResult) -> Table:
+    table = Table(title=f"cycle {result.cycle_id or '?'}")
+    for col in ("DAG", "state", "duration", "rows"):
+        table.add_column(col, justify="right" if col in ("duration", "rows") else "left")
+    for dag_id, run in sorted(result.runs.items(), key=lambda kv: (kv[1].get("start_date") or "", kv[0])):
+        start, end = _parse(run.get("start_date")), _parse(run.get("end_date"))
+        duration = f"{(end - start).total_seconds():.0f}s" if start and end else "-"
+        state = run["state"]
+        if state == "failed":
+            state += f" ({', '.join(af.failed_tasks(dag_id, run['dag_run_id'])) or '?'})"
+        rows = result.rows.get(dag_id)
+        table.add_row(dag_id, state, duration, "-" if rows is None else f"{rows:,}")
+    return table
+
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.splitlines()[0])
+
+
+def _fail(exc: Exception) -> None:
+    console.print(f"[bold red]error:[/] {exc}")
+    raise typer.Exit(1)
+
+
+@app.command()
+def up(
+    follow: bool = typer.Option(True, help="follow the first cycle to its end"),
+    timeout: float = typer.Option(1800, help="seconds to wait for the first cycle"),
+) -> None:
+    """Unpause the kit's DAGs and start the first cycle (only if none ran yet)."""
+    af = client_from_env()
+    try:
+        af.wait_healthy(180)
+        dags = wait_for_dags(af, 300)
+        # The cycle last: everything it sets off must be listening when it runs.
+        cycle_was_paused = next(d["is_paused"] for d in dags if d["dag_id"] == "cycle")
+        for dag in sorted(dags, key=lambda d: d["dag_id"] == "cycle"):
+            if dag["is_paused"]:
+                af.unpause(dag["dag_id"])
+        if cycle_was_paused:
+            # With catchup off, unpausing opens the most recent cycle; give the scheduler a moment.
+            deadline = time.monotonic() + 30
+            while not af.runs("cycle", limit=1) and time.monotonic() < deadline:
+                time.sleep(2)
+        console.print(f"{len(dags)} DAGs unpaused: {', '.join(sorted(d['dag_id'] for d in dags))}")
+        first = next(iter(af.runs("cycle", limit=1)), None) if cycle_was_paused else None
+        if cycle_was_paused and first is None:  # the schedule opened no cycle when unpaused
+            first = af.trigger("cycle")
+        if first is not None:
+            console.print(f"the first cycle runs ({first['dag_run_id']})")
+            if follow:
+                result = follow_cycle(af, timeout=timeout, run=first)
+                console.print(summary(af, result))
+                if not result.ok:
+                    raise StackError("the first cycle failed: see the table above and the task logs in the UI")
+    except (StackError, httpx.HTTPError) as exc:
+        _fail(exc)
+    public = os.environ.get("BATON_AIRFLOW_PUBLIC_URL", af.url)
+    console.print(f"\nAirflow: [bold]{public}[/]  user [bold]{af.user}[/], password [bold]{af.password}[/]")
+    console.print("(the password is BATON_AIRFLOW_PASSWORD in the stack's env file, compose/.env by default)")
+
+
+@app.command()
+def run(
+    cycle_id: str = typer.Option(None, help="the day to (re)run, YYYY-MM-DD; default: yesterday"),
+    timeout: float = typer.Option(3600, help="seconds to wait for the cycle"),
+) -> None:
+    """Trigger a cycle, show each DAG's progress, end with a summary; exit 1 if any run failed."""
+    af = client_from_env()
+    try:
+        result = follow_cycle(af, cycle_id=cycle_id, timeout=timeout)
+    except (StackError, httpx.HTTPError) as exc:
+        _fail(exc)
+    console.print(summary(af, result))
+    if not result.ok:
+        failed = [d for d, r in result.runs.items() if r["state"] != "success"]
+        _fail(StackError(f"failed: {', '.join(failed)}; the task logs are in the UI (Grid view) or `make logs`"))
+
+
+@app.command()
+def status() -> None:
+    """Each DAG's latest run: state, start, duration."""
+    af = client_from_env()
+    try:
+        dags = af.dags()
+        table = Table(title="DAGs")
+        for col in ("DAG", "paused", "latest run", "state", "duration"):
+            table.add_column(col)
+        for dag in sorted(dags, key=lambda d: d["dag_id"]):
+            runs = af.runs(dag["dag_id"], limit=1, order_by="-run_after")
+            last = runs[0] if runs else {}
+            duration = f"{last['duration']:.0f}s" if last.get("duration") else "-"
+            table.add_row(
+                dag["dag_id"],
+                "yes" if dag["is_paused"] else "no",
+                last.get("run_after", "-")[:19],
+                last.get("state", "-"),
+                duration,
+            )
+    except (StackError, httpx.HTTPError) as exc:
+        _fail(exc)
+    console.print(table)
+
+
+if __name__ == "__main__":
+    sys.exit(app())
