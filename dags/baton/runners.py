@@ -180,6 +180,8 @@ def _ecs_operator(task_id: str, command: list[str], env: dict[str, str], **kwarg
         },
         awslogs_group=_setting("BATON_ECS_LOG_GROUP"),
         awslogs_stream_prefix=f"{_setting('BATON_ECS_LOG_STREAM_PREFIX', 'jobs')}/{container}",
+        # Named, so the log stream is known at once (unnamed, the operator polls DescribeTasks for it).
+        container_name=container,
         awslogs_region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
         deferrable=os.environ.get("BATON_ECS_DEFERRABLE", "true").lower() == "true",
         **kwargs,

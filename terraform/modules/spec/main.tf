@@ -37,12 +37,12 @@ locals {
   # build the operators, the scheduler to run them.
   runner_environment = {
     BATON_RUNNER                = "ecs"
-    BATON_ECS_CLUSTER           = var.cluster_name
+    BATON_ECS_CLUSTER           = local.names.cluster
     BATON_ECS_TASK_DEFINITION   = local.jobs_family
     BATON_ECS_CONTAINER         = local.jobs_container
     BATON_ECS_SUBNETS           = join(",", var.jobs_subnet_ids)
     BATON_ECS_SECURITY_GROUPS   = join(",", var.jobs_security_group_ids)
-    BATON_ECS_LOG_GROUP         = var.jobs_log_group
+    BATON_ECS_LOG_GROUP         = local.names.jobs_log_group
     BATON_ECS_LOG_STREAM_PREFIX = local.jobs_stream_prefix
     BATON_ECS_CAPACITY_PROVIDER = var.jobs_capacity_provider
     BATON_ECS_DEFERRABLE        = "true"
@@ -65,49 +65,63 @@ locals {
     var.airflow_environment,
   )
 
-  jobs_family        = "${var.name}-jobs"
+  # Every name the deployment's modules share, derived from one prefix.
+  names = {
+    cluster           = var.name
+    jobs_family       = "${var.name}-jobs"
+    airflow_log_group = "/${var.name}/airflow"
+    jobs_log_group    = "/${var.name}/jobs"
+    task_log_group    = "/${var.name}/task-logs"
+  }
+
+  jobs_family        = local.names.jobs_family
   jobs_container     = "jobs"
   jobs_stream_prefix = "jobs"
 
   services = {
     for name, d in local.service_defaults : name => {
-      cpu           = coalesce(try(var.services[name].cpu, null), d.cpu)
-      memory        = coalesce(try(var.services[name].memory, null), d.memory)
-      desired_count = coalesce(try(var.services[name].desired_count, null), d.desired_count)
-      port          = d.port
-      family        = "${var.name}-${name}"
-      container     = "airflow"
-      container_definitions = concat(
-        name == "api-server" ? [local.init_container] : [],
-        [{
-          name       = "airflow"
-          image      = var.airflow_image
-          essential  = true
-          entryPoint = ["/bin/sh", "-c"]
-          command    = [name == "api-server" ? d.command : "${local.wait_for_schema} && ${d.command}"]
-          portMappings = d.port == null ? [] : [{
-            name          = name
-            containerPort = d.port
-            protocol      = "tcp"
-            appProtocol   = "http"
-          }]
-          environment            = [for k in sort(keys(local.airflow_environment)) : { name = k, value = local.airflow_environment[k] }]
-          secrets                = [for k in sort(keys(var.airflow_secrets)) : { name = k, valueFrom = var.airflow_secrets[k] }]
-          healthCheck            = { command = local.health_checks[name], interval = 30, timeout = 10, retries = 3, startPeriod = 120 }
-          dependsOn              = name == "api-server" ? [{ containerName = "init", condition = "SUCCESS" }] : []
-          readonlyRootFilesystem = false
-          privileged             = false
-          logConfiguration = {
-            logDriver = "awslogs"
-            options = {
-              awslogs-group         = var.airflow_log_group
-              awslogs-region        = var.region
-              awslogs-stream-prefix = name
-            }
-          }
-        }],
-      )
+      cpu                        = coalesce(try(var.services[name].cpu, null), d.cpu)
+      memory                     = coalesce(try(var.services[name].memory, null), d.memory)
+      desired_count              = coalesce(try(var.services[name].desired_count, null), d.desired_count)
+      port                       = d.port
+      family                     = "${var.name}-${name}"
+      container                  = "airflow"
+      container_definitions_json = jsonencode(local.service_containers[name])
+      container_definitions      = local.service_containers[name]
     }
+  }
+
+  service_containers = {
+    for name, d in local.service_defaults : name => concat(
+      name == "api-server" ? [local.init_container] : [],
+      [{
+        name       = "airflow"
+        image      = var.airflow_image
+        essential  = true
+        entryPoint = ["/bin/sh", "-c"]
+        command    = [name == "api-server" ? d.command : "${local.wait_for_schema} && ${d.command}"]
+        portMappings = d.port == null ? [] : [{
+          name          = name
+          containerPort = d.port
+          protocol      = "tcp"
+          appProtocol   = "http"
+        }]
+        environment            = [for k in sort(keys(local.airflow_environment)) : { name = k, value = local.airflow_environment[k] }]
+        secrets                = [for k in sort(keys(var.airflow_secrets)) : { name = k, valueFrom = var.airflow_secrets[k] }]
+        healthCheck            = { command = local.health_checks[name], interval = 30, timeout = 10, retries = 3, startPeriod = 120 }
+        dependsOn              = name == "api-server" ? [{ containerName = "init", condition = "SUCCESS" }] : []
+        readonlyRootFilesystem = false
+        privileged             = false
+        logConfiguration = {
+          logDriver = "awslogs"
+          options = {
+            awslogs-group         = local.names.airflow_log_group
+            awslogs-region        = var.region
+            awslogs-stream-prefix = name
+          }
+        }
+      }],
+    )
   }
 
   init_environment = merge(local.airflow_environment, {
@@ -129,7 +143,7 @@ locals {
     logConfiguration = {
       logDriver = "awslogs"
       options = {
-        awslogs-group         = var.airflow_log_group
+        awslogs-group         = local.names.airflow_log_group
         awslogs-region        = var.region
         awslogs-stream-prefix = "init"
       }
@@ -147,32 +161,35 @@ locals {
 
   # The one job task definition (no service): the ecs runner overrides its command per task.
   jobs = {
-    family    = local.jobs_family
-    container = local.jobs_container
-    cpu       = var.jobs_cpu
-    memory    = var.jobs_memory
-    container_definitions = [{
-      name        = local.jobs_container
-      image       = var.jobs_image
-      essential   = true
-      command     = ["--help"]
-      environment = [for k in sort(keys(local.jobs_environment)) : { name = k, value = local.jobs_environment[k] }]
-      secrets     = [for k in sort(keys(var.jobs_secrets)) : { name = k, valueFrom = var.jobs_secrets[k] }]
-      mountPoints = [
-        { sourceVolume = var.warehouse_volume, containerPath = "/data/warehouse", readOnly = false },
-        { sourceVolume = var.marketing_volume, containerPath = "/data/marketing", readOnly = true },
-      ]
-      # DuckDB and Meltano write temporary files next to the project; the warehouse is on EFS.
-      readonlyRootFilesystem = false
-      privileged             = false
-      logConfiguration = {
-        logDriver = "awslogs"
-        options = {
-          awslogs-group         = var.jobs_log_group
-          awslogs-region        = var.region
-          awslogs-stream-prefix = local.jobs_stream_prefix
-        }
-      }
-    }]
+    family                     = local.jobs_family
+    container                  = local.jobs_container
+    cpu                        = var.jobs_cpu
+    memory                     = var.jobs_memory
+    container_definitions_json = jsonencode(local.jobs_containers)
+    container_definitions      = local.jobs_containers
   }
+
+  jobs_containers = [{
+    name        = local.jobs_container
+    image       = var.jobs_image
+    essential   = true
+    command     = ["--help"]
+    environment = [for k in sort(keys(local.jobs_environment)) : { name = k, value = local.jobs_environment[k] }]
+    secrets     = [for k in sort(keys(var.jobs_secrets)) : { name = k, valueFrom = var.jobs_secrets[k] }]
+    mountPoints = [
+      { sourceVolume = var.warehouse_volume, containerPath = "/data/warehouse", readOnly = false },
+      { sourceVolume = var.marketing_volume, containerPath = "/data/marketing", readOnly = true },
+    ]
+    # DuckDB and Meltano write temporary files next to the project; the warehouse is on EFS.
+    readonlyRootFilesystem = false
+    privileged             = false
+    logConfiguration = {
+      logDriver = "awslogs"
+      options = {
+        awslogs-group         = local.names.jobs_log_group
+        awslogs-region        = var.region
+        awslogs-stream-prefix = local.jobs_stream_prefix
+      }
+    }
+  }]
 }

@@ -1,3 +1,8 @@
+output "names" {
+  description = "Names shared by the modules: cluster, jobs_family, airflow_log_group, jobs_log_group, task_log_group"
+  value       = local.names
+}
+
 output "services" {
   description = "Airflow components: name -> { family, container, cpu, memory, desired_count, port (null unless it listens), container_definitions }"
   value       = local.services
@@ -21,4 +26,9 @@ output "airflow_environment" {
 output "execution_api_url" {
   description = "URL task processes reach the api-server's execution API at"
   value       = local.execution_api_url
+}
+
+output "dag_prefix" {
+  description = "Key prefix of the DAG bundle in the DAG bucket"
+  value       = var.dag_prefix
 }

@@ -23,16 +23,6 @@ variable "jobs_image" {
   type        = string
 }
 
-variable "airflow_log_group" {
-  description = "CloudWatch log group of the Airflow components' container output"
-  type        = string
-}
-
-variable "jobs_log_group" {
-  description = "CloudWatch log group of the job tasks' output (the ecs runner reads it back into the task log)"
-  type        = string
-}
-
 variable "task_log_group_arn" {
   description = "ARN of the CloudWatch log group holding Airflow task logs (remote logging); empty disables remote logging"
   type        = string
@@ -110,11 +100,6 @@ variable "dag_refresh_interval" {
   description = "Seconds between two downloads of the DAG bundle by the dag-processor and workers"
   type        = number
   default     = 60
-}
-
-variable "cluster_name" {
-  description = "ECS cluster the job tasks run on (BATON_ECS_CLUSTER)"
-  type        = string
 }
 
 variable "jobs_subnet_ids" {

@@ -5,13 +5,10 @@ variables {
   region                  = "eu-central-1"
   airflow_image           = "123456789012.dkr.ecr.eu-central-1.amazonaws.com/baton-test/airflow:abc123"
   jobs_image              = "123456789012.dkr.ecr.eu-central-1.amazonaws.com/baton-test/jobs:abc123"
-  airflow_log_group       = "/baton-test/airflow"
-  jobs_log_group          = "/baton-test/jobs"
   task_log_group_arn      = "arn:aws:logs:eu-central-1:123456789012:log-group:/baton-test/task-logs"
   database_host           = "db.internal"
   api_base_url            = "https://airflow.example.com/"
   dag_bucket              = "baton-test-dags"
-  cluster_name            = "baton-test"
   jobs_subnet_ids         = ["subnet-a", "subnet-b"]
   jobs_security_group_ids = ["sg-jobs"]
   airflow_secrets = {
@@ -140,6 +137,25 @@ run "runner_settings" {
   assert {
     condition     = output.jobs.container_definitions[0].name == output.runner_environment["BATON_ECS_CONTAINER"]
     error_message = "the runner overrides the command of the jobs container by name"
+  }
+}
+
+run "names_derive_from_one_prefix" {
+  command = plan
+
+  assert {
+    condition = output.names == {
+      cluster           = "baton-test"
+      jobs_family       = "baton-test-jobs"
+      airflow_log_group = "/baton-test/airflow"
+      jobs_log_group    = "/baton-test/jobs"
+      task_log_group    = "/baton-test/task-logs"
+    }
+    error_message = "the shared names changed"
+  }
+  assert {
+    condition     = output.services["scheduler"].container_definitions[0].logConfiguration.options["awslogs-group"] == "/baton-test/airflow"
+    error_message = "Airflow containers log to the airflow log group"
   }
 }
 

@@ -1,0 +1,117 @@
+resource "aws_security_group" "this" {
+  name        = "${var.name}-alb"
+  description = "HTTPS (and HTTP, redirected) to the Airflow UI"
+  vpc_id      = var.vpc_id
+
+  tags = merge(var.tags, { Name = "${var.name}-alb" })
+}
+
+resource "aws_vpc_security_group_ingress_rule" "https" {
+  for_each = toset(var.allowed_cidrs)
+
+  security_group_id = aws_security_group.this.id
+  description       = "HTTPS from ${each.key}"
+  cidr_ipv4         = each.key
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+}
+
+resource "aws_vpc_security_group_ingress_rule" "http" {
+  #checkov:skip=CKV_AWS_260:port 80 only answers with a redirect to HTTPS (listener below); no content is served over HTTP
+  for_each = toset(var.allowed_cidrs)
+
+  security_group_id = aws_security_group.this.id
+  description       = "HTTP from ${each.key}, redirected to HTTPS"
+  cidr_ipv4         = each.key
+  ip_protocol       = "tcp"
+  from_port         = 80
+  to_port           = 80
+}
+
+resource "aws_vpc_security_group_egress_rule" "targets" {
+  security_group_id = aws_security_group.this.id
+  description       = "To the api-server tasks"
+  cidr_ipv4         = var.vpc_cidr
+  ip_protocol       = "tcp"
+  from_port         = var.target_port
+  to_port           = var.target_port
+}
+
+resource "aws_lb" "this" {
+  #checkov:skip=CKV2_AWS_28:no WAF by default (about 10 USD a month plus requests): the UI requires a login and allowed_cidrs narrows who reaches it; attach a web ACL where the UI faces the internet at large
+  #checkov:skip=CKV_AWS_91:access logs are on when access_logs_bucket is set; they need a bucket whose policy admits the regional ELB account, which the deployment does not assume
+  name                       = var.name
+  internal                   = var.internal
+  load_balancer_type         = "application"
+  security_groups            = [aws_security_group.this.id]
+  subnets                    = var.subnet_ids
+  drop_invalid_header_fields = true
+  enable_deletion_protection = var.deletion_protection
+  idle_timeout               = var.idle_timeout
+
+  dynamic "access_logs" {
+    for_each = var.access_logs_bucket == "" ? [] : [1]
+    content {
+      bucket  = var.access_logs_bucket
+      prefix  = var.name
+      enabled = true
+    }
+  }
+
+  tags = var.tags
+}
+
+resource "aws_lb_target_group" "this" {
+  #checkov:skip=CKV_AWS_378:TLS ends at the load balancer; the hop to the api-server stays inside the VPC's private subnets, and its security group admits only the load balancer and the Airflow tasks
+  name                 = var.name
+  port                 = var.target_port
+  protocol             = "HTTP"
+  target_type          = "ip"
+  vpc_id               = var.vpc_id
+  deregistration_delay = 30
+
+  health_check {
+    path                = var.health_check_path
+    matcher             = "200"
+    interval            = 30
+    healthy_threshold   = 2
+    unhealthy_threshold = 3
+  }
+
+  tags = var.tags
+}
+
+resource "aws_lb_listener" "http" {
+  #checkov:skip=CKV_AWS_2:this listener only redirects to HTTPS (permanent redirect below)
+  #checkov:skip=CKV_AWS_103:no TLS on a listener that only redirects to the HTTPS one
+  load_balancer_arn = aws_lb.this.arn
+  port              = 80
+  protocol          = "HTTP"
+
+  default_action {
+    type = "redirect"
+    redirect {
+      port        = "443"
+      protocol    = "HTTPS"
+      status_code = "HTTP_301"
+    }
+  }
+
+  tags = var.tags
+}
+
+resource "aws_lb_listener" "this" {
+  load_balancer_arn = aws_lb.this.arn
+  port              = 443
+  protocol          = "HTTPS"
+  ssl_policy        = var.ssl_policy
+  certificate_arn   = var.certificate_arn
+
+  default_action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.this.arn
+  }
+
+  tags = var.tags
+}

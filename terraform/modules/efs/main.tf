@@ -1,0 +1,110 @@
+# The warehouse: DuckDB files (raw_<source>.duckdb, analytics.duckdb) and the marketing drop folder.
+resource "aws_efs_file_system" "this" {
+  creation_token   = var.name
+  encrypted        = true
+  kms_key_id       = var.kms_key_arn
+  performance_mode = "generalPurpose"
+  throughput_mode  = "elastic" # bursty loads: pay per transfer, no credits to run out of
+
+  tags = merge(var.tags, { Name = var.name })
+}
+
+# Daily AWS Backup (the default plan "aws/efs/automatic-backup-plan", 35 days).
+resource "aws_efs_backup_policy" "this" {
+  count = var.enable_backup ? 1 : 0
+
+  file_system_id = aws_efs_file_system.this.id
+
+  backup_policy {
+    status = "ENABLED"
+  }
+}
+
+resource "aws_security_group" "this" {
+  name        = "${var.name}-efs"
+  description = "NFS from the job tasks"
+  vpc_id      = var.vpc_id
+
+  tags = merge(var.tags, { Name = "${var.name}-efs" })
+}
+
+resource "aws_vpc_security_group_ingress_rule" "this" {
+  for_each = var.allowed_security_groups
+
+  security_group_id            = aws_security_group.this.id
+  description                  = "NFS from ${each.key}"
+  referenced_security_group_id = each.value
+  ip_protocol                  = "tcp"
+  from_port                    = 2049
+  to_port                      = 2049
+}
+
+resource "aws_efs_mount_target" "this" {
+  count = length(var.subnet_ids)
+
+  file_system_id  = aws_efs_file_system.this.id
+  subnet_id       = var.subnet_ids[count.index]
+  security_groups = [aws_security_group.this.id]
+}
+
+resource "aws_efs_access_point" "this" {
+  for_each = var.access_points
+
+  file_system_id = aws_efs_file_system.this.id
+
+  posix_user {
+    uid = var.posix_uid
+    gid = var.posix_uid
+  }
+
+  root_directory {
+    path = each.value
+    creation_info {
+      owner_uid   = var.posix_uid
+      owner_gid   = var.posix_uid
+      permissions = "0750"
+    }
+  }
+
+  tags = merge(var.tags, { Name = "${var.name}-${each.key}" })
+}
+
+# Only TLS, only through an access point: a client cannot reach the root or another directory.
+data "aws_iam_policy_document" "this" {
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["*"]
+    resources = [aws_efs_file_system.this.arn]
+    principals {
+      type        = "AWS"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+
+  statement {
+    sid       = "DenyOutsideAccessPoints"
+    effect    = "Deny"
+    actions   = ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite", "elasticfilesystem:ClientRootAccess"]
+    resources = [aws_efs_file_system.this.arn]
+    principals {
+      type        = "AWS"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "Null"
+      variable = "elasticfilesystem:AccessPointArn"
+      values   = ["true"]
+    }
+  }
+}
+
+resource "aws_efs_file_system_policy" "this" {
+  file_system_id = aws_efs_file_system.this.id
+  policy         = data.aws_iam_policy_document.this.json
+}

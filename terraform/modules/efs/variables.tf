@@ -1,0 +1,52 @@
+variable "name" {
+  description = "Name of the file system and prefix of its companions"
+  type        = string
+}
+
+variable "vpc_id" {
+  description = "VPC of the mount targets"
+  type        = string
+}
+
+variable "subnet_ids" {
+  description = "Private subnets that get a mount target (one per zone)"
+  type        = list(string)
+}
+
+variable "allowed_security_groups" {
+  description = "Security groups that may mount over NFS: label -> security group ID (labels known at plan time)"
+  type        = map(string)
+  default     = {}
+}
+
+variable "kms_key_arn" {
+  description = "KMS key encrypting the file system"
+  type        = string
+}
+
+variable "access_points" {
+  description = "Access points: name -> directory. Each is owned by the jobs image's user (uid/gid 1000)"
+  type        = map(string)
+  default = {
+    warehouse = "/warehouse"
+    marketing = "/marketing"
+  }
+}
+
+variable "posix_uid" {
+  description = "User (and group) ID files are written as: the jobs image's user `baton`"
+  type        = number
+  default     = 1000
+}
+
+variable "enable_backup" {
+  description = "Daily AWS Backup of the warehouse. Keep true; false exists for AWS emulators without backup policies"
+  type        = bool
+  default     = true
+}
+
+variable "tags" {
+  description = "Tags of every resource"
+  type        = map(string)
+  default     = {}
+}
