@@ -44,7 +44,7 @@ STACK_SERVICES := postgres source-db api-server scheduler dag-processor triggere
 
 .PHONY: help setup lock lint format test test-unit test-integration test-stack base-images jobs-image clean bake \
 	env-file images airflow-image data-dirs up stack-start run status logs databases seed next-day el dbt query docs \
-	down reset bench-el
+	down reset bench-el bench-stack
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -179,6 +179,9 @@ reset: env-file ## Stop the stack and delete its data: volumes, warehouse, marke
 	@# Job containers wrote these files as their own user: remove them from a container of the jobs image.
 	@test ! -d $(BATON_DATA_DIR) || docker run --rm --user 0 -v $(BATON_DATA_DIR):/d --entrypoint rm $(BATON_JOBS_IMAGE) -rf /d/warehouse /d/marketing
 	@echo "reset: volumes and $(BATON_DATA_DIR) removed; $(BATON_ENV_FILE) kept"
+
+bench-stack: ## Benchmark the sandbox: cold/warm make up, cycle vs direct commands, idle memory, image sizes (BENCH_ARGS=--cold)
+	$(RUN) python benchmarks/stack.py $(BENCH_ARGS)
 
 bench-el: ## Benchmark extract-load throughput of shop (10k, 100k, 1M orders; full and 1% incremental)
 	$(RUN) python benchmarks/el_throughput.py $(BENCH_ARGS)

@@ -75,7 +75,7 @@ def seed(dsn: str, marketing_dir: Path, orders: int, start: date, days: int) -> 
 
 def next_day(dsn: str, marketing_dir: Path, new_pct: float) -> date:
     with psycopg.connect(dsn, autocommit=True) as conn:
-        (day,) = conn.execute("select sample_gen.next_day(%s)", (new_pct,)).fetchone()
+        (day,) = conn.execute("select sample_gen.next_day(%s::numeric)", (new_pct,)).fetchone()
     write_ad_spend(marketing_dir, day)
     return day
 

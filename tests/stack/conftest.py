@@ -36,7 +36,8 @@ class Stack:
     root: Path
     env: dict[str, str]
     docker: docker.DockerClient
-    slow_marketing_days: int = int(os.environ.get("BATON_STACKTEST_SLOW_DAYS", "1500"))
+    # Campaigns in the slow marketing history (x 300 days of rows).
+    history_campaigns: int = int(os.environ.get("BATON_STACKTEST_HISTORY_CAMPAIGNS", "400"))
     last_cycle: str | None = None
     _airflow: Airflow | None = field(default=None, repr=False)
 

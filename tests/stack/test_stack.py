@@ -7,14 +7,17 @@ running the tests never touches a user's own sandbox. The steps build on each ot
 
 from __future__ import annotations
 
+import csv
 import hashlib
-from datetime import date, timedelta
+import random
+from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import duckdb
 import psycopg
 import pytest
 
-from samples.generate import write_ad_spend
+from samples.generate import COLUMNS
 from tests.stack.conftest import Stack
 from tools.batonctl import follow_cycle
 
@@ -72,6 +75,21 @@ def _marts_fingerprint(stack: Stack) -> dict[str, str]:
     }
 
 
+def _write_ad_spend_history(out_dir: Path, days: int, campaigns: int) -> None:
+    rng = random.Random(0)
+    for i in range(1, days + 1):
+        day = date(2026, 1, 1) - timedelta(days=i)
+        path = out_dir / f"ad_spend_{day.isoformat()}.csv"
+        with path.open("w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(COLUMNS)
+            for c in range(campaigns):
+                impressions = rng.randint(1_000, 50_000)
+                writer.writerow(
+                    [day, f"archive_{c:04d}", "display", impressions, impressions // 100, f"{rng.uniform(10, 900):.2f}"]
+                )
+
+
 def test_up_brings_the_stack_and_a_green_first_cycle(stack: Stack) -> None:
     # `make up` (the fixture) ran the first cycle; every service is healthy.
     assert stack.unhealthy_services() == []
@@ -111,17 +129,21 @@ def test_the_same_cycle_again_changes_nothing(stack: Stack) -> None:
 
 
 def test_finance_does_not_wait_for_a_slow_marketing_source(stack: Stack) -> None:
-    # Years of history arriving from the ad platform at once make marketing ingestion slow.
-    first = date(2026, 1, 1)
-    for i in range(1, 1 + stack.slow_marketing_days):
-        write_ad_spend(stack.marketing, first - timedelta(days=i))
+    # A year of history of every campaign ever run, exported by the ad platform at once, makes
+    # marketing ingestion slow (well over 100k rows against the shop's few hundred new ones).
+    _write_ad_spend_history(stack.marketing, days=300, campaigns=stack.history_campaigns)
     result = follow_cycle(stack.airflow, quiet=True)
     assert result.ok, {d: r["state"] for d, r in result.runs.items()}
     finance_done = result.runs["dbt_finance"]["end_date"]
     marketing_done = result.runs["ingest_marketing"]["end_date"]
     assert finance_done < marketing_done, f"dbt_finance ended {finance_done}, ingest_marketing {marketing_done}"
-    # ... and the marketing domain waited for its slow source.
-    assert result.runs["dbt_marketing"]["start_date"] > marketing_done
+    # ... and the marketing domain waited for its slow source's event of this cycle.
+    events = stack.airflow.asset_events(
+        source_dag_id="ingest_marketing", source_run_id=result.runs["ingest_marketing"]["dag_run_id"]
+    )
+    assert [e["extra"]["cycle_id"] for e in events] == [result.cycle_id]
+    landed = datetime.fromisoformat(events[0]["timestamp"])
+    assert datetime.fromisoformat(result.runs["dbt_marketing"]["start_date"]) >= landed
     _assert_marts_match_source(stack)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from airflow.providers.docker.operators.docker import DockerOperator
-
 from baton.config import ConfigError, load_config
 from baton.runners import job_operator
 

@@ -1,0 +1,155 @@
+"""Benchmark the sandbox: cold and warm `make up`, cycle overhead, idle memory, image sizes.
+
+    python benchmarks/stack.py [--cold] [--idle-seconds 60]
+
+Runs a separate compose project (baton-bench, ports 18180/15533) so a user's own sandbox is not
+touched. Prints one table. Goals: warm `make up` to all-healthy <= 30 s; a cycle's wall time
+<= 1.25 x the critical path of the same meltano/dbt commands run directly; idle memory <= 1.5 GiB;
+the Airflow image <= 0.7 GB.
+
+--cold removes the stack's images and the engine's build cache first (a clean engine; the
+offline base images are kept when they are what BATON_PYTHON_IMAGE points at, since rebuilding
+them is `make base-images`' own benchmark). Without it, "cold" is a first `make up` on a fresh
+project with the images already built.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tools.batonctl import Airflow, follow_cycle  # noqa: E402
+
+PROJECT = "baton-bench"
+ROOT = REPO / ".baton" / "bench"
+ENV = {
+    **os.environ,
+    "BATON_PROJECT": PROJECT,
+    "BATON_ENV_FILE": str(ROOT / "stack.env"),
+    "BATON_DATA_DIR": str(ROOT / "data"),
+    "BATON_AIRFLOW_PORT": "18180",
+    "BATON_SHOP_PORT": "15533",
+}
+
+
+def make(*args: str, quiet: bool = True) -> float:
+    t0 = time.monotonic()
+    proc = subprocess.run(["make", *args], cwd=REPO, env=ENV, capture_output=quiet, text=True)
+    if proc.returncode != 0:
+        sys.exit(f"`make {' '.join(args)}` failed:\n{(proc.stdout or '')[-3000:]}{(proc.stderr or '')[-3000:]}")
+    return time.monotonic() - t0
+
+
+def compose(*args: str) -> float:
+    v2 = subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0
+    cmd = [*(["docker", "compose"] if v2 else ["docker-compose"]), "-p", PROJECT, "--env-file", ENV["BATON_ENV_FILE"]]
+    t0 = time.monotonic()
+    subprocess.run([*cmd, "-f", "compose/compose.yml", *args], cwd=REPO, env=ENV, check=True, capture_output=True)
+    return time.monotonic() - t0
+
+
+def setting(key: str) -> str:
+    text = (ROOT / "stack.env").read_text()
+    return re.search(rf"^{key}=(.*)$", text, re.MULTILINE).group(1)
+
+
+def memory_mib() -> float:
+    out = subprocess.run(
+        ["docker", "stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}"], capture_output=True, text=True
+    ).stdout
+    units = {"B": 1 / 2**20, "KiB": 1 / 1024, "MiB": 1, "GiB": 1024}
+    total = 0.0
+    for line in out.splitlines():
+        name, usage = line.split(" ", 1)
+        if name.startswith(f"{PROJECT}-"):
+            value, unit = re.match(r"([\d.]+)(\w+)", usage.split("/")[0].strip()).groups()
+            total += float(value) * units[unit]
+    return total
+
+
+def image_mb(image: str) -> float:
+    out = subprocess.run(["docker", "image", "inspect", "-f", "{{.Size}}", image], capture_output=True, text=True)
+    return int(out.stdout.strip()) / 1e6 if out.returncode == 0 else float("nan")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cold", action="store_true", help="remove the stack's images and the build cache first")
+    parser.add_argument("--idle-seconds", type=int, default=60, help="settle time before measuring idle memory")
+    args = parser.parse_args()
+    jobs_image = os.environ.get("BATON_JOBS_IMAGE", "baton/jobs:local")
+    airflow_image = os.environ.get("BATON_AIRFLOW_IMAGE", "baton/airflow:local")
+
+    rows: list[tuple[str, str, str]] = []
+    if (ROOT / "stack.env").exists():
+        make("reset", "CONFIRM=yes")
+    if args.cold:
+        subprocess.run(["docker", "rmi", "-f", jobs_image, airflow_image], capture_output=True)
+        subprocess.run(["docker", "builder", "prune", "-af"], capture_output=True)
+    first_up = make("up")
+    rows.append(
+        (
+            "cold make up (build + start + first cycle)" if args.cold else "first make up (+ first cycle)",
+            f"{first_up:.0f} s",
+            "",
+        )
+    )
+
+    make("down")
+    warm_up = make("up")
+    rows.append(("warm make up to all-healthy", f"{warm_up:.0f} s", "<= 30 s"))
+
+    time.sleep(args.idle_seconds)
+    idle = memory_mib()
+    rows.append(("idle memory of the stack", f"{idle / 1024:.2f} GiB", "<= 1.5 GiB"))
+
+    # The same incremental volume for both: one new day before each measurement.
+    make("next-day")
+    steps = {}
+    for name, cmd in {
+        "shop": ["meltano", "run", "tap-shop", "target-raw-shop"],
+        "marketing": ["meltano", "run", "tap-marketing", "target-raw-marketing"],
+        "finance": ["dbt", "build", "--select", "tag:finance"],
+        "marketing_dbt": ["dbt", "build", "--select", "tag:marketing"],
+    }.items():
+        steps[name] = compose("run", "--rm", "jobs", *cmd)
+    critical = max(steps["shop"] + steps["finance"], max(steps["shop"], steps["marketing"]) + steps["marketing_dbt"])
+    make("next-day")
+    airflow = Airflow(f"http://127.0.0.1:{ENV['BATON_AIRFLOW_PORT']}", "admin", setting("BATON_AIRFLOW_PASSWORD"))
+    t0 = time.monotonic()
+    result = follow_cycle(airflow, quiet=True)
+    cycle = time.monotonic() - t0
+    if not result.ok:
+        sys.exit(f"the benchmark cycle failed: { ({d: r['state'] for d, r in result.runs.items()}) }")
+    rows.append(
+        (
+            "critical path, commands run directly",
+            f"{critical:.0f} s",
+            " + ".join(f"{k} {v:.0f}s" for k, v in steps.items()),
+        )
+    )
+    rows.append(("cycle wall time through Airflow", f"{cycle:.0f} s", ""))
+    rows.append(("cycle / critical path", f"{cycle / critical:.2f} x", "<= 1.25 x"))
+    rows.append(("Airflow image", f"{image_mb(airflow_image):.0f} MB", "<= 700 MB"))
+    rows.append(("jobs image", f"{image_mb(jobs_image):.0f} MB", ""))
+    make("reset", "CONFIRM=yes")
+
+    print(f"\nbaton stack benchmark, {date.today()}, {platform.node()}, {os.cpu_count()} CPUs")
+    width = max(len(r[0]) for r in rows)
+    for name, value, note in rows:
+        print(f"  {name:<{width}}  {value:>10}  {note}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
