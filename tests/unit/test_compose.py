@@ -1,0 +1,74 @@
+"""The compose stack's contract, read from compose/compose.yml: images from variables, ports on
+loopback, health on every long-running service, the Docker socket in one service, no secrets."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ONE_SHOT = {"airflow-init", "meltano-init"}
+ON_DEMAND = {"jobs", "cli"}  # profiles: run with `compose run`, not part of `up`
+
+
+@pytest.fixture(scope="module")
+def compose(repo: Path) -> dict:
+    return yaml.safe_load((repo / "compose" / "compose.yml").read_text())
+
+
+def test_every_image_comes_from_a_variable(compose: dict) -> None:
+    for name, service in compose["services"].items():
+        assert re.fullmatch(r"\$\{BATON_[A-Z_]+_IMAGE:-[^}]+\}", service["image"]), name
+
+
+def test_ports_are_published_on_loopback_only(compose: dict) -> None:
+    for name, service in compose["services"].items():
+        for port in service.get("ports", []):
+            assert port.startswith("127.0.0.1:"), f"{name} publishes {port} beyond this machine"
+
+
+def test_every_long_running_service_has_a_healthcheck(compose: dict) -> None:
+    for name, service in compose["services"].items():
+        if name in ONE_SHOT | ON_DEMAND:
+            continue
+        check = service.get("healthcheck", {})
+        assert check.get("test") and not check.get("disable"), f"{name} has no healthcheck"
+        assert int(check["interval"].rstrip("s")) <= 5, f"{name}: probe often while starting"
+
+
+def test_the_docker_socket_is_mounted_in_the_scheduler_only(compose: dict) -> None:
+    with_socket = [
+        name for name, s in compose["services"].items() if any("docker.sock" in str(v) for v in s.get("volumes", []))
+    ]
+    assert with_socket == ["scheduler"]
+
+
+def test_airflow_services_share_one_generated_jwt_secret_and_fernet_key(compose: dict) -> None:
+    env = compose["x-airflow"]["environment"]
+    assert env["AIRFLOW__API_AUTH__JWT_SECRET"].startswith("${BATON_JWT_SECRET:?")
+    assert env["AIRFLOW__CORE__FERNET_KEY"].startswith("${BATON_FERNET_KEY:?")
+    assert int(re.search(r":-(\d+)\}", env["AIRFLOW__CORE__PARALLELISM"]).group(1)) <= 8
+
+
+def test_no_secret_has_a_default(repo: Path) -> None:
+    text = (repo / "compose" / "compose.yml").read_text()
+    for secret in re.findall(r"\$\{(BATON_\w*(?:PASSWORD|SECRET|KEY)\w*)([^}]*)\}", text):
+        name, rest = secret
+        assert not rest.startswith(":-") and not rest.startswith("-"), f"{name} has a default in compose.yml"
+
+
+def test_env_file_generates_every_secret_once(repo: Path, tmp_path: Path) -> None:
+    env_file = tmp_path / "stack.env"
+    run = ["bash", str(repo / "compose" / "env-file.sh"), str(env_file)]
+    subprocess.run(run, check=True, capture_output=True, env={"PATH": "/usr/bin:/bin", "BATON_DATA_DIR": "/srv/data"})
+    first = env_file.read_text()
+    keys = dict(line.split("=", 1) for line in first.splitlines())
+    for key in ("BATON_POSTGRES_PASSWORD", "BATON_SHOP_PASSWORD", "BATON_AIRFLOW_PASSWORD", "BATON_JWT_SECRET"):
+        assert len(keys[key]) >= 20, key
+    assert len(keys["BATON_FERNET_KEY"]) == 44  # 32 bytes, url-safe base64
+    assert oct(env_file.stat().st_mode)[-3:] == "600"
+    subprocess.run(run, check=True, capture_output=True, env={"PATH": "/usr/bin:/bin", "BATON_DATA_DIR": "/srv/data"})
+    assert env_file.read_text() == first, "a second run must keep the secrets"
