@@ -96,7 +96,7 @@ base-images: ## Build the offline base images from Debian packages (FORCE=1 rebu
 
 jobs-image: ## Build the jobs image (Meltano + plugins, dbt, both projects, manifest) as BATON_JOBS_IMAGE
 	@echo "building $(BATON_JOBS_IMAGE) on $(BATON_PYTHON_IMAGE)"
-	@docker build -q -f images/jobs/Dockerfile --build-arg PYTHON_IMAGE=$(BATON_PYTHON_IMAGE) \
+	@docker build -q $(DOCKER_BUILD_FLAGS) -f images/jobs/Dockerfile --build-arg PYTHON_IMAGE=$(BATON_PYTHON_IMAGE) \
 	  -t $(BATON_JOBS_IMAGE) . >/dev/null
 
 env-file: ## Create (or complete) the stack's env file: generated secrets, host paths; never committed
@@ -107,7 +107,7 @@ images: ## Build the stack's images (jobs, Airflow); pull or, where no registry 
 
 airflow-image: jobs-image ## Build the Airflow image (Airflow + providers, DAGs, baked metadata) as BATON_AIRFLOW_IMAGE
 	@echo "building $(BATON_AIRFLOW_IMAGE) on $(BATON_PYTHON_IMAGE)"
-	@docker build -q -f images/airflow/Dockerfile --build-arg PYTHON_IMAGE=$(BATON_PYTHON_IMAGE) \
+	@docker build -q $(DOCKER_BUILD_FLAGS) -f images/airflow/Dockerfile --build-arg PYTHON_IMAGE=$(BATON_PYTHON_IMAGE) \
 	  --build-arg JOBS_IMAGE=$(BATON_JOBS_IMAGE) -t $(BATON_AIRFLOW_IMAGE) . >/dev/null
 
 data-dirs: ## Create the host folders the stack mounts (BATON_DATA_DIR: warehouse, marketing files)
