@@ -1,6 +1,6 @@
 """Benchmark the sandbox: cold and warm `make up`, cycle overhead, idle memory, image sizes.
 
-    python benchmarks/stack.py [--cold] [--idle-seconds 60]
+    python benchmarks/stack.py [--cold] [--orders 100000] [--idle-seconds 60]
 
 Runs a separate compose project (baton-bench, ports 18180/15533) so a user's own sandbox is not
 touched. Prints one table. Goals: warm `make up` to all-healthy <= 30 s; a cycle's wall time
@@ -84,6 +84,7 @@ def image_mb(image: str) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cold", action="store_true", help="remove the stack's images and the build cache first")
+    parser.add_argument("--orders", type=int, help="compare full loads of a shop seeded with this many orders")
     parser.add_argument("--idle-seconds", type=int, default=60, help="settle time before measuring idle memory")
     args = parser.parse_args()
     jobs_image = os.environ.get("BATON_JOBS_IMAGE", "baton/jobs:local")
@@ -113,8 +114,11 @@ def main() -> int:
     idle = memory_mib()
     rows.append(("idle memory of the stack", f"{idle / 1024:.2f} GiB", "<= 1.5 GiB"))
 
-    # The same incremental volume for both: one new day before each measurement.
-    make("next-day")
+    # The same volume for both: a full load of a freshly seeded shop (--orders), or one new day.
+    def prepare() -> None:
+        make("seed", f"ROWS={args.orders}") if args.orders else make("next-day")
+
+    prepare()
     steps = {}
     for name, cmd in {
         "shop": ["meltano", "run", "tap-shop", "target-raw-shop"],
@@ -124,7 +128,7 @@ def main() -> int:
     }.items():
         steps[name] = compose("run", "--rm", "jobs", *cmd)
     critical = max(steps["shop"] + steps["finance"], max(steps["shop"], steps["marketing"]) + steps["marketing_dbt"])
-    make("next-day")
+    prepare()
     airflow = Airflow(f"http://127.0.0.1:{ENV['BATON_AIRFLOW_PORT']}", "admin", setting("BATON_AIRFLOW_PASSWORD"))
     t0 = time.monotonic()
     result = follow_cycle(airflow, quiet=True)
