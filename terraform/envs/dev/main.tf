@@ -16,7 +16,6 @@ module "baton" {
   db_multi_az                 = false
   db_backup_retention_days    = 3
   enable_performance_insights = false # not offered on db.t4g.micro
-  log_retention_days          = 30
 
   services = {
     "api-server"    = { cpu = 512, memory = 2048 }
@@ -33,7 +32,7 @@ module "baton" {
   force_destroy                  = true
   secret_recovery_window_in_days = 0
 
-  manage_master_user_password = var.manage_master_user_password
-  enable_service_connect      = var.enable_service_connect
-  enable_efs_backup           = var.enable_efs_backup
+  # Secure defaults (true) everywhere but in tests/cloud, which sets emulator = true.
+  enable_efs_backup             = !var.emulator
+  enable_efs_file_system_policy = !var.emulator
 }

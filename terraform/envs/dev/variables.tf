@@ -44,22 +44,11 @@ variable "aws_endpoint_url" {
   default     = ""
 }
 
-# Emulator switches: tests/cloud turns these off because moto does not emulate them. The defaults
-# are the real, secure setting: leave them alone for any deployment to AWS.
-variable "manage_master_user_password" {
-  description = "RDS generates and rotates the master password (keep true; false only for emulators)"
+# tests/cloud applies this environment to moto, which lacks EFS backup and file system policies
+# (their create or delete calls never finish there). emulator = true leaves out those two and
+# nothing else. The default, false, is the secure setting: never set it for a deployment to AWS.
+variable "emulator" {
+  description = "Leave out what the AWS emulator (moto) cannot emulate: EFS backup and file system policies. Only for tests/cloud"
   type        = bool
-  default     = true
-}
-
-variable "enable_service_connect" {
-  description = "Service Connect for the execution API (keep true; false only for emulators)"
-  type        = bool
-  default     = true
-}
-
-variable "enable_efs_backup" {
-  description = "Daily AWS Backup of the warehouse (keep true; false only for emulators)"
-  type        = bool
-  default     = true
+  default     = false
 }

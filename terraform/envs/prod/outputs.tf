@@ -92,3 +92,8 @@ output "region" {
   description = "AWS region of the deployment"
   value       = var.region
 }
+
+output "database_address" {
+  description = "Host of the metadata database"
+  value       = module.baton.database_address
+}

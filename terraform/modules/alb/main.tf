@@ -39,6 +39,7 @@ resource "aws_vpc_security_group_egress_rule" "targets" {
 }
 
 resource "aws_lb" "this" {
+  #checkov:skip=CKV_AWS_150:deletion_protection defaults to true and prod keeps it; envs/dev turns it off so the environment can be destroyed and recreated
   #checkov:skip=CKV2_AWS_28:no WAF by default (about 10 USD a month plus requests): the UI requires a login and allowed_cidrs narrows who reaches it; attach a web ACL where the UI faces the internet at large
   #checkov:skip=CKV_AWS_91:access logs are on when access_logs_bucket is set; they need a bucket whose policy admits the regional ELB account, which the deployment does not assume
   name                       = var.name

@@ -1,14 +1,12 @@
 # One baton deployment: every module wired together. envs/<env> call this with their sizes.
 
 data "aws_region" "current" {}
-data "aws_availability_zones" "available" {
-  state = "available"
-}
 
 locals {
   name = "${var.project}-${var.environment}"
   tags = merge({ Project = var.project, Environment = var.environment, ManagedBy = "terraform" }, var.tags)
-  azs  = slice(data.aws_availability_zones.available.names, 0, var.az_count)
+  # Named zones, not "whatever is available now": the subnets do not move when AWS adds a zone.
+  azs = length(var.availability_zones) > 0 ? var.availability_zones : [for suffix in slice(["a", "b", "c"], 0, var.az_count) : "${data.aws_region.current.name}${suffix}"]
 }
 
 module "kms" {
@@ -60,7 +58,6 @@ module "rds" {
   instance_class                 = var.db_instance_class
   multi_az                       = var.db_multi_az
   kms_key_arn                    = module.kms.key_arn
-  manage_master_user_password    = var.manage_master_user_password
   backup_retention_period        = var.db_backup_retention_days
   deletion_protection            = var.deletion_protection
   skip_final_snapshot            = var.skip_final_snapshot
@@ -92,14 +89,16 @@ module "efs" {
   allowed_security_groups = { jobs = module.jobs.security_group_id }
   kms_key_arn             = module.kms.key_arn
   enable_backup           = var.enable_efs_backup
-  tags                    = local.tags
+  # Emulators lack these two; on AWS both stay on (defaults).
+  enable_file_system_policy = var.enable_efs_file_system_policy
+  tags                      = local.tags
 }
 
 module "cluster" {
   source = "../ecs-cluster"
 
   name                   = module.spec.names.cluster
-  enable_service_connect = var.enable_service_connect
+  enable_service_connect = true # tasks reach the execution API at http://api-server:8080
   tags                   = local.tags
 }
 

@@ -38,9 +38,20 @@ variable "vpc_cidr" {
 }
 
 variable "az_count" {
-  description = "Availability zones to use (2 or 3)"
+  description = "Availability zones to use (2 or 3): <region>a, <region>b, <region>c"
   type        = number
   default     = 2
+
+  validation {
+    condition     = var.az_count >= 2 && var.az_count <= 3
+    error_message = "az_count must be 2 or 3."
+  }
+}
+
+variable "availability_zones" {
+  description = "Zone names to use instead of the first az_count of <region>a/b/c (regions whose zones are named otherwise)"
+  type        = list(string)
+  default     = []
 }
 
 variable "single_nat_gateway" {
@@ -102,20 +113,14 @@ variable "db_monitoring_interval" {
   default     = 60
 }
 
-variable "manage_master_user_password" {
-  description = "RDS generates and rotates the master password in Secrets Manager. Keep true; false exists only for AWS emulators without it"
-  type        = bool
-  default     = true
-}
-
-variable "enable_service_connect" {
-  description = "Service Connect: task processes reach the execution API at http://api-server:8080. Keep true; false exists only for AWS emulators without it (tasks then cannot reach the execution API)"
-  type        = bool
-  default     = true
-}
-
 variable "enable_efs_backup" {
   description = "Daily AWS Backup of the warehouse file system. Keep true; false exists only for AWS emulators without it"
+  type        = bool
+  default     = true
+}
+
+variable "enable_efs_file_system_policy" {
+  description = "Warehouse file system policy (TLS only, access points only). Keep true; false exists only for AWS emulators without it"
   type        = bool
   default     = true
 }

@@ -105,6 +105,8 @@ data "aws_iam_policy_document" "this" {
 }
 
 resource "aws_efs_file_system_policy" "this" {
+  count = var.enable_file_system_policy ? 1 : 0
+
   file_system_id = aws_efs_file_system.this.id
   policy         = data.aws_iam_policy_document.this.json
 }

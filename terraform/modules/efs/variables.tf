@@ -45,6 +45,12 @@ variable "enable_backup" {
   default     = true
 }
 
+variable "enable_file_system_policy" {
+  description = "File system policy: TLS only, mounts only through an access point. Keep true; false exists for AWS emulators without it"
+  type        = bool
+  default     = true
+}
+
 variable "tags" {
   description = "Tags of every resource"
   type        = map(string)

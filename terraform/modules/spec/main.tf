@@ -170,9 +170,12 @@ locals {
   }
 
   jobs_containers = [{
-    name        = local.jobs_container
-    image       = var.jobs_image
-    essential   = true
+    name      = local.jobs_container
+    image     = var.jobs_image
+    essential = true
+    # The one container has the whole task: its hard memory limit is the task's.
+    cpu         = var.jobs_cpu
+    memory      = var.jobs_memory
     command     = ["--help"]
     environment = [for k in sort(keys(local.jobs_environment)) : { name = k, value = local.jobs_environment[k] }]
     secrets     = [for k in sort(keys(var.jobs_secrets)) : { name = k, valueFrom = var.jobs_secrets[k] }]

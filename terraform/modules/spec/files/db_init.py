@@ -17,7 +17,7 @@ from psycopg2 import sql
 URL_SETTINGS = ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "MELTANO_DATABASE_URI")
 
 
-def admin():
+def admin() -> psycopg2.extensions.connection:
     return psycopg2.connect(
         host=os.environ["BATON_DB_HOST"],
         port=int(os.environ.get("BATON_DB_PORT", "5432")),
@@ -29,7 +29,7 @@ def admin():
     )
 
 
-def ensure(conn, setting):
+def ensure(conn: psycopg2.extensions.connection, setting: str) -> None:
     url = urlsplit(os.environ[setting])
     role, password, database = unquote(url.username), unquote(url.password), url.path.lstrip("/")
     with conn.cursor() as cur:
@@ -44,7 +44,7 @@ def ensure(conn, setting):
     print(f"{setting}: role {role} and database {database} ready", flush=True)
 
 
-def main():
+def main() -> int:
     conn = admin()
     conn.autocommit = True  # CREATE DATABASE cannot run inside a transaction
     try:
@@ -58,6 +58,7 @@ def main():
     ):
         print("running", " ".join(command), flush=True)
         subprocess.run(command, check=True)
+    return 0
 
 
 if __name__ == "__main__":

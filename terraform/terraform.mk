@@ -1,0 +1,27 @@
+# The cloud deployment (terraform/, docs/cloud.md): checks, the emulator tier, delivery to AWS.
+# Included by the root Makefile; uses its UV, RUN and PYTEST_ARGS.
+
+# checkov and moto's server: their own locked environment (they do not resolve with Airflow).
+CLOUD_VENV := .venvs/cloud
+# A local provider mirror for `terraform init -plugin-dir` (no registry needed); tf-check finds
+# one in /opt/tf-plugins, ~/.terraform.d/plugins or /usr/share/terraform/plugins by itself.
+TF_PLUGIN_DIR ?= $(firstword $(foreach d,/opt/tf-plugins $(HOME)/.terraform.d/plugins /usr/share/terraform/plugins,$(if $(wildcard $(d)/registry.terraform.io/hashicorp/aws),$(d))))
+export TF_PLUGIN_DIR
+ENV ?=
+
+.PHONY: cloud-tools tf-check test-cloud sync-dags deploy
+
+cloud-tools: $(UV) ## Build .venvs/cloud (checkov, moto server) from terraform/tools/uv.lock
+	@UV_PROJECT_ENVIRONMENT=$(CURDIR)/$(CLOUD_VENV) $(UV) sync --locked --quiet --project terraform/tools
+
+tf-check: cloud-tools ## Terraform: fmt, terraform test (spec), validate modules and envs (TF_PLUGIN_DIR), checkov
+	@CHECKOV=$(CLOUD_VENV)/bin/checkov bash terraform/tools/tf-check.sh
+
+test-cloud: $(UV) cloud-tools ## Cloud tier: envs/dev applied to moto, checked with boto3, ecs runner, destroy
+	BATON_CLOUD_VENV=$(CURDIR)/$(CLOUD_VENV) $(RUN) pytest tests/cloud $(PYTEST_ARGS)
+
+sync-dags: $(UV) bake ## Ship only DAG changes to a deployment's S3 DAG bundle: make sync-dags ENV=dev
+	@RUN="$(RUN)" bash terraform/tools/cloud.sh sync-dags $(ENV)
+
+deploy: $(UV) bake ## Build, push both images, sync DAGs, terraform apply: make deploy ENV=dev TF_STATE_BUCKET=...
+	@RUN="$(RUN)" bash terraform/tools/cloud.sh deploy $(ENV)

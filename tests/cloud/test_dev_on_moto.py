@@ -1,0 +1,254 @@
+"""envs/dev on the emulator: what apply builds, what the ecs runner asks for, what destroy leaves.
+
+The tests run in file order on one deployment; the last one destroys it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import pytest
+
+from tests.cloud.conftest import Moto, Terraform
+from tests.conftest import REPO
+
+NAME = "baton-dev"
+COMPONENTS = {"api-server", "scheduler", "dag-processor", "triggerer"}
+AIRFLOW_SECRETS = {"AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"}
+JOBS_SECRETS = {"MELTANO_DATABASE_URI", "BATON_SHOP_DB_URL"}
+
+
+def containers(aws, task_definition: str) -> list[dict[str, Any]]:
+    return aws("ecs").describe_task_definition(taskDefinition=task_definition)["taskDefinition"]["containerDefinitions"]
+
+
+def test_cluster_offers_fargate_and_spot(deployment: Terraform, aws) -> None:
+    (cluster,) = aws("ecs").describe_clusters(clusters=[deployment.outputs["cluster_name"]])["clusters"]
+    assert cluster["status"] == "ACTIVE"
+    assert set(cluster["capacityProviders"]) == {"FARGATE", "FARGATE_SPOT"}
+
+
+def test_four_airflow_services_in_private_subnets(deployment: Terraform, aws) -> None:
+    ecs = aws("ecs")
+    cluster = deployment.outputs["cluster_name"]
+    arns = ecs.list_services(cluster=cluster)["serviceArns"]
+    services = ecs.describe_services(cluster=cluster, services=arns)["services"]
+    assert {s["serviceName"] for s in services} == COMPONENTS
+    private = set(deployment.outputs["private_subnet_ids"])
+    for service in services:
+        vpc = service["networkConfiguration"]["awsvpcConfiguration"]
+        assert set(vpc["subnets"]) == private, service["serviceName"]
+        assert vpc["assignPublicIp"] == "DISABLED", service["serviceName"]
+    by_name = {s["serviceName"]: s for s in services}
+    (target,) = by_name["api-server"]["loadBalancers"]
+    assert target["containerPort"] == 8080
+    assert all(not by_name[n]["loadBalancers"] for n in COMPONENTS - {"api-server"})
+
+
+def test_no_service_runs_the_jobs_task_definition(deployment: Terraform, aws) -> None:
+    ecs = aws("ecs")
+    cluster = deployment.outputs["cluster_name"]
+    services = ecs.describe_services(cluster=cluster, services=ecs.list_services(cluster=cluster)["serviceArns"])
+    families = {s["taskDefinition"].rsplit("/", 1)[1].split(":")[0] for s in services["services"]}
+    assert families == {f"{NAME}-{c}" for c in COMPONENTS}
+    assert deployment.outputs["jobs_task_definition"] not in families
+
+
+def test_jobs_task_definition_runs_the_jobs_image_from_ecr(deployment: Terraform, aws) -> None:
+    (repo,) = aws("ecr").describe_repositories(repositoryNames=[f"{NAME}/jobs"])["repositories"]
+    definition = aws("ecs").describe_task_definition(taskDefinition=deployment.outputs["jobs_task_definition"])
+    task = definition["taskDefinition"]
+    (container,) = task["containerDefinitions"]
+    assert container["name"] == "jobs"
+    assert container["image"] == f"{repo['repositoryUri']}:test"
+    assert container["memory"] == int(task["memory"])
+    assert task["requiresCompatibilities"] == ["FARGATE"]
+    assert task["networkMode"] == "awsvpc"
+    assert task["executionRoleArn"] != task["taskRoleArn"]
+    volumes = {v["name"]: v["efsVolumeConfiguration"] for v in task["volumes"]}
+    assert set(volumes) == {"warehouse", "marketing"}
+    assert all(v["transitEncryption"] == "ENABLED" for v in volumes.values())
+    assert container["logConfiguration"]["options"]["awslogs-group"] == deployment.outputs["jobs_log_group"]
+
+
+def test_secrets_are_passed_as_secrets_not_environment(deployment: Terraform, aws) -> None:
+    arns = set(deployment.outputs["secret_arns"].values())
+    (jobs,) = containers(aws, deployment.outputs["jobs_task_definition"])
+    assert {s["name"] for s in jobs["secrets"]} == JOBS_SECRETS
+    assert {s["valueFrom"] for s in jobs["secrets"]} <= arns
+    assert not JOBS_SECRETS & {e["name"] for e in jobs["environment"]}
+    for component in COMPONENTS:
+        for container in containers(aws, f"{NAME}-{component}"):
+            names = {s["name"] for s in container["secrets"]}
+            assert names >= AIRFLOW_SECRETS, (component, container["name"])
+            leaked = (AIRFLOW_SECRETS | JOBS_SECRETS | {"BATON_DB_MASTER_PASSWORD"}) & {
+                e["name"] for e in container["environment"]
+            }
+            assert not leaked, (component, container["name"], leaked)
+    # The secrets exist, encrypted with the deployment's key.
+    secretsmanager = aws("secretsmanager")
+    for arn in arns:
+        assert secretsmanager.describe_secret(SecretId=arn)["KmsKeyId"]
+
+
+def test_generated_secrets_hold_usable_values(deployment: Terraform, aws) -> None:
+    """The JWT secret, Fernet key and database URLs were written (write-only: not in the state)."""
+    from cryptography.fernet import Fernet
+
+    secretsmanager, arns = aws("secretsmanager"), deployment.outputs["secret_arns"]
+    value = {k: secretsmanager.get_secret_value(SecretId=arns[k])["SecretString"] for k in arns if k != "shop-db-url"}
+    Fernet(value["fernet-key"].encode())  # raises unless a valid Fernet key
+    assert len(value["jwt-secret"]) == 64
+    host = deployment.outputs["database_address"]
+    assert value["airflow-db-url"].startswith("postgresql+psycopg2://airflow:")
+    assert value["meltano-db-url"].startswith("postgresql+psycopg://meltano:")
+    assert f"@{host}" in value["airflow-db-url"]
+    state = (deployment.workdir / "terraform.tfstate").read_text()
+    for key in ("jwt-secret", "fernet-key", "airflow-db-url", "meltano-db-url"):
+        assert value[key] not in state, f"{key} leaked into the Terraform state"
+
+
+def test_airflow_containers_carry_airflow_3_and_runner_settings(deployment: Terraform, aws) -> None:
+    runner = deployment.outputs["runner_environment"]
+    for component in COMPONENTS:
+        airflow = next(c for c in containers(aws, f"{NAME}-{component}") if c["name"] == "airflow")
+        env = {e["name"]: e["value"] for e in airflow["environment"]}
+        assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://api-server:8080/execution/"
+        bundle = json.loads(env["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"])
+        assert bundle[0]["kwargs"]["bucket_name"] == deployment.outputs["dag_bucket"]
+        assert env["AIRFLOW__LOGGING__REMOTE_BASE_LOG_FOLDER"].startswith("cloudwatch://arn:aws:logs:")
+        assert {k: env[k] for k in runner} == runner, component
+
+
+def test_images_repositories_are_immutable_and_scanned(aws) -> None:
+    repos = aws("ecr").describe_repositories(repositoryNames=[f"{NAME}/airflow", f"{NAME}/jobs"])["repositories"]
+    assert len(repos) == 2
+    for repo in repos:
+        assert repo["imageTagMutability"] == "IMMUTABLE"
+        assert repo["imageScanningConfiguration"]["scanOnPush"] is True
+        assert repo["encryptionConfiguration"]["encryptionType"] == "KMS"
+
+
+def test_database_is_private_encrypted_with_managed_password(deployment: Terraform, aws) -> None:
+    (db,) = aws("rds").describe_db_instances(DBInstanceIdentifier=NAME)["DBInstances"]
+    assert db["PubliclyAccessible"] is False
+    assert db["StorageEncrypted"] is True
+    assert db["MasterUserSecret"]["SecretArn"]
+    subnets = {s["SubnetIdentifier"] for s in db["DBSubnetGroup"]["Subnets"]}
+    assert subnets == set(deployment.outputs["private_subnet_ids"])
+
+
+def test_only_the_load_balancer_is_public(deployment: Terraform, aws) -> None:
+    ec2, elbv2 = aws("ec2"), aws("elbv2")
+    private = ec2.describe_subnets(SubnetIds=deployment.outputs["private_subnet_ids"])["Subnets"]
+    assert not any(s["MapPublicIpOnLaunch"] for s in private)
+    associated = {"Name": "association.subnet-id", "Values": [s["SubnetId"] for s in private]}
+    tables = ec2.describe_route_tables(Filters=[associated])
+    for table in tables["RouteTables"]:
+        assert not any(r.get("GatewayId", "").startswith("igw-") for r in table["Routes"]), table["RouteTableId"]
+    (lb,) = elbv2.describe_load_balancers(Names=[NAME])["LoadBalancers"]
+    assert {az["SubnetId"] for az in lb["AvailabilityZones"]} == set(deployment.outputs["public_subnet_ids"])
+    found = elbv2.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]
+    listeners = {lst["Port"]: lst for lst in found}
+    assert listeners[443]["Protocol"] == "HTTPS" and listeners[443]["Certificates"]
+    redirect = listeners[80]["DefaultActions"][0]
+    assert redirect["Type"] == "redirect" and redirect["RedirectConfig"]["Protocol"] == "HTTPS"
+
+
+class TaskInstance:
+    """What EcsRunTaskOperator.execute needs of a task instance: somewhere to push the task ARN."""
+
+    def __init__(self) -> None:
+        self.pushed: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.pushed[key] = value
+
+
+def test_ecs_runner_starts_the_job_in_private_subnets(
+    deployment: Terraform, moto: Moto, aws, aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow.sdk.exceptions import TaskDeferred
+
+    outputs = deployment.outputs
+    for key, value in {**aws_env, **outputs["runner_environment"]}.items():
+        monkeypatch.setenv(key, value)
+    conn = {"conn_type": "aws", "extra": {"endpoint_url": moto.url, "region_name": aws_env["AWS_REGION"]}}
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(conn))
+    monkeypatch.syspath_prepend(str(REPO / "dags"))
+    for module in [m for m in sys.modules if m == "baton" or m.startswith("baton.")]:
+        monkeypatch.delitem(sys.modules, module)
+    from baton.config import load_config
+    from baton.runners import job_operator
+
+    command = ["meltano", "run", "tap-shop", "target-raw-shop"]
+    operator = job_operator("extract_load", command, load_config(), env={"BATON_CYCLE_ID": "2026-11-01"})
+    ti = TaskInstance()
+    moto.record()
+    with pytest.raises(TaskDeferred) as deferred:  # deferrable: the triggerer waits for the task
+        operator.execute({"ti": ti})
+    requests = moto.recorded()
+
+    run_tasks = [r for r in requests if r["headers"].get("X-Amz-Target", "").endswith(".RunTask")]
+    assert len(run_tasks) == 1, [r["headers"].get("X-Amz-Target") for r in requests]
+    body = json.loads(run_tasks[0]["body"])
+    assert body["cluster"] == outputs["cluster_name"]
+    assert body["taskDefinition"] == outputs["jobs_task_definition"]
+    assert body["overrides"]["containerOverrides"] == [
+        {"name": "jobs", "command": command, "environment": [{"name": "BATON_CYCLE_ID", "value": "2026-11-01"}]}
+    ]
+    assert body["capacityProviderStrategy"] == [{"capacityProvider": "FARGATE_SPOT"}]
+    assert "launchType" not in body
+    vpc = body["networkConfiguration"]["awsvpcConfiguration"]
+    assert vpc["subnets"] == outputs["private_subnet_ids"]
+    assert vpc["securityGroups"] == [outputs["jobs_security_group_id"]]
+    assert vpc["assignPublicIp"] == "DISABLED"
+
+    # The task moto started is the one the operator waits for, and its logs are where it looks.
+    (task,) = aws("ecs").describe_tasks(cluster=outputs["cluster_name"], tasks=[ti.pushed["ecs_task_arn"]])["tasks"]
+    assert task["taskDefinitionArn"] == outputs["jobs_task_definition_arn"]
+    trigger = deferred.value.trigger.serialize()[1]
+    assert trigger["task_arn"] == task["taskArn"]
+    assert trigger["log_group"] == outputs["jobs_log_group"]
+    assert trigger["log_stream"] == f"jobs/jobs/{task['taskArn'].rsplit('/', 1)[1]}"
+
+
+def test_destroy_leaves_nothing(deployment: Terraform, aws) -> None:
+    deployment.destroy()
+
+    ecs = aws("ecs")
+    clusters = ecs.describe_clusters(clusters=[NAME])["clusters"]
+    assert all(c["status"] == "INACTIVE" for c in clusters), clusters
+    active = ecs.list_task_definitions(familyPrefix=NAME, status="ACTIVE")["taskDefinitionArns"]
+    assert not active, active
+    assert not aws("ecr").describe_repositories()["repositories"]
+    assert not aws("rds").describe_db_instances()["DBInstances"]
+    assert not aws("efs").describe_file_systems()["FileSystems"]
+    assert not aws("elbv2").describe_load_balancers()["LoadBalancers"]
+    assert not aws("elbv2").describe_target_groups()["TargetGroups"]
+    buckets = [b["Name"] for b in aws("s3").list_buckets()["Buckets"] if b["Name"].startswith(NAME)]
+    assert not buckets, buckets
+    assert not aws("secretsmanager").list_secrets()["SecretList"]
+    assert not aws("logs").describe_log_groups(logGroupNamePrefix=f"/{NAME}")["logGroups"]
+    assert not aws("servicediscovery").list_namespaces()["Namespaces"]
+    roles = [r["RoleName"] for r in aws("iam").list_roles()["Roles"] if r["RoleName"].startswith(NAME)]
+    assert not roles, roles
+    ec2 = aws("ec2")
+    vpcs = [v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"] if not v["IsDefault"]]
+    assert not vpcs, vpcs
+    groups = [g["GroupName"] for g in ec2.describe_security_groups()["SecurityGroups"] if g["GroupName"] != "default"]
+    assert not groups, groups
+    assert not ec2.describe_flow_logs()["FlowLogs"]
+    assert not aws("rds").describe_db_subnet_groups()["DBSubnetGroups"]
+    parameter_groups = aws("rds").describe_db_parameter_groups()["DBParameterGroups"]
+    assert NAME not in {g["DBParameterGroupName"] for g in parameter_groups}
+    assert not ec2.describe_addresses()["Addresses"]
+    nats = ec2.describe_nat_gateways()["NatGateways"]
+    assert all(n["State"] == "deleted" for n in nats), nats
+    # KMS keys cannot vanish at once: they wait out their deletion window.
+    kms = aws("kms")
+    states = {kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"]["KeyState"] for k in kms.list_keys()["Keys"]}
+    assert states <= {"PendingDeletion"}, states
+    assert not [a for a in kms.list_aliases()["Aliases"] if a["AliasName"] == f"alias/{NAME}"]
