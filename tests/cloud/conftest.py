@@ -7,6 +7,7 @@ reason; under CI (CI=true) that is a failure.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -92,8 +93,13 @@ class Moto:
         self.call("recorder/start-recording")
 
     def recorded(self) -> list[dict[str, Any]]:
+        """The requests since record(), each with its body decoded to text."""
         self.call("recorder/stop-recording")
-        return [json.loads(line) for line in self.recording.read_text().splitlines() if line.strip()]
+        requests = [json.loads(line) for line in self.recording.read_text().splitlines() if line.strip()]
+        for request in requests:
+            if request.get("body_encoded"):
+                request["body"] = base64.b64decode(request["body"]).decode()
+        return requests
 
 
 @pytest.fixture(scope="session")

@@ -41,7 +41,6 @@ resource "aws_vpc_security_group_egress_rule" "targets" {
 resource "aws_lb" "this" {
   #checkov:skip=CKV_AWS_150:deletion_protection defaults to true and prod keeps it; envs/dev turns it off so the environment can be destroyed and recreated
   #checkov:skip=CKV2_AWS_28:no WAF by default (about 10 USD a month plus requests): the UI requires a login and allowed_cidrs narrows who reaches it; attach a web ACL where the UI faces the internet at large
-  #checkov:skip=CKV_AWS_91:access logs are on when access_logs_bucket is set; they need a bucket whose policy admits the regional ELB account, which the deployment does not assume
   name                       = var.name
   internal                   = var.internal
   load_balancer_type         = "application"
@@ -64,7 +63,6 @@ resource "aws_lb" "this" {
 }
 
 resource "aws_lb_target_group" "this" {
-  #checkov:skip=CKV_AWS_378:TLS ends at the load balancer; the hop to the api-server stays inside the VPC's private subnets, and its security group admits only the load balancer and the Airflow tasks
   name                 = var.name
   port                 = var.target_port
   protocol             = "HTTP"
@@ -84,8 +82,6 @@ resource "aws_lb_target_group" "this" {
 }
 
 resource "aws_lb_listener" "http" {
-  #checkov:skip=CKV_AWS_2:this listener only redirects to HTTPS (permanent redirect below)
-  #checkov:skip=CKV_AWS_103:no TLS on a listener that only redirects to the HTTPS one
   load_balancer_arn = aws_lb.this.arn
   port              = 80
   protocol          = "HTTP"
