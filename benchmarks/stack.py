@@ -107,8 +107,9 @@ def main() -> int:
     )
 
     make("down")
+    warm_images = make("images")  # what `make up` spends checking the images' build cache
     warm_up = make("up")
-    rows.append(("warm make up to all-healthy", f"{warm_up:.0f} s", "<= 30 s"))
+    rows.append(("warm make up to all-healthy", f"{warm_up:.0f} s", f"<= 30 s; image cache check {warm_images:.0f} s"))
 
     time.sleep(args.idle_seconds)
     idle = memory_mib()
@@ -127,7 +128,11 @@ def main() -> int:
         "marketing_dbt": ["dbt", "build", "--select", "tag:marketing"],
     }.items():
         steps[name] = compose("run", "--rm", "jobs", *cmd)
-    critical = max(steps["shop"] + steps["finance"], max(steps["shop"], steps["marketing"]) + steps["marketing_dbt"])
+    # dbt builds write one DuckDB file, so they run one at a time directly too (finance first: its
+    # only source lands first); loads run in parallel.
+    finance_done = steps["shop"] + steps["finance"]
+    marketing_start = max(steps["shop"], steps["marketing"], finance_done)
+    critical = max(finance_done, marketing_start + steps["marketing_dbt"])
     prepare()
     airflow = Airflow(f"http://127.0.0.1:{ENV['BATON_AIRFLOW_PORT']}", "admin", setting("BATON_AIRFLOW_PASSWORD"))
     t0 = time.monotonic()

@@ -2,8 +2,8 @@
 
 In `multi`, a domain's schedule is the set of raw_<source> assets its tagged models read (dbt
 manifest lineage, through ref chains), so a domain runs as soon as its own sources land.
-    dbt_<domain>: gate (same cycle for every source) -> build (dbt build --select tag:<domain>)
-                  -> publish (emits dbt_<domain> with {cycle_id})
+    dbt_<domain>: gate (same cycle for every source) -> build (dbt build --select tag:<domain>,
+                  emits dbt_<domain> with {cycle_id} when it succeeds)
 """
 
 from __future__ import annotations
@@ -58,16 +58,15 @@ def _dbt_dag(dag_id: str, domains: list[str], sources: list[str], select: list[s
             (log.warning if "mixed" in message else log.info)(message)
             return PokeReturnValue(is_done=ready, xcom_value=cycle_id)
 
-        build = job_operator("build", ["dbt", "build", *select], config, pool=WAREHOUSE_POOL)
-
-        @task(outlets=outlets)
-        def publish(cycle_id: str, **context) -> str:
+        def publish(context, result) -> None:  # the build's own events carry the gate's cycle id
+            cycle_id = context["ti"].xcom_pull(task_ids="gate")
             for asset in outlets:
                 context["outlet_events"][asset].extra = {CYCLE_ID: cycle_id}
-            return cycle_id
 
-        cycle_id = gate()
-        cycle_id >> build >> publish(cycle_id)
+        build = job_operator(
+            "build", ["dbt", "build", *select], config, pool=WAREHOUSE_POOL, outlets=outlets, post_execute=publish
+        )
+        gate() >> build
     return dag
 
 

@@ -1,14 +1,18 @@
 """The ingestion DAG factory: one DAG per Meltano source, started by the cycle asset.
 
-ingest_<source>:  cycle_id -> extract_load (meltano run tap-<source> target-raw-<source>)
-                  -> publish (emits raw_<source> with {cycle_id, rows})
+ingest_<source>:  extract_load (meltano run tap-<source> target-raw-<source>), one task that
+                  emits raw_<source> with {cycle_id, rows} when the load succeeds
+
+One task, not three: every task costs seconds of start-up on the critical path of a cycle, so the
+cycle id is checked before the job starts and the event's extra is filled after it ends, in the
+same task (pre_execute / post_execute hooks).
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import DAG, task
+from airflow.sdk import DAG
 
 from baton.assets import CYCLE_ID, cycle_asset, raw_asset
 from baton.config import Config
@@ -38,18 +42,20 @@ loaded. Runs when the `cycle` asset is emitted; a retry is safe (state-based, up
         },
     ) as dag:
 
-        @task(inlets=[cycle])
-        def cycle_id(**context) -> str:
-            return cycle_of_this_run(context)
+        def check_cycle(context) -> None:  # fail before loading when no cycle is open
+            cycle_of_this_run(context)
 
-        extract_load = job_operator("extract_load", ["meltano", "run", source.extractor, source.loader], config)
-
-        @task(outlets=[raw])
-        def publish(cycle_id: str, **context) -> dict:
-            extra = {CYCLE_ID: cycle_id, "rows": rows_loaded(context["ti"].xcom_pull(task_ids="extract_load"))}
+        def publish(context, result) -> None:
+            extra = {CYCLE_ID: cycle_of_this_run(context), "rows": rows_loaded(result)}
             context["outlet_events"][raw].extra = extra
-            return extra
 
-        cid = cycle_id()
-        cid >> extract_load >> publish(cid)
+        job_operator(
+            "extract_load",
+            ["meltano", "run", source.extractor, source.loader],
+            config,
+            inlets=[cycle],
+            outlets=[raw],
+            pre_execute=check_cycle,
+            post_execute=publish,
+        )
     return dag
