@@ -3,10 +3,8 @@
 
 # checkov and moto's server: their own locked environment (they do not resolve with Airflow).
 CLOUD_VENV := .venvs/cloud
-# A local provider mirror for `terraform init -plugin-dir` (no registry needed); tf-check finds
-# one in /opt/tf-plugins, ~/.terraform.d/plugins or /usr/share/terraform/plugins by itself.
-TF_PLUGIN_DIR ?= $(firstword $(foreach d,/opt/tf-plugins $(HOME)/.terraform.d/plugins /usr/share/terraform/plugins,$(if $(wildcard $(d)/registry.terraform.io/hashicorp/aws),$(d))))
-export TF_PLUGIN_DIR
+# TF_PLUGIN_DIR: a local provider mirror for `terraform init -plugin-dir`. Unset, tf-check and
+# tests/cloud look in /opt/tf-plugins, ~/.terraform.d/plugins and /usr/share/terraform/plugins.
 ENV ?=
 
 .PHONY: cloud-tools tf-check test-cloud sync-dags deploy

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # make tf-check: formatting, the provider-free module's tests, validation of every module and
 # environment, checkov. Runs from the repository root.
-#   TF_PLUGIN_DIR   a local provider mirror (holding registry.terraform.io/hashicorp/aws); found
-#                   automatically in the usual places, else the public registry is used
+#   TF_PLUGIN_DIR   a local provider mirror (holding registry.terraform.io/hashicorp/aws); else the
+#                   first of TF_PLUGIN_SEARCH (default /opt/tf-plugins ~/.terraform.d/plugins
+#                   /usr/share/terraform/plugins) holding one; else the registry (TF_REGISTRY_URL)
 #   CHECKOV         the checkov executable (make cloud-tools installs .venvs/cloud/bin/checkov)
 #   CI=true         a missing mirror with no registry is a failure instead of a skip
 set -euo pipefail
@@ -23,11 +24,11 @@ step "terraform fmt -check -recursive $root"
 step "terraform test: $root/modules/spec (no provider)"
 mkdir -p "$data"
 TF_DATA_DIR="$PWD/$data/spec" "$tf" -chdir="$root/modules/spec" init -backend=false -input=false >/dev/null
-TF_DATA_DIR="$PWD/$data/spec" "$tf" -chdir="$root/modules/spec" test
+TF_DATA_DIR="$PWD/$data/spec" "$tf" -chdir="$root/modules/spec" test -no-color
 
 # The AWS provider: a local mirror first, else the registry, else skip (fail in CI).
 if [[ -z "${TF_PLUGIN_DIR:-}" ]]; then
-  for dir in /opt/tf-plugins "$HOME/.terraform.d/plugins" /usr/share/terraform/plugins; do
+  for dir in ${TF_PLUGIN_SEARCH:-/opt/tf-plugins $HOME/.terraform.d/plugins /usr/share/terraform/plugins}; do
     if [[ -d "$dir/registry.terraform.io/hashicorp/aws" ]]; then TF_PLUGIN_DIR=$dir; break; fi
   done
 fi
@@ -37,7 +38,7 @@ if [[ -n "${TF_PLUGIN_DIR:-}" ]]; then
     echo "TF_PLUGIN_DIR=$TF_PLUGIN_DIR holds no registry.terraform.io/hashicorp/aws: point it at a provider mirror" >&2; exit 1; }
   init_args+=(-plugin-dir="$TF_PLUGIN_DIR")
   echo "AWS provider from the mirror TF_PLUGIN_DIR=$TF_PLUGIN_DIR"
-elif curl -sf --max-time 10 https://registry.terraform.io/.well-known/terraform.json >/dev/null 2>&1; then
+elif curl -sf --max-time 10 "${TF_REGISTRY_URL:-https://registry.terraform.io}/.well-known/terraform.json" >/dev/null 2>&1; then
   echo "AWS provider from registry.terraform.io (no local mirror)"
 else
   msg="terraform validate skipped: no AWS provider mirror (set TF_PLUGIN_DIR to a folder holding registry.terraform.io/hashicorp/aws) and registry.terraform.io does not answer"
