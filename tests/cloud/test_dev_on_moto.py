@@ -16,7 +16,12 @@ from tests.conftest import REPO
 
 NAME = "baton-dev"
 COMPONENTS = {"api-server", "scheduler", "dag-processor", "triggerer"}
-AIRFLOW_SECRETS = {"AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"}
+AIRFLOW_SECRETS = {
+    "AIRFLOW__API_AUTH__JWT_SECRET",
+    "AIRFLOW__API__SECRET_KEY",
+    "AIRFLOW__CORE__FERNET_KEY",
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+}
 JOBS_SECRETS = {"MELTANO_DATABASE_URI", "BATON_SHOP_DB_URL"}
 
 
@@ -100,13 +105,13 @@ def test_generated_secrets_hold_usable_values(deployment: Terraform, aws) -> Non
     secretsmanager, arns = aws("secretsmanager"), deployment.outputs["secret_arns"]
     value = {k: secretsmanager.get_secret_value(SecretId=arns[k])["SecretString"] for k in arns if k != "shop-db-url"}
     Fernet(value["fernet-key"].encode())  # raises unless a valid Fernet key
-    assert len(value["jwt-secret"]) == 64
+    assert len(value["jwt-secret"]) == 64 and len(value["api-secret-key"]) == 64
     host = deployment.outputs["database_address"]
     assert value["airflow-db-url"].startswith("postgresql+psycopg2://airflow:")
     assert value["meltano-db-url"].startswith("postgresql+psycopg://meltano:")
     assert f"@{host}" in value["airflow-db-url"]
     state = (deployment.workdir / "terraform.tfstate").read_text()
-    for key in ("jwt-secret", "fernet-key", "airflow-db-url", "meltano-db-url"):
+    for key in ("jwt-secret", "fernet-key", "api-secret-key", "airflow-db-url", "meltano-db-url"):
         assert value[key] not in state, f"{key} leaked into the Terraform state"
 
 

@@ -120,6 +120,7 @@ locals {
   airflow_secrets = {
     AIRFLOW__API_AUTH__JWT_SECRET       = local.secrets["jwt-secret"]
     AIRFLOW__CORE__FERNET_KEY           = local.secrets["fernet-key"]
+    AIRFLOW__API__SECRET_KEY            = local.secrets["api-secret-key"]
     AIRFLOW__DATABASE__SQL_ALCHEMY_CONN = local.secrets["airflow-db-url"]
   }
   init_secrets = {

@@ -2,6 +2,7 @@ locals {
   generated = {
     "jwt-secret"     = "Airflow [api_auth] jwt_secret: signs the tokens between the api-server and task processes (every component needs the same)"
     "fernet-key"     = "Airflow [core] fernet_key: encrypts connections and variables in the metadata database"
+    "api-secret-key" = "Airflow [api] secret_key: signs UI sessions (every api-server needs the same)"
     "airflow-db-url" = "Airflow's metadata database URL (role and database airflow)"
     "meltano-db-url" = "Meltano's system database URL (role and database meltano): state of every source"
   }
@@ -13,6 +14,7 @@ locals {
   values = {
     "jwt-secret"     = ephemeral.aws_secretsmanager_random_password.this["jwt-secret"].random_password
     "fernet-key"     = local.fernet_key
+    "api-secret-key" = ephemeral.aws_secretsmanager_random_password.this["api-secret-key"].random_password
     "airflow-db-url" = "postgresql+psycopg2://airflow:${ephemeral.aws_secretsmanager_random_password.this["airflow-db-url"].random_password}@${var.database_host}:${var.database_port}/airflow?sslmode=require"
     "meltano-db-url" = "postgresql+psycopg://meltano:${ephemeral.aws_secretsmanager_random_password.this["meltano-db-url"].random_password}@${var.database_host}:${var.database_port}/meltano?sslmode=require"
   }

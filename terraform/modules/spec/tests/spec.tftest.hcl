@@ -14,6 +14,7 @@ variables {
   airflow_secrets = {
     AIRFLOW__API_AUTH__JWT_SECRET       = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:jwt"
     AIRFLOW__CORE__FERNET_KEY           = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:fernet"
+    AIRFLOW__API__SECRET_KEY            = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:api-key"
     AIRFLOW__DATABASE__SQL_ALCHEMY_CONN = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:airflow-db"
   }
   init_secrets = {
@@ -49,7 +50,7 @@ run "secrets_are_secrets_never_environment" {
   assert {
     condition = alltrue(flatten([
       for s in output.services : [
-        for c in s.container_definitions : [for e in c.environment : !contains(["AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "MELTANO_DATABASE_URI", "BATON_DB_MASTER_PASSWORD"], e.name)]
+        for c in s.container_definitions : [for e in c.environment : !contains(["AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY", "AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "MELTANO_DATABASE_URI", "BATON_DB_MASTER_PASSWORD"], e.name)]
       ]
     ]))
     error_message = "a secret leaked into a container's environment"
