@@ -74,7 +74,7 @@ format: $(UV) ## Apply ruff's fixes and formatting
 	$(RUN) ruff check --fix .
 	$(RUN) ruff format .
 
-test: test-unit test-integration test-stack ## Run every test tier (the command CI runs)
+test: test-unit tf-check test-integration test-stack test-cloud ## Run every test tier (the command CI runs)
 
 bake: ## Bake the DAGs' metadata (dags/baked: source list, dbt manifest from `dbt parse`)
 	cd dbt && DBT_PROFILES_DIR=. ../.venvs/dbt/bin/dbt parse --quiet

@@ -47,16 +47,23 @@ case "$action" in
     # somewhere to push to before the services that run the images change.
     terraform -chdir="$dir" apply -auto-approve "${vars[@]}" \
       -target=module.baton.module.ecr -target=module.baton.module.dag_bucket
-    registry=""
-    for image in airflow jobs; do
+    # The jobs image first: the Airflow image copies the DAGs' baked metadata from it.
+    build_args=(--build-arg "PYTHON_IMAGE=${BATON_PYTHON_IMAGE:-python:3.11-slim-bookworm}")
+    logged_in=""
+    for image in jobs airflow; do
       url=$(terraform -chdir="$dir" output -json repository_urls | "${run[@]}" python -c "import json,sys; print(json.load(sys.stdin)['$image'])")
       registry=${url%%/*}
-      if "${run[@]}" python terraform/tools/aws_steps.py image-exists "${url#*/}" "$IMAGE_TAG"; then
-        echo "$url:$IMAGE_TAG is already pushed (tags are immutable)"; continue
+      if [[ -z "$logged_in" ]]; then
+        "${run[@]}" python terraform/tools/aws_steps.py ecr-password "$registry" | docker login --username AWS --password-stdin "$registry"
+        logged_in=1
       fi
-      "${run[@]}" python terraform/tools/aws_steps.py ecr-password "$registry" | docker login --username AWS --password-stdin "$registry"
-      docker build -f "images/$image/Dockerfile" -t "$url:$IMAGE_TAG" .
-      docker push "$url:$IMAGE_TAG"
+      if "${run[@]}" python terraform/tools/aws_steps.py image-exists "${url#*/}" "$IMAGE_TAG"; then
+        echo "$url:$IMAGE_TAG is already pushed (tags are immutable)"
+      else
+        docker build -f "images/$image/Dockerfile" "${build_args[@]}" -t "$url:$IMAGE_TAG" .
+        docker push "$url:$IMAGE_TAG"
+      fi
+      [[ "$image" == jobs ]] && build_args+=(--build-arg "JOBS_IMAGE=$url:$IMAGE_TAG")
     done
     sync_dags
     terraform -chdir="$dir" apply -auto-approve "${vars[@]}"
