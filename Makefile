@@ -151,7 +151,6 @@ next-day: databases jobs-image ## Append the next day to both sample sources (ne
 	$(COMPOSE_CMD) run --rm jobs samples next-day
 
 el: databases jobs-image ## Extract-load one source in the jobs image, then show row counts: make el SOURCE=shop
-	@$(COMPOSE_CMD) run --rm jobs meltano upgrade database >/dev/null
 	$(COMPOSE_CMD) run --rm jobs meltano run tap-$(SOURCE) target-raw-$(SOURCE)
 	@$(MAKE) query
 

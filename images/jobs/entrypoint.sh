@@ -4,14 +4,21 @@
 set -euo pipefail
 home=${BATON_HOME:-/opt/baton}
 
+# Jobs starting together on a fresh system database must not both migrate it (meltano/bin/system_db.py).
+ensure_system_db() {
+  BATON_MELTANO_BIN="$home/venvs/meltano/bin/meltano" "$home/venvs/meltano/bin/python" bin/system_db.py
+}
+
 case "${1:-}" in
   meltano)
     shift
     cd "$home/meltano"
+    ensure_system_db
     exec "$home/venvs/meltano/bin/meltano" "$@" ;;
   state)
     shift
     cd "$home/meltano"
+    ensure_system_db
     BATON_MELTANO_BIN="$home/venvs/meltano/bin/meltano" exec "$home/venvs/meltano/bin/python" bin/state.py "$@" ;;
   dbt)
     shift

@@ -18,7 +18,9 @@ env=${2:-}
 [[ -n "${TF_STATE_BUCKET:-}" ]] || {
   echo "TF_STATE_BUCKET is required: the S3 bucket holding the Terraform state (create it once, versioned)" >&2; exit 1; }
 export AWS_REGION=${AWS_REGION:-eu-central-1}
-export TF_IN_AUTOMATION=1 TF_INPUT=0 TF_CLI_CONFIG_FILE=${TF_CLI_CONFIG_FILE:-$PWD/terraform/tools/terraform.rc}
+# A TF_CLI_CONFIG_FILE that names a missing file only makes terraform warn on every call.
+[[ -n "${TF_CLI_CONFIG_FILE:-}" && -f "$TF_CLI_CONFIG_FILE" ]] || TF_CLI_CONFIG_FILE=$PWD/terraform/tools/terraform.rc
+export TF_IN_AUTOMATION=1 TF_INPUT=0 TF_CLI_CONFIG_FILE
 read -r -a run <<<"${RUN:-python3}"
 dir=terraform/envs/$env
 

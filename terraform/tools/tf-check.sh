@@ -16,7 +16,9 @@ in_ci() { [[ "${CI:-}" =~ ^(1|true|yes)$ ]]; }
 step() { printf '\n== %s\n' "$*"; }
 
 command -v "$tf" >/dev/null || { echo "terraform not found on PATH: install Terraform >= 1.11" >&2; exit 1; }
-export TF_IN_AUTOMATION=1 TF_INPUT=0 TF_CLI_CONFIG_FILE=${TF_CLI_CONFIG_FILE:-$PWD/$root/tools/terraform.rc}
+# A TF_CLI_CONFIG_FILE that names a missing file only makes terraform warn on every call.
+[[ -n "${TF_CLI_CONFIG_FILE:-}" && -f "$TF_CLI_CONFIG_FILE" ]] || TF_CLI_CONFIG_FILE=$PWD/$root/tools/terraform.rc
+export TF_IN_AUTOMATION=1 TF_INPUT=0 TF_CLI_CONFIG_FILE
 
 step "terraform fmt -check -recursive $root"
 "$tf" fmt -check -recursive -diff "$root"

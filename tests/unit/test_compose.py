@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-ONE_SHOT = {"airflow-init", "meltano-init"}
+ONE_SHOT = {"airflow-init"}
 ON_DEMAND = {"jobs", "cli"}  # profiles: run with `compose run`, not part of `up`
 
 
