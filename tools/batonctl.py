@@ -26,6 +26,8 @@ from rich.table import Table
 # Wide enough for the summary table when the output is a log, not a terminal.
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
 TERMINAL = {"success", "failed"}
+# After a failure, how long to wait for runs that may still be set off before reporting.
+FAILED_GRACE_SECONDS = 30
 # Run on demand only: not part of a cycle.
 NOT_IN_CYCLE = {"cycle", "meltano_state"}
 
@@ -145,9 +147,11 @@ class CycleResult:
     runs: dict[str, dict[str, Any]] = field(default_factory=dict)  # dag_id -> its run in this cycle
     rows: dict[str, int | None] = field(default_factory=dict)  # dag_id -> rows loaded (ingestion)
 
+    expected: list[str] = field(default_factory=list)  # the DAGs a complete cycle runs
+
     @property
     def ok(self) -> bool:
-        return bool(self.runs) and all(r["state"] == "success" for r in self.runs.values())
+        return set(self.expected) <= set(self.runs) and all(r["state"] == "success" for r in self.runs.values())
 
 
 def _parse(ts: str | None) -> datetime | None:
@@ -173,9 +177,10 @@ def follow_cycle(
         # Runs this cycle sets off are created after it starts (or, if it has not, after now).
         started = run
         since = run["start_date"] or datetime.now(UTC).isoformat()
-    result = CycleResult(cycle_id=cycle_id)
+    result = CycleResult(cycle_id=cycle_id, expected=expected)
     result.runs["cycle"] = started
     seen: dict[str, str] = {}
+    settled: float | None = None
     deadline = time.monotonic() + timeout
 
     def say(dag_id: str, state: str) -> None:
@@ -197,6 +202,15 @@ def follow_cycle(
             break
         if all(d in result.runs and result.runs[d]["state"] in TERMINAL for d in expected):
             break
+        # A failed load never sets off the domains that wait for it: once something failed and
+        # nothing is left running, give late runs a grace period, then stop waiting.
+        states = [r["state"] for r in result.runs.values()]
+        if "failed" in states and all(st in TERMINAL for st in states):
+            settled = settled or time.monotonic()
+            if time.monotonic() - settled > FAILED_GRACE_SECONDS:
+                break
+        else:
+            settled = None
         if time.monotonic() > deadline:
             waiting = [d for d in expected if result.runs.get(d, {}).get("state") not in TERMINAL]
             raise StackError(f"the cycle did not finish within {timeout:.0f}s; still waiting for {waiting}")
@@ -223,6 +237,8 @@ def summary(af: Airflow, result: CycleResult) -> Table:
             state += f" ({', '.join(af.failed_tasks(dag_id, run['dag_run_id'])) or '?'})"
         rows = result.rows.get(dag_id)
         table.add_row(dag_id, state, duration, "-" if rows is None else f"{rows:,}")
+    for dag_id in sorted(set(result.expected) - set(result.runs)):
+        table.add_row(dag_id, "not run (its sources did not land)", "-", "-")
     return table
 
 
@@ -286,6 +302,7 @@ def run(
     console.print(summary(af, result))
     if not result.ok:
         failed = [d for d, r in result.runs.items() if r["state"] != "success"]
+        failed += sorted(set(result.expected) - set(result.runs))
         _fail(StackError(f"failed: {', '.join(failed)}; the task logs are in the UI (Grid view) or `make logs`"))
 
 

@@ -1,0 +1,98 @@
+"""batonctl's cycle following, against a scripted API: which runs belong to the cycle, when a
+cycle with a failed load is over, what the summary says. (The stack tests drive the real API.)"""
+
+from __future__ import annotations
+
+import pytest
+
+from tools import batonctl
+from tools.batonctl import follow_cycle, summary
+
+T0 = "2026-11-25T10:00:00Z"
+
+
+class ScriptedAirflow:
+    """Answers like Airflow's REST API; each poll advances the script one step."""
+
+    def __init__(self, steps: list[dict[str, str]], dags: list[str]) -> None:
+        self.steps, self.step, self.dag_ids = steps, 0, dags
+
+    def dags(self):
+        return [{"dag_id": d, "is_paused": False} for d in ["cycle", "meltano_state", *self.dag_ids]]
+
+    def trigger(self, dag_id, conf=None):
+        return self._run("cycle", "queued")
+
+    def _run(self, dag_id: str, state: str) -> dict:
+        return {
+            "dag_id": dag_id,
+            "dag_run_id": f"{dag_id}_1",
+            "state": state,
+            "run_after": T0,
+            "start_date": T0,
+            "end_date": T0 if state in ("success", "failed") else None,
+        }
+
+    def run(self, dag_id, run_id):
+        self.step = min(self.step + 1, len(self.steps) - 1)
+        return self._run("cycle", self.steps[self.step].get("cycle", "success"))
+
+    def runs(self, dag_id="~", **params):
+        return [self._run(d, st) for d, st in self.steps[self.step].items() if d != "cycle"]
+
+    def asset_events(self, **params):
+        if params.get("source_dag_id") == "cycle":
+            return [{"extra": {"cycle_id": "2026-11-24"}}]
+        return [{"extra": {"cycle_id": "2026-11-24", "rows": 42}}]
+
+    def failed_tasks(self, dag_id, run_id):
+        return ["extract_load"]
+
+
+@pytest.fixture(autouse=True)
+def no_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(batonctl.time, "sleep", lambda s: None)
+    monkeypatch.setattr(batonctl, "FAILED_GRACE_SECONDS", 0)
+
+
+def test_a_green_cycle_follows_every_dag_to_its_end() -> None:
+    af = ScriptedAirflow(
+        [
+            {"cycle": "running"},
+            {"ingest_shop": "running", "ingest_marketing": "running"},
+            {"ingest_shop": "success", "ingest_marketing": "running", "dbt_finance": "running"},
+            {
+                "ingest_shop": "success",
+                "ingest_marketing": "success",
+                "dbt_finance": "success",
+                "dbt_marketing": "success",
+            },
+        ],
+        ["ingest_shop", "ingest_marketing", "dbt_finance", "dbt_marketing"],
+    )
+    result = follow_cycle(af, quiet=True)
+    assert result.ok
+    assert result.cycle_id == "2026-11-24"
+    assert result.rows == {"ingest_shop": 42, "ingest_marketing": 42}
+    assert {d: r["state"] for d, r in result.runs.items()} == {
+        "cycle": "success",
+        "ingest_shop": "success",
+        "ingest_marketing": "success",
+        "dbt_finance": "success",
+        "dbt_marketing": "success",
+    }
+
+
+def test_a_failed_load_ends_the_cycle_without_waiting_for_its_domains() -> None:
+    af = ScriptedAirflow(
+        [
+            {"cycle": "running"},
+            {"ingest_shop": "failed", "ingest_marketing": "success"},
+        ],
+        ["ingest_shop", "ingest_marketing", "dbt_finance"],
+    )
+    result = follow_cycle(af, quiet=True, timeout=5)
+    assert not result.ok
+    rows = {row for col in summary(af, result).columns if col.header == "state" for row in col._cells}
+    assert "failed (extract_load)" in rows
+    assert "not run (its sources did not land)" in rows
