@@ -7,6 +7,18 @@ from docker.errors import DockerException, ImageNotFound
 from testcontainers.core.config import testcontainers_config
 
 
+def docker_engine() -> docker.DockerClient:
+    """A client of the Docker engine; the test skips (fails under CI) when none answers."""
+    from tests.conftest import unavailable
+
+    try:
+        client = docker.from_env()
+        client.ping()
+    except DockerException as exc:
+        unavailable(f"no Docker engine answers ({exc.__class__.__name__}: {exc}); start dockerd or Docker Desktop")
+    return client
+
+
 def configure_ryuk(client: docker.DockerClient) -> None:
     """Disable Ryuk where its image can be neither found nor pulled.
 

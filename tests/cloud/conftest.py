@@ -22,21 +22,14 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, unavailable
 
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 REGION = "eu-central-1"
 CLOUD_VENV = Path(os.environ.get("BATON_CLOUD_VENV", REPO / ".venvs" / "cloud"))
 # Where `terraform init -plugin-dir` finds the AWS provider without a registry (make tf-check
 # searches the same places).
 PLUGIN_DIRS = ["/opt/tf-plugins", "~/.terraform.d/plugins", "/usr/share/terraform/plugins"]
 TIMINGS: dict[str, float] = {}
-
-
-def unavailable(reason: str) -> None:
-    if IN_CI:
-        pytest.fail(f"CI=true but {reason}", pytrace=False)
-    pytest.skip(reason)
 
 
 def plugin_dir() -> Path | None:

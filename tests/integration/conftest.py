@@ -6,16 +6,12 @@ failure, since CI always provisions an engine.
 
 from __future__ import annotations
 
-import os
-
 import docker
 import pytest
 from docker.errors import DockerException, ImageNotFound
 
 from tests.conftest import image_setting
-from tests.containers import configure_ryuk
-
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+from tests.containers import configure_ryuk, docker_engine
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -25,14 +21,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def docker_client() -> docker.DockerClient:
-    try:
-        client = docker.from_env()
-        client.ping()
-    except DockerException as exc:
-        reason = f"no Docker engine answers ({exc.__class__.__name__}: {exc}); start dockerd or Docker Desktop"
-        if IN_CI:
-            pytest.fail(f"CI=true but {reason}", pytrace=False)
-        pytest.skip(reason)
+    client = docker_engine()
     configure_ryuk(client)
     return client
 

@@ -15,12 +15,11 @@ from pathlib import Path
 
 import docker
 import pytest
-from docker.errors import DockerException
 
 from tests.conftest import REPO
+from tests.containers import docker_engine
 from tools.batonctl import NOT_IN_CYCLE, Airflow
 
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 PROJECT = "baton-stacktest"
 AIRFLOW_PORT = int(os.environ.get("BATON_STACKTEST_AIRFLOW_PORT", "18080"))
 SHOP_PORT = int(os.environ.get("BATON_STACKTEST_SHOP_PORT", "15433"))
@@ -90,14 +89,7 @@ class Stack:
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
-    try:
-        client = docker.from_env()
-        client.ping()
-    except DockerException as exc:
-        reason = f"no Docker engine answers ({exc.__class__.__name__}: {exc}); start dockerd or Docker Desktop"
-        if IN_CI:
-            pytest.fail(f"CI=true but {reason}", pytrace=False)
-        pytest.skip(reason)
+    client = docker_engine()
     root = REPO / ".baton" / "stacktest"
     env = {
         **os.environ,
