@@ -115,8 +115,7 @@ data-dirs: ## Create the host folders the stack mounts (BATON_DATA_DIR: warehous
 	@chmod 0777 $(BATON_DATA_DIR)/warehouse $(BATON_DATA_DIR)/marketing  # job containers write as their own user
 
 up: env-file ## Start the sandbox: build what is missing, wait healthy, unpause, run the first cycle, print the URL
-	@$(MAKE) images
-	@$(MAKE) stack-start $$(bash images/base/ensure.sh)
+	@bases=$$(bash images/base/ensure.sh) && $(MAKE) airflow-image stack-start $$bases
 	@$(COMPOSE_CMD) run --rm cli up $(CLI_ARGS)
 
 stack-start: data-dirs ## Start the stack's services from built images and wait until all are healthy (part of up)
