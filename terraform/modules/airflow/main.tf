@@ -76,66 +76,8 @@ resource "aws_vpc_security_group_egress_rule" "postgres" {
   to_port           = 5432
 }
 
-data "aws_iam_policy_document" "assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["ecs-tasks.amazonaws.com"]
-    }
-  }
-}
-
-# Execution role: what ECS does before the containers start (pull, secrets, log streams).
-resource "aws_iam_role" "execution" {
-  name               = "${var.name}-airflow-execution"
-  assume_role_policy = data.aws_iam_policy_document.assume.json
-
-  tags = var.tags
-}
-
-data "aws_iam_policy_document" "execution" {
-  statement {
-    sid       = "EcrLogin"
-    actions   = ["ecr:GetAuthorizationToken"]
-    resources = ["*"] # not scopable: the token is account-wide
-  }
-  statement {
-    sid       = "PullAirflowImage"
-    actions   = ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"]
-    resources = [var.repository_arn]
-  }
-  statement {
-    sid       = "WriteLogs"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.this.arn}:*"]
-  }
-  statement {
-    sid       = "ReadSecrets"
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = var.secret_arns
-  }
-  statement {
-    sid       = "DecryptSecretsAndImage"
-    actions   = ["kms:Decrypt"]
-    resources = [var.kms_key_arn]
-  }
-}
-
-resource "aws_iam_role_policy" "execution" {
-  name   = "airflow-execution"
-  role   = aws_iam_role.execution.id
-  policy = data.aws_iam_policy_document.execution.json
-}
-
 # Task role: what Airflow itself does: read the DAG bundle, write task logs, run job tasks.
-resource "aws_iam_role" "task" {
-  name               = "${var.name}-airflow-task"
-  assume_role_policy = data.aws_iam_policy_document.assume.json
-
-  tags = var.tags
-}
-
+# Both roles come from modules/task-roles.
 data "aws_iam_policy_document" "task" {
   statement {
     sid       = "ListDagBundle"
@@ -189,10 +131,16 @@ data "aws_iam_policy_document" "task" {
   }
 }
 
-resource "aws_iam_role_policy" "task" {
-  name   = "airflow-task"
-  role   = aws_iam_role.task.id
-  policy = data.aws_iam_policy_document.task.json
+module "roles" {
+  source = "../task-roles"
+
+  name             = "${var.name}-airflow"
+  task_policy_json = data.aws_iam_policy_document.task.json
+  repository_arn   = var.repository_arn
+  log_group_arn    = aws_cloudwatch_log_group.this.arn
+  secret_arns      = var.secret_arns
+  kms_key_arn      = var.kms_key_arn
+  tags             = var.tags
 }
 
 resource "aws_ecs_task_definition" "this" {
@@ -203,8 +151,8 @@ resource "aws_ecs_task_definition" "this" {
   network_mode             = "awsvpc"
   cpu                      = each.value.cpu
   memory                   = each.value.memory
-  execution_role_arn       = aws_iam_role.execution.arn
-  task_role_arn            = aws_iam_role.task.arn
+  execution_role_arn       = module.roles.execution_role_arn
+  task_role_arn            = module.roles.task_role_arn
   container_definitions    = each.value.container_definitions_json
 
   runtime_platform {

@@ -15,12 +15,12 @@ output "security_group_id" {
 
 output "task_role_arn" {
   description = "Task role of the Airflow components"
-  value       = aws_iam_role.task.arn
+  value       = module.roles.task_role_arn
 }
 
 output "execution_role_arn" {
   description = "Execution role of the Airflow components"
-  value       = aws_iam_role.execution.arn
+  value       = module.roles.execution_role_arn
 }
 
 output "log_group_name" {

@@ -46,66 +46,8 @@ resource "aws_vpc_security_group_egress_rule" "efs" {
   to_port                      = 2049
 }
 
-data "aws_iam_policy_document" "assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["ecs-tasks.amazonaws.com"]
-    }
-  }
-}
-
-# Execution role: what ECS does before the container starts (pull, secrets, log stream).
-resource "aws_iam_role" "execution" {
-  name               = "${var.name}-jobs-execution"
-  assume_role_policy = data.aws_iam_policy_document.assume.json
-
-  tags = var.tags
-}
-
-data "aws_iam_policy_document" "execution" {
-  statement {
-    sid       = "EcrLogin"
-    actions   = ["ecr:GetAuthorizationToken"]
-    resources = ["*"] # not scopable: the token is account-wide
-  }
-  statement {
-    sid       = "PullJobsImage"
-    actions   = ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"]
-    resources = [var.repository_arn]
-  }
-  statement {
-    sid       = "WriteLogs"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.this.arn}:*"]
-  }
-  statement {
-    sid       = "ReadSecrets"
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = var.secret_arns
-  }
-  statement {
-    sid       = "DecryptSecretsAndImage"
-    actions   = ["kms:Decrypt"]
-    resources = [var.kms_key_arn]
-  }
-}
-
-resource "aws_iam_role_policy" "execution" {
-  name   = "jobs-execution"
-  role   = aws_iam_role.execution.id
-  policy = data.aws_iam_policy_document.execution.json
-}
-
-# Task role: what the job itself may do. Only mount its access points.
-resource "aws_iam_role" "task" {
-  name               = "${var.name}-jobs-task"
-  assume_role_policy = data.aws_iam_policy_document.assume.json
-
-  tags = var.tags
-}
-
+# Task role: what the job itself may do. Only mount its access points. Both roles come from
+# modules/task-roles.
 data "aws_iam_policy_document" "task" {
   statement {
     sid       = "MountWarehouse"
@@ -129,10 +71,16 @@ data "aws_iam_policy_document" "task" {
   }
 }
 
-resource "aws_iam_role_policy" "task" {
-  name   = "jobs-task"
-  role   = aws_iam_role.task.id
-  policy = data.aws_iam_policy_document.task.json
+module "roles" {
+  source = "../task-roles"
+
+  name             = "${var.name}-jobs"
+  task_policy_json = data.aws_iam_policy_document.task.json
+  repository_arn   = var.repository_arn
+  log_group_arn    = aws_cloudwatch_log_group.this.arn
+  secret_arns      = var.secret_arns
+  kms_key_arn      = var.kms_key_arn
+  tags             = var.tags
 }
 
 # One task definition, no service: the ecs runner starts a task per job with its command.
@@ -142,8 +90,8 @@ resource "aws_ecs_task_definition" "this" {
   network_mode             = "awsvpc"
   cpu                      = var.spec.cpu
   memory                   = var.spec.memory
-  execution_role_arn       = aws_iam_role.execution.arn
-  task_role_arn            = aws_iam_role.task.arn
+  execution_role_arn       = module.roles.execution_role_arn
+  task_role_arn            = module.roles.task_role_arn
   container_definitions    = var.spec.container_definitions_json
 
   runtime_platform {

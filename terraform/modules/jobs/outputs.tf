@@ -30,10 +30,10 @@ output "log_group_arn" {
 
 output "execution_role_arn" {
   description = "Execution role of job tasks (Airflow's task role may pass it)"
-  value       = aws_iam_role.execution.arn
+  value       = module.roles.execution_role_arn
 }
 
 output "task_role_arn" {
   description = "Task role of job tasks (Airflow's task role may pass it)"
-  value       = aws_iam_role.task.arn
+  value       = module.roles.task_role_arn
 }
