@@ -1,0 +1,375 @@
+"""The ingestion job of one source: extract-load, then reconcile source and raw, in one process.
+
+    python bin/el.py SOURCE          (in the jobs image: baton-job el SOURCE)
+
+1. `meltano run tap-<source> target-raw-<source>`, its output passed through. A transient fault
+   (a database restarting, a DuckDB file locked by another process) is retried in the job, with
+   backoff, within about 30 s; the load is state-based and upserts by key, so a retry is safe.
+2. Reconciliation of every stream the loader keeps in raw_<source>.duckdb (its `_baton.streams`
+   catalogue), against the source the source file declares (`baton.kind`):
+     postgres  row and key counts in the source database against the raw table. Rows changed in the
+               source after the load are counted where the raw table has them (see reconcile_postgres)
+     files     the rows and distinct keys of the files the extractor reads against the raw table
+3. The last output line is `BATON_RESULT: {json}` (source, rows, reconciled, ok): the ingestion
+   task puts it into the raw_<source> event's extra.
+
+Exit codes: 0 ok; 1 the load failed (retryable); 2 bad configuration; 3 bad data or a
+reconciliation mismatch (a retry would not help).
+Settings (environment): BATON_RECONCILE=fail|warn overrides the source's `baton.reconcile`.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PROJECT = Path(__file__).resolve().parent.parent
+MELTANO = os.environ.get("BATON_MELTANO_BIN", "meltano")
+RESULT_PREFIX = "BATON_RESULT: "
+LOADER_LINE = re.compile(r"baton-loader: (\{.*)")
+METRIC_LINE = re.compile(r"METRIC: (\{.*)")
+KINDS = ("postgres", "files")
+
+EXIT_LOAD, EXIT_CONFIG, EXIT_DATA = 1, 2, 3
+# Faults that heal by themselves: a database restarting or unreachable for a moment, a DuckDB file
+# held by another process. Matched on the job's output.
+TRANSIENT = re.compile(
+    r"could not connect to server|connection refused|server closed the connection unexpectedly|"
+    r"terminating connection due to administrator command|the database system is (starting up|shutting down)|"
+    r"connection to server .* failed|Could not set lock on file|Conflicting lock is held|"
+    r"SSL SYSCALL error: EOF detected|connection already closed|OperationalError: \(psycopg.*\) consuming input failed",
+    re.IGNORECASE,
+)
+# Faults a retry cannot fix: the data or the configuration is wrong; the job says which.
+PERMANENT = re.compile(
+    r"non-finite number|schema validation|cannot change the type|refusing to narrow|future bookmark|"
+    r"Extractor failed.*does not exist|not a valid",
+    re.IGNORECASE,
+)
+RETRY_DELAYS = (3, 6, 12)  # seconds: about 20 s of waiting over three retries
+
+
+class JobError(RuntimeError):
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class Declaration:
+    """The `baton:` block of meltano/sources/<source>.meltano.yml, plus what the job reads from it."""
+
+    source: str
+    kind: str
+    reconcile: str
+    extractor: dict[str, Any]
+    path: Path
+    secrets: list[str] = field(default_factory=list)
+    folders: dict[str, str] = field(default_factory=dict)
+
+
+def declaration(source: str, project: Path = PROJECT) -> Declaration:
+    path = project / "sources" / f"{source}.meltano.yml"
+    if not path.is_file():
+        known = sorted(p.name.removesuffix(".meltano.yml") for p in (project / "sources").glob("*.meltano.yml"))
+        raise JobError(f"no source '{source}': {path} does not exist (known sources: {', '.join(known)})", EXIT_CONFIG)
+    data = yaml.safe_load(path.read_text()) or {}
+    block = data.get("baton") or {}
+    kind = block.get("kind")
+    if kind not in KINDS:
+        raise JobError(f"{path}: baton.kind is {kind!r}; choose one of {', '.join(KINDS)}", EXIT_CONFIG)
+    reconcile = os.environ.get("BATON_RECONCILE") or block.get("reconcile", "fail")
+    if reconcile not in ("fail", "warn"):
+        raise JobError(
+            f"{path}: baton.reconcile (or BATON_RECONCILE) is {reconcile!r}; choose fail or warn", EXIT_CONFIG
+        )
+    extractors = {p.get("name"): p for p in (data.get("plugins") or {}).get("extractors", [])}
+    extractor = extractors.get(f"tap-{source}")
+    if extractor is None:
+        raise JobError(f"{path} must declare the extractor tap-{source}", EXIT_CONFIG)
+    return Declaration(
+        source=source,
+        kind=kind,
+        reconcile=reconcile,
+        extractor=extractor,
+        path=path,
+        secrets=list(block.get("secrets") or []),
+        folders=dict(block.get("folders") or {}),
+    )
+
+
+# --- 1. extract-load -----------------------------------------------------------------------------
+@dataclass
+class Load:
+    rows: int | None
+    read: dict[str, int]
+    loaded: dict[str, dict[str, Any]]
+
+
+def _json_after(match: re.Match[str]) -> dict[str, Any] | None:
+    try:
+        value, _ = json.JSONDecoder().raw_decode(match.group(1))
+    except json.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def parse_output(lines: list[str]) -> Load:
+    """What the loader reported (`baton-loader: {...}` lines) and the extractor read (METRIC lines)."""
+    loaded: dict[str, dict[str, Any]] = {}
+    read: dict[str, int] = {}
+    for line in lines:
+        if m := LOADER_LINE.search(line):
+            report = _json_after(m)
+            if report and "stream" in report:
+                loaded[report["stream"]] = report
+        elif m := METRIC_LINE.search(line):
+            metric = _json_after(m)
+            if metric and metric.get("metric") == "record_count":
+                stream = (metric.get("tags") or {}).get("stream", "")
+                read[stream] = read.get(stream, 0) + int(metric.get("value", 0))
+    if loaded:
+        rows: int | None = sum(int(r.get("rows", 0)) for r in loaded.values())
+    else:
+        rows = sum(read.values()) if read else None
+    return Load(rows=rows, read=read, loaded=loaded)
+
+
+def run_meltano(source: str) -> Load:
+    cmd = [MELTANO, "run", f"tap-{source}", f"target-raw-{source}"]
+    for attempt in range(len(RETRY_DELAYS) + 1):
+        lines: list[str] = []
+        print(f"el: {' '.join(cmd[1:])} (attempt {attempt + 1})", flush=True)
+        with subprocess.Popen(
+            cmd, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+        ) as proc:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                sys.stdout.write(line)
+                lines.append(line.rstrip("\n"))
+        if proc.returncode == 0:
+            return parse_output(lines)
+        text = "\n".join(lines[-400:])
+        if PERMANENT.search(text):
+            raise JobError(
+                f"the load of {source} failed on its data (see the error above); a retry will not help", EXIT_DATA
+            )
+        if attempt < len(RETRY_DELAYS) and TRANSIENT.search(text):
+            delay = RETRY_DELAYS[attempt]
+            print(f"el: transient fault ({TRANSIENT.search(text).group(0)!r}); retrying in {delay} s", flush=True)
+            time.sleep(delay)
+            continue
+        raise JobError(f"`meltano run tap-{source} target-raw-{source}` exited with code {proc.returncode}", EXIT_LOAD)
+    raise AssertionError("unreachable")
+
+
+# --- 2. reconciliation ---------------------------------------------------------------------------
+@dataclass
+class Stream:
+    stream: str
+    schema: str
+    table: str
+    keys: list[str]
+    replication_key: str | None
+
+
+def raw_path(source: str) -> Path:
+    return Path(os.environ.get("BATON_WAREHOUSE_DIR", "/data/warehouse")) / f"raw_{source}.duckdb"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def raw_streams(conn: Any) -> list[Stream]:
+    has_catalogue = conn.execute(
+        "select count(*) from information_schema.tables where table_schema = '_baton' and table_name = 'streams'"
+    ).fetchone()[0]
+    if not has_catalogue:
+        return []
+    rows = conn.execute(
+        "select stream, table_schema, table_name, key_properties, replication_key from _baton.streams order by stream"
+    ).fetchall()
+    return [Stream(s, sch, t, list(k or []), rk or None) for s, sch, t, k, rk in rows]
+
+
+def _raw_counts(conn: Any, s: Stream) -> tuple[int, int]:
+    table = f"{_ident(s.schema)}.{_ident(s.table)}"
+    keys = ", ".join(_ident(k) for k in s.keys)
+    distinct = f"count(distinct ({keys}))" if s.keys else "count(*)"
+    return tuple(conn.execute(f"select count(*), {distinct} from {table}").fetchone())  # type: ignore[return-value]
+
+
+def reconcile_postgres(decl: Declaration, conn: Any, streams: list[Stream]) -> dict[str, dict[str, int]]:
+    """Source rows and keys against raw, per stream.
+
+    The source keeps changing after the load. With a replication key, W = the newest key value in
+    raw: the raw table must hold every source row with key <= W, plus the rows changed after the
+    load (key > W) that it held already. Anything else (a row lost, a row deleted in raw, a
+    duplicate key) is a mismatch.
+    """
+    import psycopg
+
+    url = os.path.expandvars(str((decl.extractor.get("config") or {}).get("sqlalchemy_url", "")))
+    if not url or "$" in url:
+        raise JobError(f"{decl.path}: tap-{decl.source}'s sqlalchemy_url is not set ({url!r})", EXIT_CONFIG)
+    url = re.sub(r"^postgresql\+\w+://", "postgresql://", url)
+    figures: dict[str, dict[str, int]] = {}
+    with psycopg.connect(url, autocommit=False) as pg:
+        pg.execute("set transaction isolation level repeatable read read only")
+        pg.execute("set local timezone = 'UTC'")
+        for s in streams:
+            schema, _, table = s.stream.partition("-")
+            source_table = f"{_ident(schema)}.{_ident(table or schema)}"
+            key_list = ", ".join(_ident(k) for k in s.keys)
+            distinct = f"count(distinct ({key_list}))" if s.keys else "count(*)"
+            (total, total_keys) = pg.execute(f"select count(*), {distinct} from {source_table}").fetchone()
+            raw_rows, raw_keys = _raw_counts(conn, s)
+            expected = total
+            if s.replication_key and s.keys:
+                rk = _ident(s.replication_key)
+                (newest,) = conn.execute(
+                    f"select max({rk})::varchar from {_ident(s.schema)}.{_ident(s.table)}"
+                ).fetchone()
+                if newest is None:
+                    expected = 0 if raw_rows == 0 else total
+                else:
+                    (upto,) = pg.execute(f"select count(*) from {source_table} where {rk} <= %s", (newest,)).fetchone()
+                    later = pg.execute(f"select {key_list} from {source_table} where {rk} > %s", (newest,)).fetchall()
+                    held = 0
+                    if later:
+                        _keys_table(conn, s, later)
+                        (held,) = conn.execute(
+                            f"select count(*) from {_ident(s.schema)}.{_ident(s.table)} "
+                            f"semi join _later using ({key_list})"
+                        ).fetchone()
+                    expected = upto + held
+            figures[s.stream] = {
+                "source": int(total),
+                "source_keys": int(total_keys),
+                "expected": int(expected),
+                "raw": int(raw_rows),
+                "raw_keys": int(raw_keys),
+            }
+        pg.rollback()
+    return figures
+
+
+def _keys_table(conn: Any, s: Stream, keys: list[tuple]) -> None:
+    """A temp table `_later` of the given key tuples, typed like the raw table's key columns."""
+    key_list = ", ".join(_ident(k) for k in s.keys)
+    conn.execute(
+        f"create or replace temp table _later as select {key_list} from {_ident(s.schema)}.{_ident(s.table)} limit 0"
+    )
+    row = "(" + ", ".join("?" for _ in s.keys) + ")"
+    for start in range(0, len(keys), 1000):
+        chunk = keys[start : start + 1000]
+        conn.execute(f"insert into _later values {', '.join(row for _ in chunk)}", [v for k in chunk for v in k])
+
+
+def reconcile_files(decl: Declaration, conn: Any, streams: list[Stream], load: Load) -> dict[str, dict[str, int]]:
+    """Rows and distinct keys of the files the extractor reads, against raw."""
+    files = (decl.extractor.get("config") or {}).get("files") or []
+    by_table = {f.get("table_name"): f for f in files}
+    figures: dict[str, dict[str, int]] = {}
+    for s in streams:
+        spec = by_table.get(s.stream)
+        if spec is None:
+            continue
+        pattern = os.path.expandvars(spec["path"])
+        keys = list(spec.get("primary_keys") or s.keys)
+        rows, seen = 0, set()
+        for name in sorted(glob.glob(pattern)):
+            with open(name, newline="", encoding=spec.get("encoding", "utf-8")) as fh:
+                for record in csv.DictReader(fh, delimiter=spec.get("delimiter", ",")):
+                    rows += 1
+                    seen.add(tuple(record.get(k) for k in keys) if keys else rows)
+        raw_rows, raw_keys = _raw_counts(conn, s)
+        figures[s.stream] = {
+            "source": rows,
+            "source_keys": len(seen),
+            "expected": len(seen),
+            "raw": int(raw_rows),
+            "raw_keys": int(raw_keys),
+            "read": int(load.read.get(s.stream, 0)),
+        }
+    return figures
+
+
+def mismatches(figures: dict[str, dict[str, int]]) -> list[str]:
+    problems = []
+    for stream, f in sorted(figures.items()):
+        if f["raw"] != f["expected"]:
+            problems.append(f"{stream}: source has {f['expected']} rows that raw should hold, raw has {f['raw']}")
+        elif f["raw_keys"] != f["raw"]:
+            problems.append(f"{stream}: raw has {f['raw']} rows but {f['raw_keys']} distinct keys (duplicates)")
+    return problems
+
+
+def reconcile(decl: Declaration, load: Load) -> dict[str, dict[str, int]]:
+    import duckdb
+
+    path = raw_path(decl.source)
+    if not path.exists():
+        raise JobError(f"{path} does not exist after the load of {decl.source}", EXIT_DATA)
+    # In memory, with the raw file attached read-only and used as the default: temp tables allowed.
+    with duckdb.connect(":memory:") as conn:
+        conn.execute(f"attach '{path}' as raw (read_only)")
+        conn.execute("use raw")
+        conn.execute("set timezone = 'UTC'")
+        streams = raw_streams(conn)
+        if not streams:
+            raise JobError(f"{path} has no _baton.streams catalogue: was it written by target-baton-duckdb?", EXIT_DATA)
+        if decl.kind == "postgres":
+            return reconcile_postgres(decl, conn, streams)
+        return reconcile_files(decl, conn, streams, load)
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1 or argv[0].startswith("-"):
+        print(__doc__, file=sys.stderr)
+        return EXIT_CONFIG
+    source = argv[0]
+    result: dict[str, Any] = {"source": source, "rows": None, "reconciled": {}, "ok": False}
+    code = 0
+    try:
+        decl = declaration(source)
+        load = run_meltano(source)
+        result["rows"] = load.rows
+        figures = reconcile(decl, load)
+        result["reconciled"] = figures
+        for stream, f in sorted(figures.items()):
+            print(f"el: reconciled {stream}: source {f['expected']} raw {f['raw']} (raw keys {f['raw_keys']})")
+        problems = mismatches(figures)
+        if problems:
+            detail = "; ".join(problems)
+            if decl.reconcile == "fail":
+                raise JobError(
+                    f"reconciliation of {source} failed: {detail}. The raw data differs from the source: "
+                    f"check for rows deleted in raw or a lost load; `make state` can reset the bookmark to reload",
+                    EXIT_DATA,
+                )
+            print(f"el: WARNING reconciliation of {source}: {detail} (baton.reconcile is warn)", flush=True)
+            result["warnings"] = problems
+        result["ok"] = True
+    except JobError as exc:
+        print(f"el: ERROR {exc}", file=sys.stderr, flush=True)
+        result["error"] = str(exc)
+        code = exc.code
+    print(RESULT_PREFIX + json.dumps(result, sort_keys=True), flush=True)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
