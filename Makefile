@@ -149,11 +149,11 @@ seed: databases jobs-image ## Replace the sample data (ROWS shop orders, default
 next-day: databases jobs-image ## Append the next day to both sample sources (new and changed orders, one ad spend file)
 	$(COMPOSE_CMD) run --rm jobs samples next-day
 
-el: databases jobs-image ## Extract-load one source in the jobs image, then show row counts: make el SOURCE=shop
-	$(COMPOSE_CMD) run --rm jobs meltano run tap-$(SOURCE) target-raw-$(SOURCE)
+el: databases jobs-image ## Extract-load one source in the jobs image and reconcile it with the source: make el SOURCE=shop
+	$(COMPOSE_CMD) run --rm jobs el $(SOURCE)
 	@$(MAKE) query
 
-dbt: databases jobs-image ## Run dbt in the jobs image: make dbt CMD='build --select tag:finance'
+dbt: databases jobs-image ## Run dbt in the jobs image: make dbt CMD='build --select +tag:finance'
 	$(COMPOSE_CMD) run --rm jobs dbt $(or $(CMD),build)
 
 query: env-file ## Read-only SQL on the warehouse: make query SQL='select ...' (default: row counts)

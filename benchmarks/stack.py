@@ -124,8 +124,8 @@ def main() -> int:
     for name, cmd in {
         "shop": ["meltano", "run", "tap-shop", "target-raw-shop"],
         "marketing": ["meltano", "run", "tap-marketing", "target-raw-marketing"],
-        "finance": ["dbt", "build", "--select", "tag:finance"],
-        "marketing_dbt": ["dbt", "build", "--select", "tag:marketing"],
+        "finance": ["dbt", "build", "--select", "+tag:finance"],
+        "marketing_dbt": ["dbt", "build", "--select", "+tag:marketing"],
     }.items():
         steps[name] = compose("run", "--rm", "jobs", *cmd)
     # dbt builds write one DuckDB file, so they run one at a time directly too (finance first: its

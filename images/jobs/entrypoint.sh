@@ -15,6 +15,11 @@ case "${1:-}" in
     cd "$home/meltano"
     ensure_system_db
     exec "$home/venvs/meltano/bin/meltano" "$@" ;;
+  el)  # the ingestion job: extract-load, reconcile source and raw, print BATON_RESULT (meltano/bin/el.py)
+    shift
+    cd "$home/meltano"
+    ensure_system_db
+    BATON_MELTANO_BIN="$home/venvs/meltano/bin/meltano" exec "$home/venvs/meltano/bin/python" bin/el.py "$@" ;;
   state)
     shift
     cd "$home/meltano"
@@ -38,7 +43,8 @@ case "${1:-}" in
       --port "${BATON_DOCS_PORT:-8080}" --no-browser ;;
   ""|-h|--help|help)
     cat <<USAGE
-usage: baton-job meltano <args...>   e.g. meltano run tap-shop target-raw-shop
+usage: baton-job el <source>         extract-load one source, then reconcile source and raw counts
+       baton-job meltano <args...>   e.g. meltano run tap-shop target-raw-shop
        baton-job dbt <args...>       e.g. dbt build --select tag:finance
        baton-job state <action> [id] [json]   list/get/set/clear/restore Meltano state, with backups
        baton-job query [SQL]         read-only SQL on the warehouse (default: row counts)

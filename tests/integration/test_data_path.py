@@ -119,7 +119,7 @@ def test_dbt_builds_each_domain_from_its_own_sources(dp: DataPath) -> None:
     dp.el("shop")
     # Finance reads shop only: it builds while the marketing source has never been loaded.
     assert not (dp.warehouse / "raw_marketing.duckdb").exists()
-    finance = dp.run("dbt", "build", "--select", "tag:finance")
+    finance = dp.run("dbt", "build", "--select", "+tag:finance")
     assert "raw_marketing" not in finance.stdout
     (mart_revenue, mart_orders) = dp.warehouse_query(
         "analytics", "select sum(revenue), sum(orders_count) from main.revenue_daily"
@@ -133,7 +133,7 @@ def test_dbt_builds_each_domain_from_its_own_sources(dp: DataPath) -> None:
     assert "campaign_performance" not in tables and "stg_ad_spend" not in tables
 
     dp.el("marketing")
-    dp.run("dbt", "build", "--select", "tag:marketing")
+    dp.run("dbt", "build", "--select", "+tag:marketing")
     rows = dp.warehouse_query(
         "analytics", "select count(*), sum(spend_eur), sum(orders_count) from main.campaign_performance"
     )[0]

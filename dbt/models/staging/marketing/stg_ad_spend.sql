@@ -16,7 +16,8 @@ renamed as (
         cast(impressions as bigint) as impressions,
         cast(clicks as bigint) as clicks,
         cast(spend_eur as decimal(12, 2)) as spend_eur,
-        _sdc_filename as source_file
+        _sdc_filename as source_file,
+        _sdc_batched_at as loaded_at
 
     from source
 

@@ -18,7 +18,8 @@ renamed as (
         campaign_key,
         created_at as ordered_at,
         cast(created_at as date) as order_date,
-        updated_at
+        updated_at,
+        _sdc_batched_at as loaded_at
 
     from source
 
