@@ -28,6 +28,12 @@ ensure BATON_AIRFLOW_PASSWORD "$(token 20)"
 ensure BATON_JWT_SECRET "$(token 48)"
 ensure BATON_FERNET_KEY "$(fernet)"
 ensure BATON_DATA_DIR "$data_dir"
+# The compose project (volumes, network, job container labels): this checkout's own, kept here so
+# renaming the folder later does not orphan the stack's data.
+ensure BATON_PROJECT "${BATON_PROJECT:?BATON_PROJECT must name the compose project}"
+# The sample shop source's connection: a secret the source declares (meltano/sources/shop.meltano.yml).
+shop_password=$(sed -n 's/^BATON_SHOP_PASSWORD=//p' "$file")
+ensure BATON_SHOP_DB_URL "postgresql://shop:${shop_password}@source-db:5432/shop"
 ensure BATON_DOCKER_GID "$(docker_gid)"
 if [ ${#added[@]} -gt 0 ]; then
   echo "wrote ${added[*]} to $file (local secrets and paths; not committed)"

@@ -82,11 +82,15 @@ def next_day(dsn: str, marketing_dir: Path, new_pct: float) -> date:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m samples.generate", description=__doc__.splitlines()[0])
-    parser.add_argument("--dsn", default=os.environ.get("BATON_SHOP_DSN", DEFAULT_DSN), help="shop database URL")
+    parser.add_argument(
+        "--dsn", default=os.environ.get("BATON_SHOP_DB_URL", DEFAULT_DSN), help="shop database URL (BATON_SHOP_DB_URL)"
+    )
     parser.add_argument(
         "--marketing-dir",
         type=Path,
-        default=Path(os.environ.get("BATON_MARKETING_DIR", ".baton/data/marketing")),
+        default=Path(
+            os.environ.get("BATON_MARKETING_DIR") or Path(os.environ.get("BATON_JOB_DATA_DIR", "/data")) / "marketing"
+        ),
         help="where the ad spend CSV files land",
     )
     sub = parser.add_subparsers(dest="command", required=True)

@@ -36,11 +36,12 @@ case "${1:-}" in
     shift
     cd "$home"
     exec "$home/venvs/meltano/bin/python" -m samples.generate "$@" ;;
-  docs)  # dbt docs for the warehouse, served on port ${BATON_DOCS_PORT:-8080}
+  docs)  # dbt docs for the warehouse, served on port BATON_DOCS_PORT (make docs sets it)
+    : "${BATON_DOCS_PORT:?set BATON_DOCS_PORT, the port to serve the dbt docs on}"
     cd "$home/dbt"
     "$home/venvs/dbt/bin/dbt" docs generate --target-path /tmp/dbt-docs --quiet
     exec "$home/venvs/dbt/bin/dbt" docs serve --target-path /tmp/dbt-docs --host 0.0.0.0 \
-      --port "${BATON_DOCS_PORT:-8080}" --no-browser ;;
+      --port "$BATON_DOCS_PORT" --no-browser ;;
   ""|-h|--help|help)
     cat <<USAGE
 usage: baton-job el <source>         extract-load one source, then reconcile source and raw counts
@@ -49,7 +50,7 @@ usage: baton-job el <source>         extract-load one source, then reconcile sou
        baton-job state <action> [id] [json]   list/get/set/clear/restore Meltano state, with backups
        baton-job query [SQL]         read-only SQL on the warehouse (default: row counts)
        baton-job samples <seed|marketing|next-day> [options]   sample source data
-       baton-job docs                dbt docs, served on BATON_DOCS_PORT (default 8080)
+       baton-job docs                dbt docs, served on BATON_DOCS_PORT
        baton-job <command...>        any other command, as is
 settings (environment): MELTANO_DATABASE_URI, MELTANO_ENVIRONMENT (default prod),
   BATON_SHOP_DB_URL, BATON_WAREHOUSE_DIR (default /data/warehouse),

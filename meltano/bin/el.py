@@ -146,6 +146,20 @@ def parse_output(lines: list[str]) -> Load:
     return Load(rows=rows, read=read, loaded=loaded)
 
 
+def folder_environment(decl: Declaration, environ: dict[str, str]) -> dict[str, str]:
+    """The declared folders as environment variables: VAR=<BATON_JOB_DATA_DIR>/<folder>, unless set."""
+    data_dir = environ.get("BATON_JOB_DATA_DIR")
+    env = {}
+    for var, folder in decl.folders.items():
+        if environ.get(var):
+            continue
+        if not data_dir:
+            raise JobError(f"{decl.path} declares the folder {var}: set {var} or BATON_JOB_DATA_DIR", EXIT_CONFIG)
+        env[var] = str(Path(data_dir) / folder)
+        Path(env[var]).mkdir(parents=True, exist_ok=True)
+    return env
+
+
 def run_meltano(source: str) -> Load:
     cmd = [MELTANO, "run", f"tap-{source}", f"target-raw-{source}"]
     for attempt in range(len(RETRY_DELAYS) + 1):
@@ -345,6 +359,7 @@ def main(argv: list[str]) -> int:
     code = 0
     try:
         decl = declaration(source)
+        os.environ.update(folder_environment(decl, dict(os.environ)))
         load = run_meltano(source)
         result["rows"] = load.rows
         figures = reconcile(decl, load)
