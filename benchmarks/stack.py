@@ -27,6 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from tests.conftest import setting as kit_setting  # noqa: E402
 from tools.batonctl import Airflow, follow_cycle  # noqa: E402
 
 PROJECT = "baton-bench"
@@ -87,8 +88,7 @@ def main() -> int:
     parser.add_argument("--orders", type=int, help="compare full loads of a shop seeded with this many orders")
     parser.add_argument("--idle-seconds", type=int, default=60, help="settle time before measuring idle memory")
     args = parser.parse_args()
-    jobs_image = os.environ.get("BATON_JOBS_IMAGE", "baton/jobs:local")
-    airflow_image = os.environ.get("BATON_AIRFLOW_IMAGE", "baton/airflow:local")
+    jobs_image, airflow_image = kit_setting("BATON_JOBS_IMAGE"), kit_setting("BATON_AIRFLOW_IMAGE")
 
     rows: list[tuple[str, str, str]] = []
     if (ROOT / "stack.env").exists():
@@ -122,8 +122,8 @@ def main() -> int:
     prepare()
     steps = {}
     for name, cmd in {
-        "shop": ["meltano", "run", "tap-shop", "target-raw-shop"],
-        "marketing": ["meltano", "run", "tap-marketing", "target-raw-marketing"],
+        "shop": ["el", "shop"],
+        "marketing": ["el", "marketing"],
         "finance": ["dbt", "build", "--select", "+tag:finance"],
         "marketing_dbt": ["dbt", "build", "--select", "+tag:marketing"],
     }.items():
@@ -134,7 +134,11 @@ def main() -> int:
     marketing_start = max(steps["shop"], steps["marketing"], finance_done)
     critical = max(finance_done, marketing_start + steps["marketing_dbt"])
     prepare()
-    airflow = Airflow(f"http://127.0.0.1:{ENV['BATON_AIRFLOW_PORT']}", "admin", setting("BATON_AIRFLOW_PASSWORD"))
+    airflow = Airflow(
+        f"http://127.0.0.1:{ENV['BATON_AIRFLOW_PORT']}",
+        kit_setting("BATON_AIRFLOW_USER"),
+        setting("BATON_AIRFLOW_PASSWORD"),
+    )
     t0 = time.monotonic()
     result = follow_cycle(airflow, quiet=True)
     cycle = time.monotonic() - t0

@@ -31,24 +31,31 @@ def unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-# The official images users pull; `make base-images` writes offline drop-ins to .baton/images.env.
-DEFAULT_IMAGES = {
-    "BATON_PYTHON_IMAGE": "python:3.11-slim-bookworm",
-    "BATON_POSTGRES_IMAGE": "postgres:15-bookworm",
-    "BATON_JOBS_IMAGE": "baton/jobs:local",
-}
+def read_settings(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines of a settings file (settings.env, .baton/images.env); {} when absent."""
+    if not path.exists():
+        return {}
+    found = {}
+    for line in path.read_text().splitlines():
+        match = re.match(r"^([A-Z][A-Z0-9_]*)=(.*)$", line)
+        if match:
+            found[match.group(1)] = match.group(2)
+    return found
 
 
-def image_setting(name: str) -> str:
-    """An image name: the environment, else .baton/images.env, else the official default."""
+def setting(name: str) -> str:
+    """A kit setting as the Makefile resolves it: the environment, then .baton/images.env (offline
+    bases written by `make base-images`), then settings.env (the kit's constants)."""
     if os.environ.get(name):
         return os.environ[name]
-    images_env = REPO / ".baton" / "images.env"
-    if images_env.exists():
-        match = re.search(rf"^{name}=(\S+)$", images_env.read_text(), re.MULTILINE)
-        if match:
-            return match.group(1)
-    return DEFAULT_IMAGES[name]
+    for path in (REPO / ".baton" / "images.env", REPO / "settings.env"):
+        value = read_settings(path).get(name)
+        if value:
+            return value
+    raise KeyError(f"{name} is set neither in the environment nor in settings.env")
+
+
+image_setting = setting
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, setting
 from tests.containers import docker_engine
 from tools.batonctl import NOT_IN_CYCLE, Airflow
 
@@ -61,7 +61,11 @@ class Stack:
     @property
     def airflow(self) -> Airflow:
         if self._airflow is None:
-            self._airflow = Airflow(f"http://127.0.0.1:{AIRFLOW_PORT}", "admin", self.setting("BATON_AIRFLOW_PASSWORD"))
+            self._airflow = Airflow(
+                f"http://127.0.0.1:{AIRFLOW_PORT}",
+                setting("BATON_AIRFLOW_USER"),
+                self.setting("BATON_AIRFLOW_PASSWORD"),
+            )
         return self._airflow
 
     def make(self, *targets: str) -> None:
