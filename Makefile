@@ -41,7 +41,7 @@ SOURCE ?= shop
 ROWS ?= 1000
 STACK_SERVICES := postgres source-db api-server scheduler dag-processor triggerer
 
-.PHONY: help setup lock lint format test test-unit test-integration test-stack base-images jobs-image clean bake \
+.PHONY: help setup lock lint format test test-unit test-integration test-stack base-images jobs-image clean bake add-source \
 	env-file images airflow-image data-dirs up stack-start run status logs databases seed next-day el dbt query docs \
 	down reset bench-el bench-stack
 
@@ -74,6 +74,10 @@ format: $(UV) ## Apply ruff's fixes and formatting
 	$(RUN) ruff format .
 
 test: test-unit tf-check test-integration test-stack test-cloud ## Run every test tier (the command CI runs)
+
+add-source: ## Scaffold a source (meltano file, dbt sources, staging stub): make add-source NAME=crm KIND=files|postgres
+	@test -n "$(NAME)" -a -n "$(KIND)" || { echo "usage: make add-source NAME=<name> KIND=postgres|files [ENTITY=...] [KEY=id]"; exit 2; }
+	@python3 tools/add_source.py $(NAME) $(KIND) $(if $(ENTITY),--entity $(ENTITY)) $(if $(KEY),--key $(KEY)) $(if $(SCHEMA),--schema $(SCHEMA))
 
 bake: ## Bake the DAGs' metadata (dags/baked: source list, dbt manifest from `dbt parse`)
 	cd dbt && DBT_PROFILES_DIR=. ../.venvs/dbt/bin/dbt parse --quiet
