@@ -1,0 +1,112 @@
+"""The ingestion job (meltano/bin/el.py) without services: what it reads from the job's output,
+its source declarations, the reconciliation of a file source against a real DuckDB file."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.conftest import REPO
+
+_spec = importlib.util.spec_from_file_location("el", REPO / "meltano" / "bin" / "el.py")
+el = importlib.util.module_from_spec(_spec)
+sys.modules["el"] = el  # dataclasses resolve annotations through the module
+_spec.loader.exec_module(el)
+
+
+def test_loader_reports_win_over_extractor_metrics() -> None:
+    lines = [
+        '2026-11-25T10:00:00 [info] METRIC: {"type": "counter", "metric": "record_count", "value": 7, '
+        '"tags": {"stream": "shop-orders"}} cmd_type=elb',
+        '2026-11-25T10:00:01 [info] baton-loader: {"stream": "shop-orders", "table": "shop.orders", "rows": 5, '
+        '"inserted": 4, "updated": 1} cmd_type=elb consumer=True name=target-raw-shop',
+    ]
+    load = el.parse_output(lines)
+    assert load.rows == 5 and load.read == {"shop-orders": 7}
+    assert el.parse_output(lines[:1]).rows == 7
+    assert el.parse_output(["nothing here"]).rows is None
+
+
+@pytest.mark.parametrize("source", ["shop", "marketing"])
+def test_every_source_declares_what_the_kit_derives(source: str) -> None:
+    decl = el.declaration(source, REPO / "meltano")
+    assert decl.kind in el.KINDS
+    assert decl.extractor["name"] == f"tap-{source}"
+    if decl.kind == "files":
+        assert decl.folders and not decl.secrets
+    else:
+        assert decl.secrets and not decl.folders
+
+
+def test_unknown_source_and_bad_kind_are_named(tmp_path: Path) -> None:
+    (tmp_path / "sources").mkdir()
+    with pytest.raises(el.JobError, match="no source 'nope'"):
+        el.declaration("nope", tmp_path)
+    (tmp_path / "sources" / "crm.meltano.yml").write_text("baton: {kind: ftp}\nplugins: {}\n")
+    with pytest.raises(el.JobError, match=r"crm.meltano.yml: baton.kind is 'ftp'") as exc:
+        el.declaration("crm", tmp_path)
+    assert exc.value.code == el.EXIT_CONFIG
+
+
+def test_declared_folders_become_paths_under_the_data_folder(tmp_path: Path) -> None:
+    decl = el.declaration("marketing", REPO / "meltano")
+    env = el.folder_environment(decl, {"BATON_JOB_DATA_DIR": str(tmp_path)})
+    assert env == {"BATON_MARKETING_DIR": str(tmp_path / "marketing")}
+    assert (tmp_path / "marketing").is_dir()
+    assert el.folder_environment(decl, {"BATON_MARKETING_DIR": "/elsewhere"}) == {}
+    with pytest.raises(el.JobError, match="BATON_JOB_DATA_DIR"):
+        el.folder_environment(decl, {})
+
+
+def _raw_file(path: Path, rows: list[tuple[str, str]]) -> None:
+    with duckdb.connect(str(path)) as conn:
+        conn.execute("create schema marketing; create schema _baton")
+        conn.execute("create table marketing.ad_spend (spend_date date, campaign_key varchar)")
+        conn.executemany("insert into marketing.ad_spend values (?, ?)", rows)
+        conn.execute(
+            "create table _baton.streams (stream varchar, table_schema varchar, table_name varchar, "
+            "key_properties varchar[], replication_key varchar, columns json, loaded_at timestamptz)"
+        )
+        conn.execute(
+            "insert into _baton.streams values ('ad_spend', 'marketing', 'ad_spend', "
+            "['spend_date', 'campaign_key'], null, '{}', now())"
+        )
+
+
+def test_file_source_reconciles_rows_and_keys_and_names_a_mismatch(tmp_path: Path, monkeypatch) -> None:
+    files, warehouse = tmp_path / "files", tmp_path / "warehouse"
+    files.mkdir()
+    warehouse.mkdir()
+    (files / "ad_spend_2026-01-01.csv").write_text(
+        "spend_date,campaign_key,channel\n2026-01-01,a,email\n2026-01-01,b,email\n2026-01-01,c,email\n"
+    )
+    monkeypatch.setenv("BATON_MARKETING_DIR", str(files))
+    monkeypatch.setenv("BATON_WAREHOUSE_DIR", str(warehouse))
+    decl = el.declaration("marketing", REPO / "meltano")
+    load = el.Load(rows=3, read={"ad_spend": 3}, loaded={})
+
+    _raw_file(warehouse / "raw_marketing.duckdb", [("2026-01-01", "a"), ("2026-01-01", "b"), ("2026-01-01", "c")])
+    figures = el.reconcile(decl, load)
+    assert figures["ad_spend"] == {"source": 3, "source_keys": 3, "expected": 3, "raw": 3, "raw_keys": 3, "read": 3}
+    assert el.mismatches(figures) == []
+
+    # A row deleted behind the loader's back.
+    (warehouse / "raw_marketing.duckdb").unlink()
+    _raw_file(warehouse / "raw_marketing.duckdb", [("2026-01-01", "a"), ("2026-01-01", "b")])
+    problems = el.mismatches(el.reconcile(decl, load))
+    assert problems == ["ad_spend: source has 3 rows that raw should hold, raw has 2"]
+
+
+def test_the_result_line_is_the_last_line_and_names_the_failure(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setattr(el, "PROJECT", tmp_path)
+    (tmp_path / "sources").mkdir()
+    assert el.main(["nope"]) == el.EXIT_CONFIG
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith(el.RESULT_PREFIX)
+    result = json.loads(last.removeprefix(el.RESULT_PREFIX))
+    assert result["ok"] is False and "no source 'nope'" in result["error"]
