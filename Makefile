@@ -110,6 +110,10 @@ images: ## Build the stack's images (jobs, Airflow); pull or, where no registry 
 	@$(MAKE) jobs-image airflow-image $$(bash images/base/ensure.sh)
 
 airflow-image: jobs-image ## Build the Airflow image (Airflow + providers, DAGs, baked metadata) as BATON_AIRFLOW_IMAGE
+	@# The DAGs' metadata has one home, dags/baked: taken from the jobs image (what it runs), then
+	@# shipped with the DAG folder (this image, the sandbox's bind mount, the cloud's DAG bundle).
+	@id=$$(docker create $(BATON_JOBS_IMAGE)) && rm -rf dags/baked && docker cp -q $$id:/opt/baton/baked dags/baked; \
+	  rc=$$?; docker rm $$id >/dev/null; exit $$rc
 	@echo "building $(BATON_AIRFLOW_IMAGE) on $(BATON_PYTHON_IMAGE)"
 	@docker build -q $(DOCKER_BUILD_FLAGS) -f images/airflow/Dockerfile --build-arg PYTHON_IMAGE=$(BATON_PYTHON_IMAGE) \
 	  --build-arg JOBS_IMAGE=$(BATON_JOBS_IMAGE) --build-arg UV_VERSION=$(UV_VERSION) \
