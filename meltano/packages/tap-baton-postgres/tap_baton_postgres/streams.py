@@ -1,0 +1,159 @@
+"""Streams: the stock Postgres streams, with a COPY bulk path for `export_mode: copy`."""
+
+from __future__ import annotations
+
+import time
+import typing as t
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from singer_sdk.helpers._batch import BaseBatchFileEncoding, SDKBatchMessage
+from singer_sdk.helpers._typing import to_json_compatible
+from tap_postgres.client import PostgresLogBasedStream, PostgresStream
+
+from tap_baton_postgres.export import TableExport, UnsupportedColumnsError, export_table
+
+if t.TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context
+
+    from tap_baton_postgres.tap import TapBatonPostgres
+
+CSV_ENCODING = BaseBatchFileEncoding(format="csv", compression="none")
+
+
+@dataclass
+class CsvBatchMessage(SDKBatchMessage):
+    """A Singer BATCH message whose files are CSV: it also names the files' columns, in order."""
+
+    columns: list[str] = field(default_factory=list)
+
+
+class BatonPostgresStream(PostgresStream):
+    """A table stream. With `export_mode: copy` it exports by COPY into CSV files (BATCH
+    messages) instead of RECORD messages, when it can; otherwise it behaves as the stock stream."""
+
+    def _copy_refusal(self, context: Context | None) -> str | None:
+        """Why this stream cannot take the COPY path, or None if it can."""
+        if context:
+            return "the stream is partitioned"
+        if self.config.get("stream_maps") or self.config.get("flattening_enabled"):
+            return "stream maps or flattening are configured (they transform records)"
+        if self.ABORT_AT_RECORD_COUNT is not None:
+            return "a record limit is set (test or dry run)"
+        if self.config.get("max_record_count"):
+            return "max_record_count is set"
+        if self.replication_method == "INCREMENTAL" and not self.replication_key:
+            return "INCREMENTAL without a replication key"
+        if self.replication_method not in {"INCREMENTAL", "FULL_TABLE"}:
+            return f"replication method {self.replication_method}"
+        return None
+
+    def _sync_records(  # type: ignore[override]
+        self,
+        context: Context | None = None,
+        *,
+        write_messages: bool = True,
+    ) -> t.Generator[dict, t.Any, t.Any]:
+        if write_messages and self.config.get("export_mode") == "copy":
+            reason = self._copy_refusal(context)
+            if reason is None:
+                try:
+                    self._sync_copy()
+                    return
+                except UnsupportedColumnsError as exc:
+                    reason = f"column types without a CSV contract: {exc}"
+            self.logger.warning("Stream '%s' falls back to the record path instead of COPY: %s", self.name, reason)
+        yield from super()._sync_records(context, write_messages=write_messages)
+
+    def _sync_copy(self) -> None:
+        """Export by COPY: BATCH messages per file, then STATE at the snapshot's maximum."""
+        tap = t.cast("TapBatonPostgres", self._tap)
+        incremental = self.replication_method == "INCREMENTAL"
+        replication_key = self.replication_key if incremental else None
+        start_value = None
+        if replication_key:
+            self._write_starting_replication_value(None)
+            start_value = self.get_starting_replication_key_value(None)
+
+        entry = self._singer_catalog_entry
+        columns = list(self.get_selected_schema()["properties"])
+        stream_options = self.config.get("stream_options", {}).get(self.name, {})
+        export = TableExport(
+            schema=entry.metadata.root.schema_name or "public",
+            table=entry.table or self.name,
+            columns=columns,
+            replication_key=replication_key,
+            start_value=start_value,
+            where_clauses=[c.strip() for c in stream_options.get("custom_where_clauses") or []],
+        )
+        version = getattr(self, "_stream_version", None) if not incremental else None
+        record_counter = self.get_record_counter()
+        batch_counter = self.get_batch_counter()
+        timer = self.get_sync_timer()
+
+        def announce(path: Path, rows: int) -> None:
+            tap.write_message(
+                CsvBatchMessage(
+                    stream=self.name,
+                    encoding=CSV_ENCODING,
+                    manifest=[path.resolve().as_uri()],
+                    version=version,
+                    columns=columns,
+                )
+            )
+            record_counter.increment(rows)
+            batch_counter.increment()
+
+        started = time.perf_counter()
+        self.logger.info(
+            "Exporting '%s' by COPY (%s, from %s) into %s",
+            self.name,
+            "incremental" if replication_key else "full table",
+            start_value if start_value is not None else "the beginning",
+            tap.batch_directory,
+        )
+        with record_counter, batch_counter, timer:
+            result = export_table(
+                tap.connection_parameters.render_as_psycopg2_dsn(),
+                export,
+                tap.batch_directory,
+                f"{self.name}-{tap.run_id}",
+                int(self.config.get("batch_size_rows") or tap.DEFAULT_BATCH_SIZE_ROWS),
+                announce,
+            )
+
+        # The bookmark moves only now, after every BATCH message of the stream was written.
+        if replication_key and result.max_value is not None:
+            state = self.get_context_state(None)
+            state["replication_key"] = replication_key
+            state["replication_key_value"] = to_json_compatible(result.max_value)
+        self._finalize_state(self.stream_state)
+        self._write_state_message()
+        seconds = time.perf_counter() - started
+        self.logger.info(
+            "Exported %d rows of '%s' in %d file(s) in %.1f s (%.0f rows/s); bookmark %s",
+            result.rows,
+            self.name,
+            result.files,
+            seconds,
+            result.rows / seconds if seconds else 0.0,
+            self.stream_state.get("replication_key_value"),
+        )
+
+
+class BatonPostgresLogBasedStream(PostgresLogBasedStream):
+    """A LOG_BASED stream: always the record path (the WAL has no COPY), said once per sync."""
+
+    def _sync_records(  # type: ignore[override]
+        self,
+        context: Context | None = None,
+        *,
+        write_messages: bool = True,
+    ) -> t.Generator[dict, t.Any, t.Any]:
+        if write_messages and self.config.get("export_mode") == "copy":
+            self.logger.warning(
+                "Stream '%s' falls back to the record path instead of COPY: replication method LOG_BASED "
+                "reads the write-ahead log",
+                self.name,
+            )
+        yield from super()._sync_records(context, write_messages=write_messages)
