@@ -5,9 +5,11 @@
 CLOUD_VENV := .venvs/cloud
 # TF_PLUGIN_DIR: a local provider mirror for `terraform init -plugin-dir`. Unset, tf-check and
 # tests/cloud look in /opt/tf-plugins, ~/.terraform.d/plugins and /usr/share/terraform/plugins.
+# ENV: an environment of terraform/envs (dev, prod: <env>.tfvars + <env>.s3.tfbackend).
 ENV ?=
+ARGS ?=
 
-.PHONY: cloud-tools tf-check test-cloud sync-dags deploy
+.PHONY: cloud-tools tf-check test-cloud sync-dags deploy tf
 
 cloud-tools: $(UV) ## Build .venvs/cloud (checkov, moto server) from terraform/tools/uv.lock
 	@UV_PROJECT_ENVIRONMENT=$(CURDIR)/$(CLOUD_VENV) $(UV) sync --locked --quiet --project terraform/tools
@@ -15,11 +17,14 @@ cloud-tools: $(UV) ## Build .venvs/cloud (checkov, moto server) from terraform/t
 tf-check: cloud-tools ## Terraform: fmt, terraform test (spec), validate modules and envs (TF_PLUGIN_DIR), checkov
 	@CHECKOV=$(CLOUD_VENV)/bin/checkov bash terraform/tools/tf-check.sh
 
-test-cloud: $(UV) cloud-tools ## Cloud tier: envs/dev applied to moto, checked with boto3, ecs runner, destroy
+test-cloud: $(UV) cloud-tools ## Cloud tier: terraform/envs with dev.tfvars applied to moto, checked with boto3, ecs runner, destroy
 	BATON_CLOUD_VENV=$(CURDIR)/$(CLOUD_VENV) $(RUN) pytest tests/cloud $(PYTEST_ARGS)
 
 sync-dags: $(UV) bake ## Ship only DAG changes to a deployment's S3 DAG bundle: make sync-dags ENV=dev
-	@RUN="$(RUN)" bash terraform/tools/cloud.sh sync-dags $(ENV)
+	@RUN="$(RUN)" MAKE="$(MAKE)" bash terraform/tools/cloud.sh sync-dags $(ENV)
 
 deploy: $(UV) bake ## Build, push both images, sync DAGs, terraform apply: make deploy ENV=dev TF_STATE_BUCKET=...
-	@RUN="$(RUN)" bash terraform/tools/cloud.sh deploy $(ENV)
+	@RUN="$(RUN)" MAKE="$(MAKE)" bash terraform/tools/cloud.sh deploy $(ENV)
+
+tf: $(UV) ## Terraform on an environment's state: make tf ENV=dev ARGS='output -json runner_environment'
+	@RUN="$(RUN)" MAKE="$(MAKE)" bash terraform/tools/cloud.sh terraform $(ENV) $(ARGS)

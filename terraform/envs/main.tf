@@ -1,8 +1,7 @@
-# dev: the smallest deployment that runs the whole cycle. One NAT gateway, a single-zone
-# db.t4g.micro, small Airflow tasks, job tasks on Fargate Spot; everything can be destroyed and
-# recreated (no deletion protection, no final snapshot, secrets deleted at once).
+# One deployment of baton. The environments differ only in their variables: <env>.tfvars holds
+# the sizes and switches, <env>.s3.tfbackend the state key (see terraform/README.md).
 module "baton" {
-  source = "../../modules/deployment"
+  source = "../modules/deployment"
 
   environment     = var.environment
   image_tag       = var.image_tag
@@ -11,26 +10,23 @@ module "baton" {
   allowed_cidrs   = var.allowed_cidrs
   source_cidrs    = var.source_cidrs
 
-  single_nat_gateway          = true
-  db_instance_class           = "db.t4g.micro"
-  db_multi_az                 = false
-  db_backup_retention_days    = 3
-  enable_performance_insights = false # not offered on db.t4g.micro
-
-  services = {
-    "api-server"    = { cpu = 512, memory = 2048 }
-    "scheduler"     = { cpu = 512, memory = 2048 }
-    "dag-processor" = { cpu = 256, memory = 1024 }
-    "triggerer"     = { cpu = 256, memory = 1024 }
-  }
-  jobs_cpu               = 1024
-  jobs_memory            = 4096
-  jobs_capacity_provider = "FARGATE_SPOT"
-
-  deletion_protection            = false
-  skip_final_snapshot            = true
-  force_destroy                  = true
-  secret_recovery_window_in_days = 0
+  # Sizes and switches: null (not set in <env>.tfvars) takes modules/deployment's default.
+  single_nat_gateway             = var.single_nat_gateway
+  interface_endpoints            = var.interface_endpoints
+  db_instance_class              = var.db_instance_class
+  db_multi_az                    = var.db_multi_az
+  db_backup_retention_days       = var.db_backup_retention_days
+  enable_performance_insights    = var.enable_performance_insights
+  services                       = var.services
+  jobs_cpu                       = var.jobs_cpu
+  jobs_memory                    = var.jobs_memory
+  jobs_capacity_provider         = var.jobs_capacity_provider
+  deletion_protection            = var.deletion_protection
+  skip_final_snapshot            = var.skip_final_snapshot
+  force_destroy                  = var.force_destroy
+  secret_recovery_window_in_days = var.secret_recovery_window_in_days
+  log_retention_days             = var.log_retention_days
+  secret_generation              = var.secret_generation
 
   # Secure defaults (true) everywhere but in tests/cloud, which sets emulator = true.
   enable_efs_backup             = !var.emulator

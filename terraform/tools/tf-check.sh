@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make tf-check: formatting, the provider-free module's tests, validation of every module and
-# environment, checkov. Runs from the repository root.
+# of the environments' configuration, checkov. Runs from the repository root.
 #   TF_PLUGIN_DIR   a local provider mirror (holding registry.terraform.io/hashicorp/aws); else the
 #                   first of TF_PLUGIN_SEARCH (default /opt/tf-plugins ~/.terraform.d/plugins
 #                   /usr/share/terraform/plugins) holding one; else the registry (TF_REGISTRY_URL)
@@ -48,7 +48,8 @@ else
   echo "$msg"; exit 0
 fi
 
-for dir in "$root"/modules/*/ "$root"/envs/*/; do
+# envs/ is the one root configuration of every environment (their tfvars only set variables).
+for dir in "$root"/modules/*/ "$root"/envs/; do
   dir=${dir%/}
   [[ "$dir" == "$root/modules/spec" ]] && continue
   step "terraform validate: $dir"

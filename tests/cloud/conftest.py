@@ -1,4 +1,4 @@
-"""Cloud tier: envs/dev applied to a local AWS emulator (moto's server), checked with boto3, destroyed.
+"""Cloud tier: terraform/envs with dev.tfvars applied to a local AWS emulator (moto's server), checked with boto3, destroyed.
 
 Needs terraform, the AWS provider in a local plugin mirror (TF_PLUGIN_DIR) and the cloud tools
 (`make cloud-tools`: .venvs/cloud with moto's server). Where one is missing the tier skips with one
@@ -189,17 +189,22 @@ class Terraform:
 
     def destroy(self) -> None:
         if self.applied:
-            self.timed("terraform destroy envs/dev", "destroy", "-auto-approve", "-input=false", "-no-color")
+            self.timed("terraform destroy dev", "destroy", "-auto-approve", "-input=false", "-no-color")
             self.applied = False
 
 
 @pytest.fixture(scope="session")
 def deployment(tools: Tools, moto: Moto, aws_env: dict[str, str], aws, tmp_path_factory) -> Iterator[Terraform]:
-    """envs/dev applied to the emulator from a copy of terraform/ (its S3 backend replaced by a local one)."""
-    root = tmp_path_factory.mktemp("terraform")
-    for part in ("modules", "envs/dev"):
-        shutil.copytree(REPO / "terraform" / part, root / part, ignore=shutil.ignore_patterns(".terraform*"))
-    workdir = root / "envs" / "dev"
+    """dev applied to the emulator from a copy of the repository's Terraform (its S3 backend replaced by a local one).
+
+    The copy keeps the repository's layout: the spec module reads settings.env and meltano/sources.
+    """
+    copy = tmp_path_factory.mktemp("repo")
+    for part in ("terraform/modules", "terraform/envs", "meltano/sources"):
+        shutil.copytree(REPO / part, copy / part, ignore=shutil.ignore_patterns(".terraform*"))
+    shutil.copy2(REPO / "settings.env", copy / "settings.env")
+    root = copy / "terraform"
+    workdir = root / "envs"
     (workdir / "backend_override.tf").write_text('terraform {\n  backend "local" {}\n}\n')
 
     # The UI's certificate: on AWS an ACM certificate of the UI's domain; here one the emulator issues.
@@ -223,12 +228,15 @@ def deployment(tools: Tools, moto: Moto, aws_env: dict[str, str], aws, tmp_path_
         "TF_CLI_CONFIG_FILE": str(root / "terraform.rc"),
         "TF_IN_AUTOMATION": "1",
         "TF_INPUT": "0",
+        # dev's variables, as make deploy ENV=dev passes them (terraform/tools/cloud.sh).
+        "TF_CLI_ARGS_apply": "-var-file=dev.tfvars",
+        "TF_CLI_ARGS_destroy": "-var-file=dev.tfvars",
     }
     tf = Terraform(workdir=workdir, env=env, terraform=tools.terraform)
     tf.run("init", f"-plugin-dir={tools.plugin_dir}", "-input=false", "-no-color")
     tf.applied = True  # from here on a failure may leave resources: destroy them in any case
     try:
-        tf.timed("terraform apply envs/dev", "apply", "-auto-approve", "-input=false", "-no-color")
+        tf.timed("terraform apply dev", "apply", "-auto-approve", "-input=false", "-no-color")
         tf.outputs = {k: v["value"] for k, v in json.loads(tf.run("output", "-json")).items()}
         yield tf
     finally:

@@ -1,3 +1,6 @@
+# Inputs with nullable = false take their default when given null: envs/ passes null for what an
+# environment's tfvars leaves unset, so every default lives here once.
+
 variable "project" {
   description = "Project name: the first part of every resource name"
   type        = string
@@ -22,12 +25,14 @@ variable "certificate_arn" {
 variable "domain_name" {
   description = "Host name of the UI (e.g. airflow.example.com); empty uses the load balancer's DNS name"
   type        = string
+  nullable    = false
   default     = ""
 }
 
 variable "allowed_cidrs" {
   description = "Client networks allowed to reach the UI"
   type        = list(string)
+  nullable    = false
   default     = ["0.0.0.0/0"]
 }
 
@@ -57,18 +62,21 @@ variable "availability_zones" {
 variable "single_nat_gateway" {
   description = "One NAT gateway for all zones instead of one per zone"
   type        = bool
+  nullable    = false
   default     = false
 }
 
 variable "interface_endpoints" {
   description = "AWS services reached through interface endpoints instead of NAT (each costs per hour and zone)"
   type        = list(string)
+  nullable    = false
   default     = []
 }
 
 variable "source_cidrs" {
   description = "Networks outside the VPC holding source databases (jobs may reach them on 5432)"
   type        = list(string)
+  nullable    = false
   default     = []
 }
 
@@ -86,24 +94,28 @@ variable "external_secrets" {
 variable "db_instance_class" {
   description = "RDS instance class of the metadata database"
   type        = string
+  nullable    = false
   default     = "db.t4g.medium"
 }
 
 variable "db_multi_az" {
   description = "Standby of the metadata database in a second zone"
   type        = bool
+  nullable    = false
   default     = true
 }
 
 variable "db_backup_retention_days" {
   description = "Days of automated backups of the metadata database"
   type        = number
+  nullable    = false
   default     = 14
 }
 
 variable "enable_performance_insights" {
   description = "Performance Insights on the metadata database (not offered on db.t4g.micro/small)"
   type        = bool
+  nullable    = false
   default     = true
 }
 
@@ -128,30 +140,35 @@ variable "enable_efs_file_system_policy" {
 variable "deletion_protection" {
   description = "Deletion protection of the database and the load balancer"
   type        = bool
+  nullable    = false
   default     = true
 }
 
 variable "skip_final_snapshot" {
   description = "Delete the database without a final snapshot (throwaway environments only)"
   type        = bool
+  nullable    = false
   default     = false
 }
 
 variable "force_destroy" {
   description = "Let destroy delete the image repositories and the DAG bucket with their contents (throwaway environments only)"
   type        = bool
+  nullable    = false
   default     = false
 }
 
 variable "secret_recovery_window_in_days" {
   description = "Days deleted secrets can be restored (0: at once, so a throwaway environment can be recreated under the same names)"
   type        = number
+  nullable    = false
   default     = 30
 }
 
 variable "log_retention_days" {
   description = "Days logs are kept (components, task logs, jobs, VPC flow log)"
   type        = number
+  nullable    = false
   default     = 365
 }
 
@@ -162,30 +179,35 @@ variable "services" {
     memory        = optional(number)
     desired_count = optional(number)
   }))
-  default = {}
+  nullable = false # null (an environment that does not set it): the default
+  default  = {}
 }
 
 variable "jobs_cpu" {
   description = "CPU units of a job task (1024 = 1 vCPU)"
   type        = number
+  nullable    = false
   default     = 1024
 }
 
 variable "jobs_memory" {
   description = "Memory (MiB) of a job task"
   type        = number
+  nullable    = false
   default     = 4096
 }
 
 variable "jobs_capacity_provider" {
   description = "FARGATE_SPOT (about 70% cheaper; a reclaimed job fails and Airflow retries it) or FARGATE"
   type        = string
+  nullable    = false
   default     = "FARGATE_SPOT"
 }
 
 variable "secret_generation" {
   description = "Bump to regenerate the JWT secret, Fernet key and database passwords (then redeploy every component)"
   type        = number
+  nullable    = false
   default     = 1
 }
 
