@@ -1,7 +1,7 @@
 """Asset naming: defined here once.
 
 cycle           emitted by the cycle DAG              extra: {cycle_id}
-raw_<source>    emitted by ingest_<source>            extra: {cycle_id, rows}
+raw_<source>    emitted by ingest_<source>            extra: {cycle_id, rows, reconciled}
 dbt_<domain>    emitted by the dbt DAG of a domain    extra: {cycle_id}
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 from airflow.sdk import Asset
 
 CYCLE_ID = "cycle_id"
+RAW_PREFIX = "raw_"
 
 
 def cycle_asset() -> Asset:
@@ -17,7 +18,12 @@ def cycle_asset() -> Asset:
 
 
 def raw_asset(source: str) -> Asset:
-    return Asset(name=f"raw_{source}", uri=f"baton://raw/{source}")
+    return Asset(name=f"{RAW_PREFIX}{source}", uri=f"baton://raw/{source}")
+
+
+def source_of(raw: Asset) -> str:
+    """The source a raw_<source> asset is about."""
+    return raw.name.removeprefix(RAW_PREFIX)
 
 
 def dbt_asset(domain: str) -> Asset:

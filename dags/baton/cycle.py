@@ -9,7 +9,7 @@ from airflow.sdk import DAG, CronTriggerTimetable, Param, task
 
 from baton.assets import CYCLE_ID, cycle_asset
 from baton.config import Config
-from baton.gating import latest_cycle_ids
+from baton.gating import triggering_cycle_id
 
 START = pendulum.datetime(2026, 1, 1, tz="UTC")
 
@@ -52,7 +52,7 @@ def build_cycle_dag(config: Config) -> DAG:
 def cycle_of_this_run(context: dict) -> str:
     """In a DAG triggered by the cycle asset: the cycle id it was triggered with (the newest cycle
     event for a manual run)."""
-    cycle_id = latest_cycle_ids(context, [cycle_asset()])["cycle"]
+    cycle_id = triggering_cycle_id(context, cycle_asset())
     if not cycle_id:
         raise RuntimeError("no cycle has been opened yet: trigger the `cycle` DAG first")
     return cycle_id

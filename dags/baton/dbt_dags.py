@@ -2,27 +2,30 @@
 
 In `multi`, a domain's schedule is the set of raw_<source> assets its tagged models read (dbt
 manifest lineage, through ref chains), so a domain runs as soon as its own sources land.
-    dbt_<domain>: gate (same cycle for every source) -> build (dbt build --select tag:<domain>,
+    dbt_<domain>: gate (every source on the newest cycle) -> build (dbt build --select tag:<domain>,
                   emits dbt_<domain> with {cycle_id} when it succeeds)
+
+The gate reads the newest events at each check (baton.gating): a run started on mixed cycles goes
+on as soon as every source it reads has landed the newest cycle, and stops at once, saying which
+source did not land which cycle, when one of them failed to. The reason is the gate's error in its
+task log and its XCom `reason` (what `make run` prints).
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 from airflow.sdk import DAG, PokeReturnValue, task
+from airflow.sdk.exceptions import AirflowFailException
 
-from baton.assets import CYCLE_ID, dbt_asset, raw_asset
-from baton.config import Config
+from baton.assets import CYCLE_ID, cycle_asset, dbt_asset, raw_asset
+from baton.config import Config, ConfigError
 from baton.cycle import START
-from baton.gating import decide, latest_cycle_ids
+from baton.gating import MixedCyclesError, decide, landing_failures, newest_cycle_ids, newest_event
+from baton.ingestion import retry_args
 from baton.metadata import MetadataError, Source, domain_sources
 from baton.runners import job_operator
 
-# DuckDB allows one writer per file: dbt runs write analytics.duckdb one at a time (the pool is
-# created with one slot by the stack's init). Loads write their own raw files and need no slot.
-WAREHOUSE_POOL = "baton_warehouse"
 log = logging.getLogger("baton.gating")
 
 
@@ -38,33 +41,54 @@ def _dbt_dag(dag_id: str, domains: list[str], sources: list[str], select: list[s
         catchup=False,
         max_active_runs=1,
         tags=["baton", "dbt", *(f"domain:{d}" for d in domains)],
-        default_args={
-            "owner": config.owner,
-            "retries": config.dbt_retries,
-            "retry_delay": timedelta(minutes=2),
-            "execution_timeout": timedelta(minutes=config.dbt_timeout_minutes),
-        },
+        default_args={"owner": config.owner, **retry_args(config.dbt)},
     ) as dag:
+        cycle = cycle_asset()
 
         @task.sensor(
-            inlets=raws,
-            poke_interval=60,
+            inlets=[*raws, cycle],
+            poke_interval=config.gating_poke_seconds,
             timeout=config.gating_wait_timeout_minutes * 60,
             mode="reschedule",
             retries=0,
         )
         def gate(**context) -> PokeReturnValue:
-            ready, cycle_id, message = decide(latest_cycle_ids(context, raws), config.gating_policy)
+            cycle_event = newest_event(context, cycle)
+            cycle_ids = newest_cycle_ids(context, raws)
+            newest = (cycle_event.extra or {}).get(CYCLE_ID) if cycle_event is not None else None
+            try:
+                ready, cycle_id, message = decide(
+                    cycle_ids, config.gating_policy, newest, landing_failures(context, raws, cycle_event)
+                )
+            except MixedCyclesError as exc:
+                context["ti"].xcom_push(key="reason", value=str(exc))
+                raise AirflowFailException(str(exc)) from exc
             (log.warning if "mixed" in message else log.info)(message)
             return PokeReturnValue(is_done=ready, xcom_value=cycle_id)
+
+        def check_pool(context) -> None:
+            if not config.warehouse_pool:
+                raise ConfigError(
+                    "BATON_WAREHOUSE_POOL is not set and settings.env is not reachable: set it in the "
+                    "environment of the Airflow services to the pool of analytics.duckdb writers"
+                )
 
         def publish(context, result) -> None:  # the build's own events carry the gate's cycle id
             cycle_id = context["ti"].xcom_pull(task_ids="gate")
             for asset in outlets:
                 context["outlet_events"][asset].extra = {CYCLE_ID: cycle_id}
 
+        # DuckDB allows one writer per file: dbt runs write analytics.duckdb one at a time (the pool
+        # BATON_WAREHOUSE_POOL has one slot). Loads write their own raw files and need no slot.
+        pool = {"pool": config.warehouse_pool} if config.warehouse_pool else {}
         build = job_operator(
-            "build", ["dbt", "build", *select], config, pool=WAREHOUSE_POOL, outlets=outlets, post_execute=publish
+            "build",
+            ["dbt", "build", *select],
+            config,
+            outlets=outlets,
+            pre_execute=check_pool,
+            post_execute=publish,
+            **pool,
         )
         gate() >> build
     return dag

@@ -1,42 +1,61 @@
 """The runner: "run this command in the jobs image" -> an Airflow operator, picked by BATON_RUNNER.
 
-    docker      DockerOperator on the local engine: jobs image, warehouse mounts, compose network
-    ecs         EcsRunTaskOperator: the jobs task definition on the ECS cluster (Fargate)
-    subprocess  the CLIs on the machine the task runs on (tests, dev loops)
+    docker      DockerJobOperator: a container of the jobs image on the local engine
+    ecs         EcsJobOperator (EcsRunTaskOperator): the jobs task definition on ECS (Fargate)
+    subprocess  SubprocessJobOperator: the CLIs on the machine the task runs on (tests, dev loops)
 
-Every runner fails the task when the job exits non-zero and puts the job's output in the task log.
+This module only builds operators. Where and how jobs run (image, mounts, cluster, ...) is read
+from the worker's environment when a task runs (baton.config.runner_settings), so a DAG file parses
+with no runner environment at all; a missing setting fails the task, naming the variable.
+
+Every runner puts the job's output in the task log and fails the task when the job exits non-zero.
+Exit code 2 (bad configuration) and 3 (bad data) fail it for good (no retry: it would not help);
+any other code is retried per baton.yml. What the task returns (its XCom) is the job's result
+only, never its log: the `BATON_RESULT: {json}` line the ingestion job ends with, else the rows
+summed from the extractor's METRIC lines, else nothing.
+
 Secrets never appear in DAG code: docker passes the variables named in BATON_JOB_ENV from the
-worker's environment at run time (not parse time); ECS task definitions carry their own secrets;
-subprocess inherits the worker's environment.
+worker's environment at run time; ECS task definitions carry their own; subprocess inherits the
+worker's environment.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import subprocess
-import sys
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
 
-from baton.config import DAGS_DIR, Config, ConfigError
+from baton.config import Config, ConfigError, DockerSettings, EcsSettings, SubprocessSettings, runner_settings
 
 METRIC = re.compile(r"METRIC: (\{.*\})")
+RESULT_PREFIX = "BATON_RESULT: "
+# Exit codes of the jobs image that a retry cannot fix (meltano/bin/el.py).
+PERMANENT_EXIT_CODES = {2: "bad configuration", 3: "bad data"}
+TAIL_LINES = 15
+
+
+# --- the job's output -> its result --------------------------------------------------------------
+def _lines(output: object) -> list[str]:
+    if not output:
+        return []
+    return [str(line) for line in output] if isinstance(output, (list, tuple, deque)) else str(output).splitlines()
 
 
 def rows_loaded(output: object) -> int | None:
     """Rows the extractor emitted, summed from its record_count metrics; None when unknown."""
-    if not output:
-        return None
-    lines = output if isinstance(output, list) else str(output).splitlines()
     total, seen = 0, False
-    for line in lines:
-        match = METRIC.search(str(line))
+    for line in _lines(output):
+        match = METRIC.search(line)
         if not match:
             continue
         try:
@@ -49,51 +68,75 @@ def rows_loaded(output: object) -> int | None:
     return total if seen else None
 
 
-def _setting(name: str, default: str | None = None) -> str:
-    value = os.environ.get(name, default)
-    if not value:
-        raise ConfigError(f"environment variable {name} is required by BATON_RUNNER={os.environ.get('BATON_RUNNER')}")
-    return value
+def baton_result(output: object) -> dict[str, Any] | None:
+    """The last `BATON_RESULT: {json}` line of a job's output, parsed; None when there is none."""
+    for line in reversed(_lines(output)):
+        at = line.find(RESULT_PREFIX)
+        if at < 0:
+            continue
+        try:
+            value = json.loads(line[at + len(RESULT_PREFIX) :])
+        except json.JSONDecodeError:
+            continue
+        if isinstance(value, dict):
+            return value
+    return None
 
 
+def job_result(output: object) -> dict[str, Any] | None:
+    """What a job task returns: its BATON_RESULT, else {"rows": n} from METRIC lines, else None."""
+    result = baton_result(output)
+    if result is not None:
+        return result
+    rows = rows_loaded(output)
+    return {"rows": rows} if rows is not None else None
+
+
+def job_failed(command: Sequence[str], code: int, tail: Iterable[str], where: str = "") -> Exception:
+    """The exception for a job that exited with `code`: final for 2 and 3, retryable otherwise."""
+    last = "\n".join(list(tail)[-TAIL_LINES:])
+    message = f"`{' '.join(command)}` exited with code {code}{where}:\n{last}"
+    if code in PERMANENT_EXIT_CODES:
+        return AirflowFailException(f"{message}\n({PERMANENT_EXIT_CODES[code]}: not retried, a retry would not help)")
+    return RuntimeError(message)
+
+
+def _check_command(command: Sequence[str]) -> None:
+    if not command or command[0] not in ("el", "meltano", "dbt", "state"):
+        raise ValueError(f"the jobs image runs el, meltano, dbt or state commands, not {list(command)!r}")
+
+
+# --- subprocess ----------------------------------------------------------------------------------
 class SubprocessJobOperator(BaseOperator):
-    """Runs `meltano ...` / `state ...` in the Meltano project or `dbt ...` in the dbt project, here.
-
-    BATON_MELTANO_BIN / BATON_DBT_BIN name the executables (default: on PATH) and
-    BATON_MELTANO_PROJECT / BATON_DBT_PROJECT the project folders (default: next to dags/).
-    """
+    """Runs the job here: `el`/`state` (meltano/bin/*.py with BATON_MELTANO_PYTHON) and `meltano` in
+    the Meltano project, `dbt` in the dbt project (SubprocessSettings)."""
 
     template_fields: Sequence[str] = ("command", "env")
     ui_color = "#e8f0e0"
 
     def __init__(self, *, command: list[str], env: dict[str, str] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        _check_command(command)
         self.command = command
         self.env = env or {}
 
-    def _resolve(self) -> tuple[list[str], Path]:
-        tool, *args = self.command
-        if tool not in ("meltano", "dbt", "state"):
-            raise ValueError(f"the jobs image runs meltano, dbt or state commands, not {tool!r}")
-        if tool == "state":  # meltano/bin/state.py: guarded state operations, stdlib only
-            project = Path(os.environ.get("BATON_MELTANO_PROJECT", DAGS_DIR.parent / "meltano"))
-            return [sys.executable, str(project / "bin" / "state.py"), *args], project
-        upper = tool.upper()
-        binary = os.environ.get(f"BATON_{upper}_BIN", tool)
-        project = Path(os.environ.get(f"BATON_{upper}_PROJECT", DAGS_DIR.parent / tool))
-        return [binary, *args], project
+    @staticmethod
+    def resolve(command: Sequence[str], s: SubprocessSettings) -> tuple[list[str], Path]:
+        tool, *args = command
+        if tool in ("el", "state"):  # meltano/bin/el.py, meltano/bin/state.py
+            return [s.meltano_python, str(s.meltano_project / "bin" / f"{tool}.py"), *args], s.meltano_project
+        if tool == "meltano":
+            return [s.meltano_bin, *args], s.meltano_project
+        return [s.dbt_bin, *args], s.dbt_project
 
-    def execute(self, context: Any) -> list[str]:
-        cmd, cwd = self._resolve()
+    def execute(self, context: Any) -> dict[str, Any] | None:
+        settings = runner_settings("subprocess")
+        assert isinstance(settings, SubprocessSettings)
+        cmd, cwd = self.resolve(self.command, settings)
         self.log.info("running in %s: %s", cwd, " ".join(cmd))
-        tail: deque[str] = deque(maxlen=2000)
+        tail: deque[str] = deque(maxlen=5000)
         with subprocess.Popen(
-            cmd,
-            cwd=cwd,
-            env={**os.environ, **self.env},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
+            cmd, cwd=cwd, env={**os.environ, **self.env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         ) as proc:
             assert proc.stdout is not None
             for line in proc.stdout:
@@ -101,100 +144,284 @@ class SubprocessJobOperator(BaseOperator):
                 self.log.info("%s", line)
                 tail.append(line)
         if proc.returncode != 0:
-            last = "\n".join(list(tail)[-15:])
-            raise RuntimeError(f"`{' '.join(self.command)}` exited with code {proc.returncode} in {cwd}:\n{last}")
+            raise job_failed(self.command, proc.returncode, tail, f" in {cwd}")
+        return job_result(tail)
+
+
+# --- docker --------------------------------------------------------------------------------------
+NAME_MAX = 128
+
+
+def container_name(project: str, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> str:
+    """The job container's name for one task instance: the same for every try, unique per task
+    instance, valid for Docker ([a-zA-Z0-9][a-zA-Z0-9_.-]*, at most 128 characters)."""
+    full = "-".join([project, dag_id, run_id, task_id, *([str(map_index)] if map_index >= 0 else [])])
+    name = re.sub(r"[^a-zA-Z0-9_.-]", "_", full)
+    if not name[0].isalnum():
+        name = "j" + name
+    if name == full and len(name) <= NAME_MAX:
+        return name
+    # Changed or long: a digest of the exact identity keeps two task instances apart.
+    digest = hashlib.sha256(full.encode()).hexdigest()[:12]
+    return f"{name[: NAME_MAX - len(digest) - 1]}-{digest}"
+
+
+def _split_lines(chunks: Iterable[bytes | str]) -> Iterator[str]:
+    buffer = ""
+    for chunk in chunks:
+        buffer += chunk.decode("utf-8", errors="replace") if isinstance(chunk, bytes) else chunk
+        *complete, buffer = buffer.split("\n")
+        yield from (line.rstrip("\r") for line in complete)
+    if buffer:
+        yield buffer
+
+
+class DockerJobOperator(BaseOperator):
+    """Runs the job in a container of the jobs image (DockerSettings), named per task instance.
+
+    One job container per task instance, whatever happens to the worker: a try first looks for the
+    container an earlier try left (same name). Still running: this try follows it to its end; if
+    it succeeded, its result is used and nothing runs again. Ended: its log goes to this task log,
+    then it is removed and this try starts its own. Every container is removed once its log is
+    read, failed or not, so no stopped container lingers with secrets in its environment.
+    """
+
+    template_fields: Sequence[str] = ("command", "env")
+    ui_color = "#e0ecf8"
+
+    def __init__(self, *, command: list[str], env: dict[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        _check_command(command)
+        self.command = command
+        self.env = env or {}
+        self._client: Any = None
+        self._container: str | None = None
+        self._grace = 30
+
+    def _secrets(self, settings: DockerSettings) -> dict[str, str]:
+        missing = [n for n in settings.job_env if n not in os.environ]
+        if missing:
+            raise ConfigError(f"BATON_JOB_ENV names {', '.join(missing)}, which this worker's environment lacks")
+        return {n: os.environ[n] for n in settings.job_env}
+
+    def client(self, settings: DockerSettings) -> Any:
+        import docker
+
+        return docker.APIClient(base_url=settings.url, version="auto")
+
+    def execute(self, context: Any) -> dict[str, Any] | None:
+        settings = runner_settings("docker")
+        assert isinstance(settings, DockerSettings)
+        secrets = self._secrets(settings)
+        self._grace = settings.stop_grace_seconds
+        ti = context["ti"]
+        name = container_name(settings.project, ti.dag_id, ti.run_id, ti.task_id, getattr(ti, "map_index", -1))
+        self._client = self.client(settings)
+        earlier_rows = 0
+        earlier = self._finish_earlier_try(name)
+        if earlier is not None:
+            code, lines = earlier
+            if code == 0:
+                self.log.info("the job container of an earlier try succeeded: using its result")
+                return job_result(lines)
+            self.log.warning("the job container of an earlier try exited with code %s; starting the job again", code)
+            earlier_rows = (baton_result(lines) or {}).get("rows") or 0
+        code, lines = self._run(name, settings, secrets)
+        if code != 0:
+            raise job_failed(self.command, code, lines, f" (container {name})")
+        result = job_result(lines)
+        if result is not None and earlier_rows and isinstance(result.get("rows"), int):
+            # Rows an interrupted earlier try loaded count for this cycle too.
+            result = {**result, "rows": result["rows"] + earlier_rows, "rows_earlier_tries": earlier_rows}
+        return result
+
+    def _finish_earlier_try(self, name: str) -> tuple[int, list[str]] | None:
+        """(exit code, output) of the container an earlier try left, followed to its end and removed;
+        None when there is none (or it never started)."""
+        from docker.errors import NotFound
+
+        try:
+            state = self._client.inspect_container(name)["State"]
+        except NotFound:
+            return None
+        self._container = name
+        try:
+            if state.get("Running"):
+                self.log.info("container %s of an earlier try is still running: following it to its end", name)
+                lines = self._log_lines(self._client.logs(name, stream=True, follow=True))
+                code = int(self._client.wait(name)["StatusCode"])
+            elif state.get("Status") == "created":  # never started: nothing to read
+                self.log.info("container %s of an earlier try never started: replacing it", name)
+                return None
+            else:
+                self.log.info("container %s of an earlier try has ended (code %s): its output", name, state["ExitCode"])
+                lines = self._log_lines(self._client.logs(name, stream=True, follow=False))
+                code = int(state["ExitCode"])
+            return code, lines
+        finally:
+            self._remove(name)
+
+    def _run(self, name: str, s: DockerSettings, secrets: dict[str, str]) -> tuple[int, list[str]]:
+        from docker.types import Mount
+
+        mounts = [
+            Mount(target=m.target, source=m.source, type="bind" if m.source.startswith("/") else "volume", read_only=m.read_only)
+            for m in s.mounts
+        ]
+        container = self._client.create_container(
+            image=s.image,
+            command=list(self.command),
+            name=name,
+            environment={**self.env, **secrets},
+            # `make down` finds containers left by a dead worker by the project label.
+            labels={"baton.project": s.project, "baton.task": f"{self.dag_id}.{self.task_id}"},
+            host_config=self._client.create_host_config(auto_remove=False, mounts=mounts, network_mode=s.network),
+        )
+        self._container = container["Id"]
+        try:
+            self.log.info("container %s (%s): %s", name, s.image, " ".join(self.command))
+            stream = self._client.attach(container=self._container, stdout=True, stderr=True, stream=True, logs=True)
+            self._client.start(self._container)
+            lines = self._log_lines(stream)
+            code = int(self._client.wait(self._container)["StatusCode"])
+            return code, lines
+        finally:
+            self._remove(self._container)
+
+    def _log_lines(self, chunks: Iterable[bytes | str]) -> list[str]:
+        tail: deque[str] = deque(maxlen=5000)
+        for line in _split_lines(chunks):
+            self.log.info("%s", line)
+            tail.append(line)
         return list(tail)
 
+    def _remove(self, container: str) -> None:
+        from docker.errors import NotFound
 
-def _docker_operator(task_id: str, command: list[str], env: dict[str, str], **kwargs: Any) -> BaseOperator:
-    from airflow.providers.docker.operators.docker import DockerOperator
-    from docker.types import Mount
+        try:
+            self._client.remove_container(container, force=True)
+        except NotFound:
+            pass
+        self._container = None
 
-    class DockerJobOperator(DockerOperator):
-        """DockerOperator whose secrets are read from the worker's environment when it runs."""
+    def on_kill(self) -> None:
+        if self._client is not None and self._container is not None:
+            self.log.info("stopping job container %s", self._container)
+            try:
+                self._client.stop(self._container, timeout=self._grace)
+            finally:
+                self._remove(self._container)
+
+
+# --- ecs -----------------------------------------------------------------------------------------
+@cache
+def ecs_operator_class() -> type[BaseOperator]:
+    """EcsJobOperator, built on first use so that other runners never import the amazon provider."""
+    from airflow.providers.amazon.aws.hooks.logs import AwsLogsHook
+    from airflow.providers.amazon.aws.operators.ecs import EcsRunTaskOperator
+    from airflow.sdk.exceptions import AirflowException
+
+    class EcsJobOperator(EcsRunTaskOperator):
+        """EcsRunTaskOperator whose cluster, task definition, network and logs come from EcsSettings
+        when it runs (and again when it resumes from the triggerer), and which returns the job's
+        result read from its last lines in CloudWatch."""
+
+        def __init__(self, *, command: list[str], env: dict[str, str] | None = None, **kwargs: Any) -> None:
+            _check_command(command)
+            super().__init__(cluster="", task_definition="", overrides={}, **kwargs)
+            self.command, self.env = command, env or {}
+
+        def apply_settings(self) -> None:
+            s = runner_settings("ecs")
+            assert isinstance(s, EcsSettings)
+            self.cluster, self.task_definition = s.cluster, s.task_definition
+            self.overrides = {
+                "containerOverrides": [
+                    {
+                        "name": s.container,
+                        "command": list(self.command),
+                        "environment": [{"name": k, "value": v} for k, v in sorted(self.env.items())],
+                    }
+                ]
+            }
+            self.capacity_provider_strategy = [{"capacityProvider": s.capacity_provider}]
+            self.network_configuration = {
+                "awsvpcConfiguration": {
+                    "subnets": list(s.subnets),
+                    "securityGroups": list(s.security_groups),
+                    "assignPublicIp": "DISABLED",
+                }
+            }
+            self.awslogs_group = s.log_group
+            self.awslogs_stream_prefix = f"{s.log_stream_prefix}/{s.container}"
+            # Named, so the log stream is known at once (unnamed, the operator polls DescribeTasks for it).
+            self.container_name = s.container
+            self.awslogs_region = s.region
+            self.deferrable = s.deferrable
 
         def execute(self, context: Any) -> Any:
-            names = [n.strip() for n in os.environ.get("BATON_JOB_ENV", "").split(",") if n.strip()]
-            missing = [n for n in names if n not in os.environ]
-            if missing:
-                raise ConfigError(f"BATON_JOB_ENV names {', '.join(missing)}, which this worker's environment lacks")
-            # DockerOperator reads private_environment from this attribute when it creates the container.
-            self._private_environment = {n: os.environ[n] for n in names}
-            return super().execute(context)
+            self.apply_settings()
+            super().execute(context)  # defers when deferrable; else waits and checks the exit code
+            return self.result_from_logs()
 
-    mounts = []
-    for spec in filter(None, (s.strip() for s in os.environ.get("BATON_DOCKER_MOUNTS", "").split(","))):
-        parts = spec.split(":")
-        if len(parts) not in (2, 3):
-            raise ConfigError(f"BATON_DOCKER_MOUNTS: {spec!r} is not SOURCE:TARGET[:ro]")
-        source, target = parts[0], parts[1]
-        mounts.append(
-            Mount(
-                target=target,
-                source=source,
-                type="bind" if source.startswith("/") else "volume",
-                read_only=len(parts) == 3 and parts[2] == "ro",
-            )
-        )
-    return DockerJobOperator(
-        task_id=task_id,
-        image=_setting("BATON_JOBS_IMAGE", "baton/jobs:local"),
-        command=command,
-        environment=env,
-        network_mode=os.environ.get("BATON_DOCKER_NETWORK") or None,
-        docker_url=os.environ.get("BATON_DOCKER_URL", "unix://var/run/docker.sock"),
-        mounts=mounts,
-        mount_tmp_dir=False,
-        auto_remove="success",
-        # `make down` finds job containers left by failed runs by this label.
-        labels={"baton.project": os.environ.get("BATON_PROJECT", "baton")},
-        xcom_all=True,
-        **kwargs,
-    )
+        def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> Any:
+            self.apply_settings()
+            super().execute_complete(context, event)
+            return self.result_from_logs()
 
+        def _check_success_task(self) -> None:
+            try:
+                super()._check_success_task()
+            except AirflowException as exc:
+                code = self.exit_code()
+                if code in PERMANENT_EXIT_CODES:
+                    raise job_failed(self.command, code, [str(exc)], f" (ECS task {self.arn})") from exc
+                raise
 
-def _ecs_operator(task_id: str, command: list[str], env: dict[str, str], **kwargs: Any) -> BaseOperator:
-    from airflow.providers.amazon.aws.operators.ecs import EcsRunTaskOperator
+        def exit_code(self) -> int | None:
+            if not self.arn:
+                return None
+            tasks = self.client.describe_tasks(cluster=self.cluster, tasks=[self.arn]).get("tasks", [])
+            for task in tasks:
+                for container in task.get("containers", []):
+                    if container.get("name") == self.container_name and container.get("exitCode") is not None:
+                        return int(container["exitCode"])
+            return None
 
-    container = _setting("BATON_ECS_CONTAINER", "jobs")
-    return EcsRunTaskOperator(
-        task_id=task_id,
-        cluster=_setting("BATON_ECS_CLUSTER"),
-        task_definition=_setting("BATON_ECS_TASK_DEFINITION"),
-        overrides={
-            "containerOverrides": [
-                {
-                    "name": container,
-                    "command": command,
-                    "environment": [{"name": k, "value": v} for k, v in sorted(env.items())],
-                }
-            ]
-        },
-        capacity_provider_strategy=[{"capacityProvider": _setting("BATON_ECS_CAPACITY_PROVIDER", "FARGATE_SPOT")}],
-        network_configuration={
-            "awsvpcConfiguration": {
-                "subnets": _setting("BATON_ECS_SUBNETS").split(","),
-                "securityGroups": _setting("BATON_ECS_SECURITY_GROUPS").split(","),
-                "assignPublicIp": "DISABLED",
-            }
-        },
-        awslogs_group=_setting("BATON_ECS_LOG_GROUP"),
-        awslogs_stream_prefix=f"{_setting('BATON_ECS_LOG_STREAM_PREFIX', 'jobs')}/{container}",
-        # Named, so the log stream is known at once (unnamed, the operator polls DescribeTasks for it).
-        container_name=container,
-        awslogs_region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
-        deferrable=os.environ.get("BATON_ECS_DEFERRABLE", "true").lower() == "true",
-        **kwargs,
-    )
+        def last_log_lines(self, count: int = 50) -> list[str]:
+            logs = AwsLogsHook(
+                aws_conn_id=self.aws_conn_id, region_name=self.resolve_awslogs_region(), verify=self.verify
+            ).conn
+            events = logs.get_log_events(
+                logGroupName=self.awslogs_group,
+                logStreamName=self._get_logs_stream_name(),
+                startFromHead=False,
+                limit=count,
+            ).get("events", [])
+            return [e.get("message", "") for e in events]
+
+        def result_from_logs(self) -> dict[str, Any] | None:
+            if not self.arn:
+                return None
+            try:
+                return job_result(self.last_log_lines())
+            except Exception as exc:  # the job succeeded; a missing figure must not fail it
+                self.log.warning("could not read the job's result from CloudWatch: %s", exc)
+                return None
+
+    return EcsJobOperator
 
 
+# --- the factory ---------------------------------------------------------------------------------
 def job_operator(
     task_id: str, command: list[str], config: Config, env: dict[str, str] | None = None, **kwargs: Any
 ) -> BaseOperator:
-    """The operator that runs `command` (meltano ... / dbt ...) in the jobs image, per BATON_RUNNER."""
-    env = env or {}
+    """The operator that runs `command` (el / meltano / dbt / state ...) in the jobs image, per BATON_RUNNER."""
+    cls: type[BaseOperator]
     if config.runner == "subprocess":
-        return SubprocessJobOperator(task_id=task_id, command=command, env=env, **kwargs)
-    if config.runner == "docker":
-        return _docker_operator(task_id, command, env, **kwargs)
-    return _ecs_operator(task_id, command, env, **kwargs)
+        cls = SubprocessJobOperator
+    elif config.runner == "docker":
+        cls = DockerJobOperator
+    else:
+        cls = ecs_operator_class()
+    return cls(task_id=task_id, command=command, env=env or {}, **kwargs)

@@ -150,7 +150,7 @@ def test_a_third_source_and_domain_need_config_only(tmp_path: Path) -> None:
     assert {"ingest_crm", "dbt_sales"} <= set(dags)
     assert _schedule(dags["ingest_crm"]) == {"cycle"}
     assert _outlets(dags["ingest_crm"]) == {"raw_crm"}
-    assert dags["ingest_crm"].get_task("extract_load").command == ["meltano", "run", "tap-crm", "target-raw-crm"]
+    assert dags["ingest_crm"].get_task("extract_load").command == ["el", "crm"]
     assert _schedule(dags["dbt_sales"]) == {"raw_crm", "raw_shop"}
     assert _schedule(dags["dbt_finance"]) == {"raw_shop"}
 
@@ -176,9 +176,29 @@ def test_gate_decisions() -> None:
         decide(mixed, "fail")
     assert decide(mixed, "warn")[:2] == (True, "2026-11-23")
     ready, cycle_id, message = decide(mixed, "wait")
-    assert (ready, cycle_id) == (False, "2026-11-23") and "waiting for raw_marketing" in message
+    assert (ready, cycle_id) == (False, "2026-11-23") and "waiting for marketing" in message
     with pytest.raises(MixedCyclesError, match="raw_marketing"):
         decide({"raw_shop": "2026-11-23", "raw_marketing": None}, "warn")
+
+
+def test_job_tasks_retry_quickly_with_backoff() -> None:
+    config = _config()
+    assert config.ingestion.retry_delay_seconds <= 15 and config.ingestion.max_retry_delay_seconds <= 60
+    dags = _all_dags(config)
+    for dag_id, task_id in (("ingest_shop", "extract_load"), ("dbt_finance", "build")):
+        task = dags[dag_id].get_task(task_id)
+        assert task.retries >= 3
+        assert task.retry_delay.total_seconds() <= 15
+        assert task.retry_exponential_backoff > 1
+        assert task.max_retry_delay.total_seconds() <= 60
+    assert dags["dbt_finance"].get_task("gate").retries == 0
+
+
+def test_dbt_builds_take_the_pool_named_in_the_settings() -> None:
+    assert _config().warehouse_pool == "baton_warehouse"  # settings.env, reachable in a checkout
+    dags = _all_dags(_config(warehouse_pool="writers"))
+    assert dags["dbt_finance"].get_task("build").pool == "writers"
+    assert "baton_warehouse" not in (DAGS / "baton" / "dbt_dags.py").read_text()
 
 
 def test_config_errors_name_the_setting(tmp_path: Path) -> None:
@@ -187,8 +207,12 @@ def test_config_errors_name_the_setting(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"BATON_RUNNER.*choose one of docker, ecs, subprocess"):
         load_config(environ={"BATON_RUNNER": "k8s"})
     bad = tmp_path / "baton.yml"
-    bad.write_text((DAGS / "baton.yml").read_text().replace("retries: 2", "retries: two"))
+    text = (DAGS / "baton.yml").read_text()
+    bad.write_text(text.replace("ingestion:\n  retries: 6", "ingestion:\n  retries: six"))
     with pytest.raises(ConfigError, match=r"baton.yml: 'ingestion.retries' must be a int"):
+        load_config(bad, environ={})
+    bad.write_text(text.replace("max_retry_delay_seconds: 60", "max_retry_delay_seconds: 5"))
+    with pytest.raises(ConfigError, match=r"'dbt.max_retry_delay_seconds' is below"):
         load_config(bad, environ={})
 
 

@@ -1,0 +1,214 @@
+"""The per-cycle gate of the dbt DAGs: it reads the newest events at every check, goes on once every
+source has landed the newest cycle, and stops at once, with the reason, when a source failed to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from airflow.sdk.exceptions import AirflowFailException
+from baton.assets import cycle_asset, raw_asset
+from baton.config import Config, load_config
+from baton.dbt_dags import build_dbt_dags
+from baton.gating import (
+    INGESTION_STATE,
+    MixedCyclesError,
+    SourceNotLandedError,
+    decide,
+    ingestion_failure,
+    landing_failures,
+)
+from baton.ingestion import build_ingestion_dag, raw_extra
+from baton.metadata import load_manifest, load_sources
+
+
+@dataclass
+class Run:
+    dag_id: str
+    run_id: str
+    state: str
+
+
+@dataclass
+class Event:
+    extra: dict
+    created_dagruns: list = field(default_factory=list)
+
+
+class Events:
+    """inlet_events[asset]: newest last; .ascending(False).limit(1) as the Task SDK accessor."""
+
+    def __init__(self, events: list[Event]) -> None:
+        self.events, self.reverse, self.count = events, False, None
+
+    def ascending(self, ascending: bool = True) -> Events:
+        self.reverse = not ascending
+        return self
+
+    def limit(self, n: int) -> Events:
+        self.count = n
+        return self
+
+    def __iter__(self):
+        found = list(reversed(self.events)) if self.reverse else list(self.events)
+        return iter(found[: self.count] if self.count else found)
+
+
+class World:
+    """What the Airflow API would answer: events per asset, asset states; changes between pokes."""
+
+    def __init__(self) -> None:
+        self.events: dict[str, list[Event]] = {}
+        self.states: dict[str, dict] = {}
+        self.xcom: dict[str, Any] = {}
+
+    def emit(self, asset_name: str, extra: dict, created: list[Run] | None = None) -> None:
+        self.events.setdefault(asset_name, []).append(Event(extra, created or []))
+
+    def context(self) -> dict:
+        world = self
+
+        class InletEvents:
+            def __getitem__(self, asset):
+                return Events(world.events.get(asset.name, []))
+
+        class Store:
+            def __init__(self, name: str) -> None:
+                self.name = name
+
+            def get(self, key: str, default: Any = None) -> Any:
+                return world.states.get(self.name, {}).get(key, default)
+
+            def set(self, key: str, value: Any) -> None:
+                world.states.setdefault(self.name, {})[key] = value
+
+        class States:
+            def __getitem__(self, asset):
+                return Store(asset.name)
+
+        class Ti:
+            def xcom_push(self, key: str, value: Any) -> None:
+                world.xcom[key] = value
+
+        return {"inlet_events": InletEvents(), "asset_state_store": States(), "ti": Ti(), "run_id": "r1"}
+
+
+def _config(**overrides) -> Config:
+    base = load_config(environ={"BATON_RUNNER": "subprocess"})
+    return Config(**{**base.__dict__, **overrides})
+
+
+def _gate(domain: str, **overrides):
+    config = _config(**overrides)
+    dags = build_dbt_dags(config, load_manifest(config.metadata_dir), load_sources(config.metadata_dir))
+    return next(d for d in dags if d.dag_id == f"dbt_{domain}").get_task("gate")
+
+
+def _poke(gate, world: World):
+    return gate.python_callable(**world.context())
+
+
+def test_a_run_started_on_mixed_cycles_goes_on_once_the_late_source_lands() -> None:
+    world = World()
+    world.emit("cycle", {"cycle_id": "2026-11-24"})
+    world.emit("raw_shop", {"cycle_id": "2026-11-24"})
+    world.emit("raw_marketing", {"cycle_id": "2026-11-24"})
+    world.emit("cycle", {"cycle_id": "2026-11-25"})
+    world.emit("raw_shop", {"cycle_id": "2026-11-25"})
+    gate = _gate("marketing", gating_policy="wait")
+
+    first = _poke(gate, world)
+    assert (first.is_done, first.xcom_value) == (False, "2026-11-25")
+    world.emit("raw_marketing", {"cycle_id": "2026-11-25"})  # lands late, same cycle
+    second = _poke(gate, world)
+    assert (second.is_done, second.xcom_value) == (True, "2026-11-25")
+
+
+def test_the_newest_cycle_counts_not_the_newest_raw_event() -> None:
+    # The cycle is open but no source has landed it yet: the domain waits instead of building D-1.
+    world = World()
+    world.emit("raw_shop", {"cycle_id": "2026-11-24"})
+    world.emit("cycle", {"cycle_id": "2026-11-25"})
+    assert _poke(_gate("finance"), world).is_done is False
+
+
+def test_a_source_that_failed_the_newest_cycle_stops_the_gate_at_once() -> None:
+    world = World()
+    world.emit("cycle", {"cycle_id": "2026-11-24"})
+    world.emit("raw_marketing", {"cycle_id": "2026-11-24"})
+    world.emit("cycle", {"cycle_id": "2026-11-25"})
+    world.emit("raw_shop", {"cycle_id": "2026-11-25"})
+    world.states["raw_marketing"] = {
+        INGESTION_STATE: {"cycle_id": "2026-11-25", "run_id": "m2", "state": "failed", "error": "el: ERROR bad row"}
+    }
+    with pytest.raises(AirflowFailException, match="marketing did not land 2026-11-25: ingest_marketing failed"):
+        _poke(_gate("marketing", gating_policy="wait"), world)
+    assert world.xcom["reason"].startswith("marketing did not land 2026-11-25")
+
+
+def test_a_failed_run_of_the_cycle_counts_even_without_a_recorded_state() -> None:
+    world = World()
+    world.emit("raw_shop", {"cycle_id": "2026-11-25"})
+    world.emit("raw_marketing", {"cycle_id": "2026-11-24"})
+    created = [Run("ingest_shop", "s1", "success"), Run("ingest_marketing", "m1", "failed")]
+    world.emit("cycle", {"cycle_id": "2026-11-25"}, created)
+    with pytest.raises(AirflowFailException, match="ingest_marketing run m1 failed"):
+        _poke(_gate("marketing"), world)
+
+
+def test_ingestion_failure_reads_the_state_then_the_created_run() -> None:
+    failed_run = Run("ingest_marketing", "m1", "failed")
+    running = {"cycle_id": "D", "run_id": "m2", "state": "running"}
+    # A manual re-run (m2) of the cycle is under way: the failed scheduled run no longer counts.
+    assert ingestion_failure(running, failed_run, "marketing", "D") is None
+    # The run the state names died without reporting: its run state tells.
+    assert "m1 failed" in ingestion_failure({**running, "run_id": "m1"}, failed_run, "marketing", "D")
+    # A state about an older cycle says nothing about this one.
+    assert ingestion_failure({"cycle_id": "C", "state": "failed"}, None, "marketing", "D") is None
+    assert ingestion_failure(None, Run("ingest_marketing", "m1", "running"), "marketing", "D") is None
+
+
+def test_landing_failures_without_a_cycle_event_are_none() -> None:
+    assert landing_failures(World().context(), [raw_asset("shop")], None) == {}
+
+
+def test_decide_with_the_newest_cycle_and_failures() -> None:
+    mixed = {"raw_shop": "D2", "raw_marketing": "D1"}
+    with pytest.raises(SourceNotLandedError, match="marketing did not land D2: boom"):
+        decide(mixed, "wait", "D2", {"raw_marketing": "boom"})
+    with pytest.raises(SourceNotLandedError):
+        decide(mixed, "fail", "D2", {"raw_marketing": "boom"})
+    ready, cycle_id, message = decide(mixed, "warn", "D2", {"raw_marketing": "boom"})
+    assert (ready, cycle_id) == (True, "D2") and "marketing did not land D2: boom" in message
+    # A source never landed yet is waited for (a first cycle), unless it failed.
+    assert decide({"raw_shop": "D2", "raw_marketing": None}, "wait", "D2")[0] is False
+    with pytest.raises(MixedCyclesError, match="no event with a cycle_id yet"):
+        decide({"raw_shop": None}, "wait")
+    # An earlier day run again is the newest cycle: sources on a later day wait for it.
+    assert decide({"raw_shop": "D2"}, "wait", "D1")[:2] == (False, "D1")
+
+
+def test_the_ingestion_task_records_its_state_and_the_extra() -> None:
+    config = _config()
+    source = next(s for s in load_sources(config.metadata_dir) if s.name == "marketing")
+    task = build_ingestion_dag(source, config).get_task("extract_load")
+    world = World()
+    world.emit("cycle", {"cycle_id": "2026-11-25"})
+    context = {**world.context(), "outlet_events": {raw_asset("marketing"): type("E", (), {"extra": None})()}}
+    task._pre_execute_hook(context)
+    assert world.states["raw_marketing"][INGESTION_STATE]["state"] == "running"
+    task.on_failure_callback[0]({**context, "exception": RuntimeError("`el marketing` exited with code 3:\nel: ERROR NaN in spend")})
+    state = world.states["raw_marketing"][INGESTION_STATE]
+    assert state == {"cycle_id": "2026-11-25", "run_id": "r1", "state": "failed", "error": "el: ERROR NaN in spend"}
+    result = {"source": "marketing", "rows": 50, "reconciled": {"m": {"source": 50, "raw": 50}}, "ok": True}
+    task._post_execute_hook(context, result)
+    assert context["outlet_events"][raw_asset("marketing")].extra == {
+        "cycle_id": "2026-11-25",
+        "rows": 50,
+        "reconciled": {"m": {"source": 50, "raw": 50}},
+    }
+    assert world.states["raw_marketing"][INGESTION_STATE]["state"] == "landed"
+    assert raw_extra("D", {"rows": 7}) == {"cycle_id": "D", "rows": 7, "reconciled": {}}
+    assert raw_extra("D", None) == {"cycle_id": "D", "rows": None, "reconciled": {}}
+    assert cycle_asset().name == "cycle"
