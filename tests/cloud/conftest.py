@@ -1,4 +1,4 @@
-"""Cloud tier: terraform/envs with dev.tfvars applied to a local AWS emulator (moto's server), checked with boto3, destroyed.
+"""Cloud tier: terraform/envs with dev.tfvars applied to moto's server (a local AWS emulator), checked, destroyed.
 
 Needs terraform, the AWS provider in a local plugin mirror (TF_PLUGIN_DIR) and the cloud tools
 (`make cloud-tools`: .venvs/cloud with moto's server). Where one is missing the tier skips with one

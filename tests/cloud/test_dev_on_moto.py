@@ -1,4 +1,4 @@
-"""envs/dev on the emulator: what apply builds, what the ecs runner asks for, what destroy leaves.
+"""dev on the emulator: what apply builds, what the ecs runner asks for, what destroy leaves.
 
 The tests run in file order on one deployment; the last one destroys it.
 """
@@ -10,9 +10,10 @@ import sys
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.cloud.conftest import Moto, Terraform
-from tests.conftest import REPO
+from tests.conftest import REPO, read_settings
 
 NAME = "baton-dev"
 COMPONENTS = {"api-server", "scheduler", "dag-processor", "triggerer"}
@@ -22,7 +23,15 @@ AIRFLOW_SECRETS = {
     "AIRFLOW__CORE__FERNET_KEY",
     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
 }
-JOBS_SECRETS = {"MELTANO_DATABASE_URI", "BATON_SHOP_DB_URL"}
+# What Terraform reads: settings.env and the sources' `baton:` declarations.
+SETTINGS = read_settings(REPO / "settings.env")
+DECLARATIONS = {
+    path.name.removesuffix(".meltano.yml"): (yaml.safe_load(path.read_text()) or {}).get("baton") or {}
+    for path in sorted((REPO / "meltano" / "sources").glob("*.meltano.yml"))
+}
+SOURCE_SECRETS = {env for d in DECLARATIONS.values() for env in d.get("secrets") or []}
+FOLDERS = {folder for d in DECLARATIONS.values() for folder in (d.get("folders") or {}).values()}
+JOBS_SECRETS = {"MELTANO_DATABASE_URI", *SOURCE_SECRETS}
 
 
 def containers(aws, task_definition: str) -> list[dict[str, Any]]:
@@ -48,7 +57,7 @@ def test_four_airflow_services_in_private_subnets(deployment: Terraform, aws) ->
         assert vpc["assignPublicIp"] == "DISABLED", service["serviceName"]
     by_name = {s["serviceName"]: s for s in services}
     (target,) = by_name["api-server"]["loadBalancers"]
-    assert target["containerPort"] == 8080
+    assert target["containerPort"] == int(SETTINGS["BATON_AIRFLOW_PORT"])
     assert all(not by_name[n]["loadBalancers"] for n in COMPONENTS - {"api-server"})
 
 
@@ -72,9 +81,19 @@ def test_jobs_task_definition_runs_the_jobs_image_from_ecr(deployment: Terraform
     assert task["requiresCompatibilities"] == ["FARGATE"]
     assert task["networkMode"] == "awsvpc"
     assert task["executionRoleArn"] != task["taskRoleArn"]
+    # The warehouse and one access point per folder the sources declare, mounted under /data.
     volumes = {v["name"]: v["efsVolumeConfiguration"] for v in task["volumes"]}
-    assert set(volumes) == {"warehouse", "marketing"}
+    assert set(volumes) == {"warehouse", *FOLDERS}
     assert all(v["transitEncryption"] == "ENABLED" for v in volumes.values())
+    data = SETTINGS["BATON_JOB_DATA_DIR"]
+    mounts = {m["sourceVolume"]: (m["containerPath"], m["readOnly"]) for m in container["mountPoints"]}
+    assert mounts == {"warehouse": (f"{data}/warehouse", False), **{f: (f"{data}/{f}", True) for f in FOLDERS}}
+    env = {e["name"]: e["value"] for e in container["environment"]}
+    for declaration in DECLARATIONS.values():
+        for variable, folder in (declaration.get("folders") or {}).items():
+            assert env[variable] == f"{data}/{folder}"
+    access_points = aws("efs").describe_access_points()["AccessPoints"]
+    assert {a["RootDirectory"]["Path"] for a in access_points} == {"/warehouse", *(f"/{f}" for f in FOLDERS)}
     assert container["logConfiguration"]["options"]["awslogs-group"] == deployment.outputs["jobs_log_group"]
 
 
@@ -88,7 +107,7 @@ def test_secrets_are_passed_as_secrets_not_environment(deployment: Terraform, aw
         for container in containers(aws, f"{NAME}-{component}"):
             names = {s["name"] for s in container["secrets"]}
             assert names >= AIRFLOW_SECRETS, (component, container["name"])
-            leaked = (AIRFLOW_SECRETS | JOBS_SECRETS | {"BATON_DB_MASTER_PASSWORD"}) & {
+            leaked = (AIRFLOW_SECRETS | JOBS_SECRETS | {"BATON_DB_ADMIN_PASSWORD"}) & {
                 e["name"] for e in container["environment"]
             }
             assert not leaked, (component, container["name"], leaked)
@@ -98,12 +117,24 @@ def test_secrets_are_passed_as_secrets_not_environment(deployment: Terraform, aw
         assert secretsmanager.describe_secret(SecretId=arn)["KmsKeyId"]
 
 
+def test_each_declared_source_secret_is_a_secret_of_the_jobs_task(deployment: Terraform, aws) -> None:
+    """One secret per variable the sources declare (meltano/sources/*.meltano.yml), empty until filled in."""
+    arns = deployment.outputs["secret_arns"]
+    (jobs,) = containers(aws, deployment.outputs["jobs_task_definition"])
+    value_from = {s["name"]: s["valueFrom"] for s in jobs["secrets"]}
+    for variable in SOURCE_SECRETS:
+        key = variable.removeprefix("BATON_").lower().replace("_", "-")
+        assert value_from[variable] == arns[key], variable
+        assert f"{NAME}/{key}" in deployment.outputs["external_secret_names"]
+
+
 def test_generated_secrets_hold_usable_values(deployment: Terraform, aws) -> None:
     """The JWT secret, Fernet key and database URLs were written (write-only: not in the state)."""
     from cryptography.fernet import Fernet
 
     secretsmanager, arns = aws("secretsmanager"), deployment.outputs["secret_arns"]
-    value = {k: secretsmanager.get_secret_value(SecretId=arns[k])["SecretString"] for k in arns if k != "shop-db-url"}
+    generated = ("jwt-secret", "fernet-key", "api-secret-key", "airflow-db-url", "meltano-db-url")
+    value = {k: secretsmanager.get_secret_value(SecretId=arns[k])["SecretString"] for k in generated}
     Fernet(value["fernet-key"].encode())  # raises unless a valid Fernet key
     assert len(value["jwt-secret"]) == 64 and len(value["api-secret-key"]) == 64
     host = deployment.outputs["database_address"]
@@ -120,7 +151,11 @@ def test_airflow_containers_carry_airflow_3_and_runner_settings(deployment: Terr
     for component in COMPONENTS:
         airflow = next(c for c in containers(aws, f"{NAME}-{component}") if c["name"] == "airflow")
         env = {e["name"]: e["value"] for e in airflow["environment"]}
-        assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://api-server:8080/execution/"
+        assert (
+            env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"]
+            == f"http://api-server:{SETTINGS['BATON_AIRFLOW_PORT']}/execution/"
+        )
+        assert env["BATON_WAREHOUSE_POOL"] == SETTINGS["BATON_WAREHOUSE_POOL"]
         bundle = json.loads(env["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"])
         assert bundle[0]["kwargs"]["bucket_name"] == deployment.outputs["dag_bucket"]
         assert env["AIRFLOW__LOGGING__REMOTE_BASE_LOG_FOLDER"].startswith("cloudwatch://arn:aws:logs:")

@@ -42,9 +42,8 @@ variable "ssl_policy" {
 }
 
 variable "target_port" {
-  description = "Port of the targets (the api-server)"
+  description = "Port of the targets: the api-server's (BATON_AIRFLOW_PORT of settings.env, from the spec module)"
   type        = number
-  default     = 8080
 }
 
 variable "health_check_path" {

@@ -70,12 +70,13 @@ module "rds" {
 module "secrets" {
   source = "../secrets"
 
-  name                    = local.name
-  kms_key_arn             = module.kms.key_arn
-  database_host           = module.rds.address
-  database_port           = module.rds.port
-  generation              = var.secret_generation
-  external_secrets        = { for k, s in var.external_secrets : s.key => s.description }
+  name          = local.name
+  kms_key_arn   = module.kms.key_arn
+  database_host = module.rds.address
+  database_port = module.rds.port
+  generation    = var.secret_generation
+  # One secret per variable the sources declare in their `baton:` blocks (module spec).
+  external_secrets        = { for env, s in module.spec.source_secrets : s.key => s.description }
   recovery_window_in_days = var.secret_recovery_window_in_days
   tags                    = local.tags
 }
@@ -87,8 +88,10 @@ module "efs" {
   vpc_id                  = module.network.vpc_id
   subnet_ids              = module.network.private_subnet_ids
   allowed_security_groups = { jobs = module.jobs.security_group_id }
-  kms_key_arn             = module.kms.key_arn
-  enable_backup           = var.enable_efs_backup
+  # The warehouse and one access point per folder the sources declare (module spec).
+  access_points = { for name, v in module.spec.jobs_volumes : name => v.path }
+  kms_key_arn   = module.kms.key_arn
+  enable_backup = var.enable_efs_backup
   # Emulators lack these two; on AWS both stay on (defaults).
   enable_file_system_policy = var.enable_efs_file_system_policy
   tags                      = local.tags
@@ -98,7 +101,7 @@ module "cluster" {
   source = "../ecs-cluster"
 
   name                   = module.spec.names.cluster
-  enable_service_connect = true # tasks reach the execution API at http://api-server:8080
+  enable_service_connect = true # tasks reach the execution API at http://api-server:<BATON_AIRFLOW_PORT>
   tags                   = local.tags
 }
 
@@ -111,6 +114,7 @@ module "alb" {
   subnet_ids          = module.network.public_subnet_ids
   allowed_cidrs       = var.allowed_cidrs
   certificate_arn     = var.certificate_arn
+  target_port         = module.spec.api_port # BATON_AIRFLOW_PORT of settings.env
   deletion_protection = var.deletion_protection
   tags                = local.tags
 }
@@ -123,15 +127,12 @@ locals {
     AIRFLOW__API__SECRET_KEY            = local.secrets["api-secret-key"]
     AIRFLOW__DATABASE__SQL_ALCHEMY_CONN = local.secrets["airflow-db-url"]
   }
+  # baton-airflow-init creates the applications' roles and databases as the RDS master user.
   init_secrets = {
-    BATON_DB_MASTER_USERNAME = "${module.rds.master_user_secret_arn}:username::"
-    BATON_DB_MASTER_PASSWORD = "${module.rds.master_user_secret_arn}:password::"
-    MELTANO_DATABASE_URI     = local.secrets["meltano-db-url"]
+    BATON_DB_ADMIN_USER     = "${module.rds.master_user_secret_arn}:username::"
+    BATON_DB_ADMIN_PASSWORD = "${module.rds.master_user_secret_arn}:password::"
+    MELTANO_DATABASE_URI    = local.secrets["meltano-db-url"]
   }
-  jobs_secrets = merge(
-    { MELTANO_DATABASE_URI = local.secrets["meltano-db-url"] },
-    { for env, s in var.external_secrets : env => local.secrets[s.key] },
-  )
 }
 
 module "spec" {
@@ -144,9 +145,8 @@ module "spec" {
   task_log_group_arn      = module.airflow.task_log_group_arn
   airflow_secrets         = local.airflow_secrets
   init_secrets            = local.init_secrets
-  jobs_secrets            = local.jobs_secrets
-  database_host           = module.rds.address
-  database_port           = module.rds.port
+  jobs_secrets            = { MELTANO_DATABASE_URI = local.secrets["meltano-db-url"] }
+  secret_arns             = local.secrets
   api_base_url            = "https://${coalesce(var.domain_name, module.alb.dns_name)}/"
   dag_bucket              = module.dag_bucket.name
   jobs_subnet_ids         = module.network.private_subnet_ids
@@ -172,7 +172,8 @@ module "jobs" {
   efs_access_point_ids  = module.efs.access_point_ids
   efs_access_point_arns = module.efs.access_point_arns
   repository_arn        = module.ecr.repository_arns["jobs"]
-  secret_arns           = distinct(values(local.jobs_secrets))
+  secret_arns           = distinct(values(module.spec.jobs_secrets))
+  writable_volumes      = [for name, v in module.spec.jobs_volumes : name if !v.read_only]
   kms_key_arn           = module.kms.key_arn
   log_retention_days    = var.log_retention_days
   tags                  = local.tags

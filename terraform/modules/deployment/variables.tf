@@ -80,17 +80,6 @@ variable "source_cidrs" {
   default     = []
 }
 
-variable "external_secrets" {
-  description = "Secrets set outside Terraform, passed to job tasks: environment variable -> { key, description }. Default: the shop source's URL"
-  type = map(object({
-    key         = string
-    description = string
-  }))
-  default = {
-    BATON_SHOP_DB_URL = { key = "shop-db-url", description = "URL of the shop source database (tap-shop), e.g. postgresql://user:password@host:5432/shop" }
-  }
-}
-
 variable "db_instance_class" {
   description = "RDS instance class of the metadata database"
   type        = string

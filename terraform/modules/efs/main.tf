@@ -1,4 +1,4 @@
-# The warehouse: DuckDB files (raw_<source>.duckdb, analytics.duckdb) and the marketing drop folder.
+# The warehouse: DuckDB files (raw_<source>.duckdb, analytics.duckdb) and the folders file sources read.
 resource "aws_efs_file_system" "this" {
   creation_token   = var.name
   encrypted        = true

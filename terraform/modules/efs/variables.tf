@@ -25,12 +25,8 @@ variable "kms_key_arn" {
 }
 
 variable "access_points" {
-  description = "Access points: name -> directory. Each is owned by the jobs image's user (uid/gid 1000)"
+  description = "Access points: name -> directory, e.g. { warehouse = \"/warehouse\" }. Each is owned by the jobs image's user (uid/gid 1000); the deployment derives them from the sources' folders"
   type        = map(string)
-  default = {
-    warehouse = "/warehouse"
-    marketing = "/marketing"
-  }
 }
 
 variable "posix_uid" {

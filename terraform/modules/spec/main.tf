@@ -1,10 +1,43 @@
 locals {
+  # The kit's constants (settings.env at the repository's root: KEY=VALUE lines), read here once;
+  # the deployment module passes on what other modules need (the api-server's port to the ALB).
+  settings_file = coalesce(var.settings_file, "${path.module}/../../../settings.env")
+  settings      = { for m in regexall("(?m)^([A-Z][A-Z0-9_]*)=(.*)$", file(local.settings_file)) : m[0] => trimspace(m[1]) }
+  api_port      = tonumber(local.settings["BATON_AIRFLOW_PORT"])
+  data_dir      = local.settings["BATON_JOB_DATA_DIR"]
+
+  # The sources' declarations: the `baton:` block of every meltano/sources/<name>.meltano.yml
+  # names the environment variables holding its secrets and the folders it reads. Adding a
+  # source file adds its secrets and folders here, with no Terraform edit.
+  sources_dir = coalesce(var.sources_dir, "${path.module}/../../../meltano/sources")
+  sources = {
+    for f in fileset(local.sources_dir, "*.meltano.yml") : trimsuffix(f, ".meltano.yml") => try(yamldecode(file("${local.sources_dir}/${f}")).baton, {})
+  }
+  source_secret_names = { for name, d in local.sources : name => try([for s in d.secrets : s], []) }
+  source_folders      = { for name, d in local.sources : name => try({ for k, v in d.folders : k => v }, {}) }
+  # One Secrets Manager secret per declared variable: BATON_SHOP_DB_URL -> <name>/shop-db-url.
+  source_secrets = {
+    for env in distinct(flatten(values(local.source_secret_names))) : env => {
+      key         = replace(lower(trimprefix(env, "BATON_")), "_", "-")
+      sources     = sort([for name, list in local.source_secret_names : name if contains(list, env)])
+      description = "${env} of the source(s) ${join(", ", sort([for name, list in local.source_secret_names : name if contains(list, env)]))} (meltano/sources): set it with aws secretsmanager put-secret-value"
+    }
+  }
+  # Folder variable -> folder under the data folder; each folder is an EFS access point mounted
+  # read-only at <BATON_JOB_DATA_DIR>/<folder>. The warehouse is the one writable folder.
+  folder_variables = merge(values(local.source_folders)...)
+  folders          = toset(values(local.folder_variables))
+  jobs_volumes = merge(
+    { (var.warehouse_volume) = { path = "/${var.warehouse_volume}", container_path = "${local.data_dir}/${var.warehouse_volume}", read_only = false } },
+    { for folder in local.folders : folder => { path = "/${folder}", container_path = "${local.data_dir}/${folder}", read_only = true } },
+  )
+
   # The four Airflow components, one map: the airflow module creates a task definition and a
   # service for each entry. Only the api-server listens (ALB target, execution API for tasks).
   # LocalExecutor: task code runs in the scheduler; heavy work goes to job tasks (the ecs runner),
   # which the triggerer waits for (deferrable operator), so neither needs to be large.
   service_defaults = {
-    "api-server"    = { command = "exec airflow api-server --port ${var.execution_api_port}", cpu = 1024, memory = 2048, desired_count = 1, port = var.execution_api_port }
+    "api-server"    = { command = "exec airflow api-server --port ${local.api_port}", cpu = 1024, memory = 2048, desired_count = 1, port = local.api_port }
     "scheduler"     = { command = "exec airflow scheduler", cpu = 1024, memory = 2048, desired_count = 1, port = null }
     "dag-processor" = { command = "exec airflow dag-processor", cpu = 512, memory = 1024, desired_count = 1, port = null }
     "triggerer"     = { command = "exec airflow triggerer", cpu = 512, memory = 1024, desired_count = 1, port = null }
@@ -14,13 +47,13 @@ locals {
   wait_for_schema = "airflow db check-migrations --migration-wait-timeout 600"
 
   health_checks = {
-    "api-server"    = ["CMD", "python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:${var.execution_api_port}/api/v2/monitor/health', timeout=5)"]
+    "api-server"    = ["CMD", "python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:${local.api_port}/api/v2/monitor/health', timeout=5)"]
     "scheduler"     = ["CMD", "airflow", "jobs", "check", "--job-type", "SchedulerJob", "--local"]
     "dag-processor" = ["CMD", "airflow", "jobs", "check", "--job-type", "DagProcessorJob", "--local"]
     "triggerer"     = ["CMD", "airflow", "jobs", "check", "--job-type", "TriggererJob", "--local"]
   }
 
-  execution_api_url = "http://${var.execution_api_host}:${var.execution_api_port}/execution/"
+  execution_api_url = "http://${var.execution_api_host}:${local.api_port}/execution/"
 
   # Airflow 3: DAGs come from an S3 bundle, so `make sync-dags` ships DAG changes without an image.
   dag_bundles = [{
@@ -60,6 +93,8 @@ locals {
       AIRFLOW__LOGGING__REMOTE_LOGGING               = var.task_log_group_arn == "" ? "False" : "True"
       AIRFLOW__LOGGING__REMOTE_BASE_LOG_FOLDER       = var.task_log_group_arn == "" ? "" : "cloudwatch://${var.task_log_group_arn}"
       AIRFLOW__LOGGING__REMOTE_LOG_CONN_ID           = "aws_default"
+      BATON_AIRFLOW_USER                             = local.settings["BATON_AIRFLOW_USER"]
+      BATON_WAREHOUSE_POOL                           = local.settings["BATON_WAREHOUSE_POOL"]
     },
     local.runner_environment,
     var.airflow_environment,
@@ -124,18 +159,17 @@ locals {
     )
   }
 
+  # baton-airflow-init (images/airflow): creates the roles and databases named in these URLs as
+  # the RDS master user (init_secrets), migrates Airflow's schema, creates the warehouse pool.
   init_environment = merge(local.airflow_environment, {
-    BATON_DB_HOST = var.database_host
-    BATON_DB_PORT = tostring(var.database_port)
+    BATON_INIT_DATABASES = "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN,MELTANO_DATABASE_URI"
   })
 
-  # Creates the airflow and meltano roles and databases, migrates Airflow's schema, creates the pool.
   init_container = {
     name                   = "init"
     image                  = var.airflow_image
     essential              = false
-    entryPoint             = ["python", "-c"]
-    command                = [file("${path.module}/files/db_init.py")]
+    command                = ["baton-airflow-init"]
     environment            = [for k in sort(keys(local.init_environment)) : { name = k, value = local.init_environment[k] }]
     secrets                = [for k in sort(keys(merge(var.airflow_secrets, var.init_secrets))) : { name = k, valueFrom = merge(var.airflow_secrets, var.init_secrets)[k] }]
     readonlyRootFilesystem = false
@@ -150,12 +184,16 @@ locals {
     }
   }
 
+  # The jobs container's secrets: the fixed ones plus one per variable the sources declare.
+  jobs_secrets = merge(var.jobs_secrets, { for env, s in local.source_secrets : env => lookup(var.secret_arns, s.key, "") })
+
   jobs_environment = merge(
     {
       MELTANO_ENVIRONMENT = "prod"
-      BATON_WAREHOUSE_DIR = "/data/warehouse"
-      BATON_MARKETING_DIR = "/data/marketing"
+      BATON_JOB_DATA_DIR  = local.data_dir
+      BATON_WAREHOUSE_DIR = local.jobs_volumes[var.warehouse_volume].container_path
     },
+    { for env, folder in local.folder_variables : env => local.jobs_volumes[folder].container_path },
     var.jobs_environment,
   )
 
@@ -178,10 +216,13 @@ locals {
     memory      = var.jobs_memory
     command     = ["--help"]
     environment = [for k in sort(keys(local.jobs_environment)) : { name = k, value = local.jobs_environment[k] }]
-    secrets     = [for k in sort(keys(var.jobs_secrets)) : { name = k, valueFrom = var.jobs_secrets[k] }]
+    secrets     = [for k in sort(keys(local.jobs_secrets)) : { name = k, valueFrom = local.jobs_secrets[k] }]
     mountPoints = [
-      { sourceVolume = var.warehouse_volume, containerPath = "/data/warehouse", readOnly = false },
-      { sourceVolume = var.marketing_volume, containerPath = "/data/marketing", readOnly = true },
+      for name in concat([var.warehouse_volume], sort(tolist(local.folders))) : {
+        sourceVolume  = name
+        containerPath = local.jobs_volumes[name].container_path
+        readOnly      = local.jobs_volumes[name].read_only
+      }
     ]
     # DuckDB and Meltano write temporary files next to the project; the warehouse is on EFS.
     readonlyRootFilesystem = false

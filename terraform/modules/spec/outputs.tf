@@ -11,6 +11,52 @@ output "services" {
 output "jobs" {
   description = "The job task definition: { family, container, cpu, memory, container_definitions }"
   value       = local.jobs
+
+  precondition {
+    condition     = alltrue([for env, arn in local.jobs_secrets : arn != ""])
+    error_message = "every secret a source declares needs its ARN in secret_arns (keys: ${join(", ", [for s in values(local.source_secrets) : s.key])})."
+  }
+  precondition {
+    condition     = alltrue([for env in keys(local.source_secrets) : can(regex("^[A-Z][A-Z0-9_]*$", env))])
+    error_message = "a source's baton.secrets must name environment variables (A-Z, 0-9, _): ${join(", ", keys(local.source_secrets))}."
+  }
+  precondition {
+    condition     = length(distinct([for s in values(local.source_secrets) : s.key])) == length(local.source_secrets)
+    error_message = "two secret variables of the sources map to the same secret name: ${join(", ", keys(local.source_secrets))}."
+  }
+  precondition {
+    condition     = alltrue([for folder in local.folders : can(regex("^[a-z0-9][a-z0-9_-]*$", folder)) && folder != var.warehouse_volume])
+    error_message = "a source's baton.folders must name folders of lowercase letters, digits, - and _ other than ${var.warehouse_volume}: ${join(", ", local.folders)}."
+  }
+  precondition {
+    condition     = length(local.folder_variables) == length(distinct(flatten([for f in values(local.source_folders) : [for env, folder in f : "${env}=${folder}"]])))
+    error_message = "two sources declare the same folder variable with different folders."
+  }
+}
+
+output "jobs_secrets" {
+  description = "Secrets of the jobs container: environment variable -> Secrets Manager ARN (the fixed ones and the sources')"
+  value       = local.jobs_secrets
+}
+
+output "jobs_volumes" {
+  description = "The job task's volumes, one EFS access point each: name -> { path (on the file system), container_path, read_only }. The warehouse is writable; each folder the sources declare is read-only"
+  value       = local.jobs_volumes
+}
+
+output "source_secrets" {
+  description = "The secrets the sources declare: environment variable -> { key (the secret's name after <name>/), sources, description }"
+  value       = local.source_secrets
+}
+
+output "settings" {
+  description = "The kit's settings (settings.env) as a map"
+  value       = local.settings
+}
+
+output "api_port" {
+  description = "Port the api-server listens on (BATON_AIRFLOW_PORT): container port, load balancer target, Service Connect"
+  value       = local.api_port
 }
 
 output "runner_environment" {

@@ -41,8 +41,14 @@ variable "init_secrets" {
 }
 
 variable "jobs_secrets" {
-  description = "Secrets of the jobs container: environment variable name -> Secrets Manager ARN (MELTANO_DATABASE_URI, BATON_SHOP_DB_URL, ...)"
+  description = "Secrets of the jobs container besides the sources' (MELTANO_DATABASE_URI): environment variable name -> Secrets Manager ARN"
   type        = map(string)
+}
+
+variable "secret_arns" {
+  description = "Secrets Manager ARN by secret key (the secrets module's arns): the jobs container gets each source secret (output source_secrets) from its key"
+  type        = map(string)
+  default     = {}
 }
 
 variable "jobs_environment" {
@@ -57,26 +63,9 @@ variable "airflow_environment" {
   default     = {}
 }
 
-variable "database_host" {
-  description = "Host name of the Postgres instance holding the airflow and meltano databases (init container)"
-  type        = string
-}
-
-variable "database_port" {
-  description = "Port of the Postgres instance"
-  type        = number
-  default     = 5432
-}
-
 variable "api_base_url" {
   description = "Public URL of the Airflow UI/API, e.g. https://airflow.example.com/ (AIRFLOW__API__BASE_URL)"
   type        = string
-}
-
-variable "execution_api_port" {
-  description = "Port the api-server listens on; tasks reach its execution API at http://api-server:<port>/execution/"
-  type        = number
-  default     = 8080
 }
 
 variable "execution_api_host" {
@@ -151,13 +140,20 @@ variable "jobs_memory" {
 }
 
 variable "warehouse_volume" {
-  description = "Task volume name of the warehouse (EFS access point) mounted at /data/warehouse in jobs"
+  description = "Name of the warehouse: its task volume and EFS access point, its folder under BATON_JOB_DATA_DIR (read-write in jobs)"
   type        = string
   default     = "warehouse"
 }
 
-variable "marketing_volume" {
-  description = "Task volume name of the marketing files (EFS access point) mounted read-only at /data/marketing in jobs"
+
+variable "settings_file" {
+  description = "The kit's settings file (KEY=VALUE lines); null: settings.env at the repository's root"
   type        = string
-  default     = "marketing"
+  default     = null
+}
+
+variable "sources_dir" {
+  description = "Folder of the sources' Meltano files (<name>.meltano.yml with a `baton:` block); null: meltano/sources of the repository"
+  type        = string
+  default     = null
 }

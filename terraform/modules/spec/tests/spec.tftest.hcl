@@ -6,7 +6,6 @@ variables {
   airflow_image           = "123456789012.dkr.ecr.eu-central-1.amazonaws.com/baton-test/airflow:abc123"
   jobs_image              = "123456789012.dkr.ecr.eu-central-1.amazonaws.com/baton-test/jobs:abc123"
   task_log_group_arn      = "arn:aws:logs:eu-central-1:123456789012:log-group:/baton-test/task-logs"
-  database_host           = "db.internal"
   api_base_url            = "https://airflow.example.com/"
   dag_bucket              = "baton-test-dags"
   jobs_subnet_ids         = ["subnet-a", "subnet-b"]
@@ -18,12 +17,21 @@ variables {
     AIRFLOW__DATABASE__SQL_ALCHEMY_CONN = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:airflow-db"
   }
   init_secrets = {
-    BATON_DB_MASTER_PASSWORD = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:rds:password::"
-    MELTANO_DATABASE_URI     = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:meltano-db"
+    BATON_DB_ADMIN_USER     = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:rds:username::"
+    BATON_DB_ADMIN_PASSWORD = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:rds:password::"
+    MELTANO_DATABASE_URI    = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:meltano-db"
   }
   jobs_secrets = {
     MELTANO_DATABASE_URI = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:meltano-db"
-    BATON_SHOP_DB_URL    = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:shop-db"
+  }
+  # The sources' declarations come from the fixtures in tests/sources (settings from the
+  # repository's settings.env); the secrets module's ARNs by key.
+  sources_dir = "tests/sources"
+  secret_arns = {
+    "meltano-db-url" = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:meltano-db"
+    "shop-db-url"    = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:shop-db"
+    "crm-db-url"     = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:crm-db"
+    "crm-api-token"  = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:crm-api"
   }
 }
 
@@ -35,7 +43,7 @@ run "four_airflow_components_from_one_map" {
     error_message = "the service map must hold exactly the four Airflow 3 components"
   }
   assert {
-    condition     = output.services["api-server"].port == 8080 && alltrue([for k, s in output.services : s.port == null if k != "api-server"])
+    condition     = output.services["api-server"].port == tonumber(output.settings["BATON_AIRFLOW_PORT"]) && alltrue([for k, s in output.services : s.port == null if k != "api-server"])
     error_message = "only the api-server listens"
   }
   assert {
@@ -50,7 +58,7 @@ run "secrets_are_secrets_never_environment" {
   assert {
     condition = alltrue(flatten([
       for s in output.services : [
-        for c in s.container_definitions : [for e in c.environment : !contains(["AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY", "AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "MELTANO_DATABASE_URI", "BATON_DB_MASTER_PASSWORD"], e.name)]
+        for c in s.container_definitions : [for e in c.environment : !contains(["AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY", "AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "MELTANO_DATABASE_URI", "BATON_DB_ADMIN_PASSWORD"], e.name)]
       ]
     ]))
     error_message = "a secret leaked into a container's environment"
@@ -60,12 +68,12 @@ run "secrets_are_secrets_never_environment" {
     error_message = "every Airflow container gets the JWT secret, Fernet key and database URL as secrets"
   }
   assert {
-    condition     = toset([for s in output.jobs.container_definitions[0].secrets : s.name]) == toset(["MELTANO_DATABASE_URI", "BATON_SHOP_DB_URL"])
-    error_message = "the jobs container gets its database URLs as secrets"
+    condition     = alltrue([for e in output.jobs.container_definitions[0].environment : !contains(keys(output.jobs_secrets), e.name)])
+    error_message = "a jobs secret leaked into the jobs container's environment"
   }
   assert {
-    condition     = contains([for s in output.services["api-server"].container_definitions[0].secrets : s.name], "BATON_DB_MASTER_PASSWORD")
-    error_message = "the init container needs the master password to create the databases"
+    condition     = toset([for s in output.services["api-server"].container_definitions[0].secrets : s.name]) == toset(concat(keys(var.airflow_secrets), ["BATON_DB_ADMIN_USER", "BATON_DB_ADMIN_PASSWORD", "MELTANO_DATABASE_URI"]))
+    error_message = "the init container needs the master user to create the databases, and both URLs"
   }
 }
 
@@ -94,7 +102,7 @@ run "airflow_3_settings" {
   command = plan
 
   assert {
-    condition     = output.airflow_environment["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://api-server:8080/execution/"
+    condition     = output.airflow_environment["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://api-server:${output.settings["BATON_AIRFLOW_PORT"]}/execution/"
     error_message = "tasks must reach the api-server's execution API through the Service Connect alias"
   }
   assert {
@@ -160,13 +168,162 @@ run "names_derive_from_one_prefix" {
   }
 }
 
-run "jobs_mount_the_warehouse" {
+run "one_init_command_for_compose_and_ecs" {
   command = plan
 
   assert {
-    condition     = [for m in output.jobs.container_definitions[0].mountPoints : [m.containerPath, m.readOnly]] == [["/data/warehouse", false], ["/data/marketing", true]]
-    error_message = "jobs write the warehouse and read the marketing files"
+    condition     = output.services["api-server"].container_definitions[0].command == ["baton-airflow-init"]
+    error_message = "the init container runs the Airflow image's baton-airflow-init, as compose's airflow-init does"
   }
+  assert {
+    condition     = !can(output.services["api-server"].container_definitions[0].entryPoint)
+    error_message = "the init container keeps the image's entrypoint"
+  }
+  assert {
+    condition     = one([for e in output.services["api-server"].container_definitions[0].environment : e.value if e.name == "BATON_INIT_DATABASES"]) == "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN,MELTANO_DATABASE_URI"
+    error_message = "on RDS the init command creates the airflow and meltano roles and databases"
+  }
+  assert {
+    condition     = output.airflow_environment["BATON_WAREHOUSE_POOL"] == output.settings["BATON_WAREHOUSE_POOL"] && output.airflow_environment["BATON_AIRFLOW_USER"] == output.settings["BATON_AIRFLOW_USER"]
+    error_message = "the pool name and the UI user come from settings.env"
+  }
+}
+
+run "settings_come_from_the_settings_file" {
+  command = plan
+
+  variables {
+    settings_file = "tests/settings.env"
+  }
+
+  assert {
+    condition     = output.settings == { BATON_AIRFLOW_PORT = "9090", BATON_AIRFLOW_USER = "operator", BATON_WAREHOUSE_POOL = "duckdb_writers", BATON_JOB_DATA_DIR = "/mnt/baton" }
+    error_message = "settings.env is read as KEY=VALUE lines, comments skipped"
+  }
+  assert {
+    condition     = output.api_port == 9090 && output.services["api-server"].port == 9090 && output.services["api-server"].container_definitions[1].portMappings[0].containerPort == 9090
+    error_message = "the api-server's port is BATON_AIRFLOW_PORT"
+  }
+  assert {
+    condition     = output.execution_api_url == "http://api-server:9090/execution/" && strcontains(output.services["api-server"].container_definitions[1].command[0], "--port 9090")
+    error_message = "the execution API and the api-server's command follow BATON_AIRFLOW_PORT"
+  }
+  assert {
+    condition     = output.airflow_environment["BATON_WAREHOUSE_POOL"] == "duckdb_writers" && output.airflow_environment["BATON_AIRFLOW_USER"] == "operator"
+    error_message = "the Airflow containers get the pool and the UI user from the settings file"
+  }
+  assert {
+    condition     = [for m in output.jobs.container_definitions[0].mountPoints : m.containerPath] == ["/mnt/baton/warehouse", "/mnt/baton/crm-exports", "/mnt/baton/marketing"]
+    error_message = "the jobs' folders live under BATON_JOB_DATA_DIR"
+  }
+}
+
+run "the_repository_settings_and_sources_parse" {
+  command = plan
+
+  variables {
+    sources_dir = null # meltano/sources of the repository
+    secret_arns = {}
+  }
+
+  # Whatever sources the repository holds: each declared secret is a jobs secret, each folder a
+  # read-only mount, the warehouse the one writable one.
+  assert {
+    condition     = alltrue([for k in ["BATON_AIRFLOW_PORT", "BATON_AIRFLOW_USER", "BATON_WAREHOUSE_POOL", "BATON_JOB_DATA_DIR"] : contains(keys(output.settings), k)])
+    error_message = "settings.env holds the constants Terraform reads"
+  }
+  assert {
+    condition     = [for name, v in output.jobs_volumes : name if !v.read_only] == ["warehouse"] && alltrue([for name, v in output.jobs_volumes : v.container_path == "${output.settings["BATON_JOB_DATA_DIR"]}/${name}"])
+    error_message = "only the warehouse is writable; every folder lives under BATON_JOB_DATA_DIR"
+  }
+  assert {
+    condition     = alltrue([for env, s in output.source_secrets : can(regex("^[a-z0-9-]+$", s.key)) && length(s.sources) > 0])
+    error_message = "every declared secret maps to a secret name"
+  }
+
+  expect_failures = [output.jobs] # no ARNs given: the precondition names the missing secrets
+}
+
+run "secrets_derive_from_the_source_declarations" {
+  command = plan
+
+  assert {
+    condition = jsonencode(output.source_secrets) == jsonencode({
+      BATON_SHOP_DB_URL   = { key = "shop-db-url", sources = ["partners", "shop"], description = "BATON_SHOP_DB_URL of the source(s) partners, shop (meltano/sources): set it with aws secretsmanager put-secret-value" }
+      BATON_CRM_DB_URL    = { key = "crm-db-url", sources = ["crm"], description = "BATON_CRM_DB_URL of the source(s) crm (meltano/sources): set it with aws secretsmanager put-secret-value" }
+      BATON_CRM_API_TOKEN = { key = "crm-api-token", sources = ["crm"], description = "BATON_CRM_API_TOKEN of the source(s) crm (meltano/sources): set it with aws secretsmanager put-secret-value" }
+    })
+    error_message = "one secret per declared variable, named after it, shared by the sources that declare it"
+  }
+  assert {
+    condition = { for s in output.jobs.container_definitions[0].secrets : s.name => s.valueFrom } == {
+      MELTANO_DATABASE_URI = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:meltano-db"
+      BATON_SHOP_DB_URL    = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:shop-db"
+      BATON_CRM_DB_URL     = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:crm-db"
+      BATON_CRM_API_TOKEN  = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:crm-api"
+    }
+    error_message = "the jobs container gets Meltano's database URL and every declared secret, as secrets"
+  }
+  assert {
+    condition     = output.jobs_secrets == { for s in output.jobs.container_definitions[0].secrets : s.name => s.valueFrom }
+    error_message = "the jobs_secrets output (the execution role's secrets) is what the container gets"
+  }
+}
+
+run "folders_derive_from_the_source_declarations" {
+  command = plan
+
+  assert {
+    condition = output.jobs_volumes == {
+      warehouse     = { path = "/warehouse", container_path = "/data/warehouse", read_only = false }
+      marketing     = { path = "/marketing", container_path = "/data/marketing", read_only = true }
+      "crm-exports" = { path = "/crm-exports", container_path = "/data/crm-exports", read_only = true }
+    }
+    error_message = "one access point for the warehouse and one per declared folder (shared folders once)"
+  }
+  assert {
+    condition     = [for m in output.jobs.container_definitions[0].mountPoints : [m.sourceVolume, m.containerPath, m.readOnly]] == [["warehouse", "/data/warehouse", false], ["crm-exports", "/data/crm-exports", true], ["marketing", "/data/marketing", true]]
+    error_message = "jobs write the warehouse and read the sources' folders"
+  }
+  assert {
+    condition = { for e in output.jobs.container_definitions[0].environment : e.name => e.value if startswith(e.name, "BATON_") } == {
+      BATON_JOB_DATA_DIR    = "/data"
+      BATON_WAREHOUSE_DIR   = "/data/warehouse"
+      BATON_MARKETING_DIR   = "/data/marketing"
+      BATON_CRM_EXPORTS_DIR = "/data/crm-exports"
+    }
+    error_message = "each folder variable points at its mount"
+  }
+}
+
+run "a_secret_without_its_arn_fails" {
+  command = plan
+
+  variables {
+    secret_arns = { "shop-db-url" = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:shop-db" }
+  }
+
+  expect_failures = [output.jobs]
+}
+
+run "one_folder_variable_with_two_folders_fails" {
+  command = plan
+
+  variables {
+    sources_dir = "tests/sources-clash"
+  }
+
+  expect_failures = [output.jobs]
+}
+
+run "a_folder_named_like_the_warehouse_fails" {
+  command = plan
+
+  variables {
+    sources_dir = "tests/sources-warehouse"
+  }
+
+  expect_failures = [output.jobs]
 }
 
 run "overrides_and_validation" {

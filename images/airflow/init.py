@@ -1,0 +1,163 @@
+#!/usr/bin/env python
+"""baton-airflow-init: prepare Airflow's metadata database, the one way, in the sandbox and on ECS.
+
+compose's `airflow-init` service and the ECS api-server task's `init` container both run it:
+
+1. databases, only when BATON_INIT_DATABASES names settings holding database URLs (ECS:
+   AIRFLOW__DATABASE__SQL_ALCHEMY_CONN,MELTANO_DATABASE_URI): as the server's admin user
+   (BATON_DB_ADMIN_USER, BATON_DB_ADMIN_PASSWORD: on ECS the RDS master secret) it creates the role
+   each URL names, or sets its password to the URL's, and the database, owned by that role. The
+   sandbox leaves it unset: its Postgres init script creates the databases.
+2. `airflow db migrate`.
+3. the pool BATON_WAREHOUSE_POOL with one slot: dbt runs write analytics.duckdb, and DuckDB allows
+   one writer per file. Deferred tasks keep their slot (on ECS a dbt task waits deferred while its
+   job runs).
+
+Idempotent, and safe when several start together (two api-server tasks): each step runs under a
+Postgres advisory lock. Prints what it did.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import psycopg
+from psycopg import sql
+
+POOL_SLOTS = 1
+POOL_DESCRIPTION = "dbt runs writing analytics.duckdb (DuckDB: one writer per file)"
+# Advisory lock keys: any constants every init process shares ("baton-db", "baton-af" in hex).
+LOCK_DATABASES = 0x6261746F6E2D6462
+LOCK_AIRFLOW = 0x6261746F6E2D6166
+
+
+class InitError(RuntimeError):
+    pass
+
+
+def say(message: str) -> None:
+    print(f"baton-airflow-init: {message}", flush=True)
+
+
+def setting(name: str) -> str:
+    value = os.environ.get(name, "")
+    if not value:
+        raise InitError(f"{name} is not set")
+    return value
+
+
+def url_parts(setting_name: str) -> dict[str, str]:
+    """libpq parameters of a SQLAlchemy or libpq URL (postgresql+psycopg2://user:pw@host:port/db?sslmode=...)."""
+    url = urlsplit(setting(setting_name))
+    if not url.scheme.startswith("postgres"):
+        raise InitError(f"{setting_name} is not a Postgres URL (scheme {url.scheme!r})")
+    parts = {
+        "host": url.hostname or "",
+        "port": str(url.port or 5432),
+        "user": unquote(url.username or ""),
+        "password": unquote(url.password or ""),
+        "dbname": url.path.lstrip("/"),
+    }
+    missing = [k for k in ("host", "user", "dbname") if not parts[k]]
+    if missing:
+        raise InitError(f"{setting_name} names no {', '.join(missing)}")
+    parts.update(parse_qsl(url.query))  # sslmode=require and the like
+    return parts
+
+
+def connect(params: dict[str, str], wait: float) -> psycopg.Connection:
+    """A connection, retried while the server starts (up to `wait` seconds)."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return psycopg.connect(**params, autocommit=True, connect_timeout=10)
+        except psycopg.OperationalError as exc:
+            if time.monotonic() >= deadline:
+                where = f"{params['user']}@{params['host']}:{params['port']}/{params['dbname']}"
+                raise InitError(f"cannot connect to {where}: {str(exc).strip()}") from exc
+            time.sleep(2)
+
+
+def ensure_database(conn: psycopg.Connection, setting_name: str) -> None:
+    parts = url_parts(setting_name)
+    role, password, database = parts["user"], parts["password"], parts["dbname"]
+    exists = conn.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone()
+    verb = "alter" if exists else "create"
+    # The URL's password wins: a regenerated secret (secret_generation) re-passwords the role.
+    conn.execute(sql.SQL(verb + " role {} login password {}").format(sql.Identifier(role), sql.Literal(password)))
+    # RDS: the master user may only create a database owned by a role it is a member of.
+    conn.execute(sql.SQL("grant {} to current_user").format(sql.Identifier(role)))
+    created = not conn.execute("select 1 from pg_database where datname = %s", (database,)).fetchone()
+    if created:
+        conn.execute(sql.SQL("create database {} owner {}").format(sql.Identifier(database), sql.Identifier(role)))
+    say(
+        f"{setting_name}: role {role} {'created' if not exists else 'password set'}, "
+        f"database {database} {'created' if created else 'exists'}"
+    )
+
+
+def databases(wait: float) -> None:
+    names = [n.strip() for n in os.environ.get("BATON_INIT_DATABASES", "").split(",") if n.strip()]
+    if not names:
+        say("databases: not managed here (BATON_INIT_DATABASES is empty: the server's init scripts create them)")
+        return
+    first = url_parts(names[0])
+    admin = {
+        **{k: v for k, v in first.items() if k not in ("user", "password", "dbname")},
+        "user": setting("BATON_DB_ADMIN_USER"),
+        "password": setting("BATON_DB_ADMIN_PASSWORD"),
+        "dbname": os.environ.get("BATON_DB_ADMIN_DATABASE") or "postgres",
+    }
+    for name in names[1:]:
+        other = url_parts(name)
+        if (other["host"], other["port"]) != (first["host"], first["port"]):
+            raise InitError(f"{name} names another server than {names[0]}: one admin user manages one server")
+    with connect(admin, wait) as conn:
+        conn.execute("select pg_advisory_lock(%s)", (LOCK_DATABASES,))
+        for name in names:
+            ensure_database(conn, name)
+
+
+def migrate_and_pool(wait: float) -> None:
+    pool = setting("BATON_WAREHOUSE_POOL")
+    airflow_db = url_parts("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")
+    with connect(airflow_db, wait) as conn:
+        # Held until the connection closes: a second init waits, then finds the work done.
+        conn.execute("select pg_advisory_lock(%s)", (LOCK_AIRFLOW,))
+        say("airflow db migrate")
+        subprocess.run(["airflow", "db", "migrate"], check=True)
+
+        from airflow.models.pool import Pool
+        from airflow.utils.session import create_session
+
+        with create_session() as session:
+            current = Pool.get_pool(pool, session=session)
+            wanted = (POOL_SLOTS, POOL_DESCRIPTION, True)
+            if current is not None and (current.slots, current.description, current.include_deferred) == wanted:
+                say(f"pool {pool}: unchanged ({POOL_SLOTS} slot)")
+                return
+            Pool.create_or_update_pool(pool, POOL_SLOTS, POOL_DESCRIPTION, include_deferred=True, session=session)
+        say(f"pool {pool}: {'created' if current is None else 'updated'} ({POOL_SLOTS} slot, deferred tasks keep it)")
+
+
+def main() -> int:
+    wait = float(os.environ.get("BATON_INIT_WAIT_SECONDS") or 60)
+    try:
+        databases(wait)
+        migrate_and_pool(wait)
+    except InitError as exc:
+        print(f"baton-airflow-init: error: {exc}", file=sys.stderr)
+        return 1
+    except subprocess.CalledProcessError as exc:
+        print(f"baton-airflow-init: error: `airflow db migrate` exited with {exc.returncode}", file=sys.stderr)
+        return 1
+    say("done")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
