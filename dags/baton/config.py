@@ -206,7 +206,10 @@ class _Env:
 
     def listed(self, name: str, required: bool = False) -> tuple[str, ...]:
         raw = self.required(name) if required else self.optional(name, "")
-        return tuple(p.strip() for p in (raw or "").split(",") if p.strip())
+        items = tuple(p.strip() for p in (raw or "").split(",") if p.strip())
+        if required and not items:
+            raise ConfigError(f"environment variable {name} is required by BATON_RUNNER={self.runner} (it lists nothing)")
+        return items
 
     def integer(self, name: str, default: int) -> int:
         raw = self.optional(name)

@@ -116,7 +116,6 @@ class SubprocessJobOperator(BaseOperator):
 
     def __init__(self, *, command: list[str], env: dict[str, str] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        _check_command(command)
         self.command = command
         self.env = env or {}
 
@@ -191,7 +190,6 @@ class DockerJobOperator(BaseOperator):
 
     def __init__(self, *, command: list[str], env: dict[str, str] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        _check_command(command)
         self.command = command
         self.env = env or {}
         self._client: Any = None
@@ -327,7 +325,6 @@ def ecs_operator_class() -> type[BaseOperator]:
         result read from its last lines in CloudWatch."""
 
         def __init__(self, *, command: list[str], env: dict[str, str] | None = None, **kwargs: Any) -> None:
-            _check_command(command)
             super().__init__(cluster="", task_definition="", overrides={}, **kwargs)
             self.command, self.env = command, env or {}
 
@@ -417,6 +414,7 @@ def job_operator(
     task_id: str, command: list[str], config: Config, env: dict[str, str] | None = None, **kwargs: Any
 ) -> BaseOperator:
     """The operator that runs `command` (el / meltano / dbt / state ...) in the jobs image, per BATON_RUNNER."""
+    _check_command(command)
     cls: type[BaseOperator]
     if config.runner == "subprocess":
         cls = SubprocessJobOperator

@@ -1,13 +1,34 @@
-"""The docker runner: job containers get their secrets from the worker at run time, never from DAG code."""
+"""The runners: settings read and validated when a task runs (never when a DAG file is parsed),
+secrets from the worker at run time, the job's result from its output, final exit codes, container
+names, and the ECS runner's result read from CloudWatch."""
 
 from __future__ import annotations
 
-import pytest
-from airflow.providers.docker.operators.docker import DockerOperator
-from baton.config import ConfigError, load_config
-from baton.runners import job_operator
+import sys
+from pathlib import Path
 
-SETTINGS = {
+import pytest
+from airflow.sdk.exceptions import AirflowFailException
+from baton.config import (
+    ConfigError,
+    DockerSettings,
+    EcsSettings,
+    MountSpec,
+    SubprocessSettings,
+    load_config,
+    runner_settings,
+)
+from baton.runners import (
+    DockerJobOperator,
+    SubprocessJobOperator,
+    baton_result,
+    container_name,
+    ecs_operator_class,
+    job_operator,
+    job_result,
+)
+
+DOCKER = {
     "BATON_RUNNER": "docker",
     "BATON_JOBS_IMAGE": "baton/jobs:test",
     "BATON_DOCKER_NETWORK": "baton_net",
@@ -15,41 +36,208 @@ SETTINGS = {
     "BATON_JOB_ENV": "MELTANO_DATABASE_URI,BATON_SHOP_DB_URL",
     "BATON_PROJECT": "baton-test",
 }
+ECS = {
+    "BATON_ECS_CLUSTER": "c1",
+    "BATON_ECS_TASK_DEFINITION": "jobs",
+    "BATON_ECS_CONTAINER": "jobs",
+    "BATON_ECS_SUBNETS": "subnet-1,subnet-2",
+    "BATON_ECS_SECURITY_GROUPS": "sg-1",
+    "BATON_ECS_LOG_GROUP": "/baton/jobs",
+    "AWS_REGION": "eu-central-1",
+}
+RESULT = (
+    'BATON_RESULT: {"source": "shop", "rows": 1234, "ok": true, '
+    '"reconciled": {"shop-orders": {"source": 2500, "raw": 2500, "source_keys": 2500, "raw_keys": 2500}}}'
+)
+
+
+def test_docker_settings_are_parsed_once_with_their_types() -> None:
+    s = runner_settings("docker", DOCKER)
+    assert s == DockerSettings(
+        image="baton/jobs:test",
+        url="unix://var/run/docker.sock",
+        network="baton_net",
+        mounts=(MountSpec("/srv/warehouse", "/data/warehouse", False), MountSpec("/srv/marketing", "/data/marketing", True)),
+        job_env=("MELTANO_DATABASE_URI", "BATON_SHOP_DB_URL"),
+        project="baton-test",
+        stop_grace_seconds=30,
+    )
+
+
+@pytest.mark.parametrize(
+    ("runner", "env", "variable"),
+    [
+        ("docker", {**DOCKER, "BATON_JOBS_IMAGE": ""}, "BATON_JOBS_IMAGE"),
+        ("docker", {**DOCKER, "BATON_PROJECT": ""}, "BATON_PROJECT"),
+        ("docker", {**DOCKER, "BATON_DOCKER_MOUNTS": "/srv/w"}, "BATON_DOCKER_MOUNTS"),
+        ("docker", {**DOCKER, "BATON_DOCKER_MOUNTS": "/a:/b:rw"}, "BATON_DOCKER_MOUNTS"),
+        ("docker", {**DOCKER, "BATON_JOB_ENV": "OK,not-a-name"}, "BATON_JOB_ENV"),
+        ("docker", {**DOCKER, "BATON_DOCKER_STOP_GRACE_SECONDS": "soon"}, "BATON_DOCKER_STOP_GRACE_SECONDS"),
+        ("ecs", {**ECS, "BATON_ECS_SUBNETS": " , "}, "BATON_ECS_SUBNETS"),
+        ("ecs", {k: v for k, v in ECS.items() if k != "BATON_ECS_LOG_GROUP"}, "BATON_ECS_LOG_GROUP"),
+        ("ecs", {**ECS, "BATON_ECS_DEFERRABLE": "maybe"}, "BATON_ECS_DEFERRABLE"),
+    ],
+)
+def test_a_bad_runner_setting_is_named(runner: str, env: dict, variable: str) -> None:
+    with pytest.raises(ConfigError, match=variable):
+        runner_settings(runner, env)
+
+
+def test_ecs_and_subprocess_settings() -> None:
+    s = runner_settings("ecs", ECS)
+    assert isinstance(s, EcsSettings)
+    assert (s.subnets, s.capacity_provider, s.deferrable, s.log_stream_prefix) == (
+        ("subnet-1", "subnet-2"),
+        "FARGATE_SPOT",
+        True,
+        "jobs",
+    )
+    sub = runner_settings("subprocess", {"BATON_MELTANO_PROJECT": "/m"})
+    assert isinstance(sub, SubprocessSettings)
+    assert sub.meltano_project == Path("/m") and sub.meltano_python == sys.executable
+
+
+@pytest.mark.parametrize("runner", ["docker", "ecs", "subprocess"])
+def test_operators_are_built_with_no_runner_environment(runner: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in [*DOCKER, *ECS]:
+        monkeypatch.delenv(key, raising=False)
+    config = load_config(environ={"BATON_RUNNER": runner})
+    op = job_operator("extract_load", ["el", "shop"], config)
+    assert op.command == ["el", "shop"]
+
+
+def test_the_docker_job_needs_its_settings_when_it_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in DOCKER:
+        monkeypatch.delenv(key, raising=False)
+    op = job_operator("extract_load", ["el", "shop"], load_config(environ={"BATON_RUNNER": "docker"}))
+    assert isinstance(op, DockerJobOperator)
+    with pytest.raises(ConfigError, match="BATON_JOBS_IMAGE is required by BATON_RUNNER=docker"):
+        op.execute({"ti": None})
+
+
+def test_a_variable_missing_on_the_worker_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in DOCKER.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("MELTANO_DATABASE_URI", "postgresql+psycopg://u:p@postgres/meltano")
+    monkeypatch.delenv("BATON_SHOP_DB_URL", raising=False)
+    op = job_operator("extract_load", ["el", "shop"], load_config(environ=DOCKER), env={"X": "1"})
+    with pytest.raises(ConfigError, match="BATON_SHOP_DB_URL"):
+        op.execute({"ti": None})
+    assert "secret" not in repr(op.env)
+
+
+def test_container_names_are_per_task_instance_and_valid() -> None:
+    name = container_name("baton", "ingest_shop", "scheduled__2026-11-24T23:15:00+00:00", "extract_load")
+    assert name == container_name("baton", "ingest_shop", "scheduled__2026-11-24T23:15:00+00:00", "extract_load")
+    assert name.startswith("baton-ingest_shop-scheduled__2026-11-24T23_15_00_00_00-extract_load-")
+    assert container_name("baton", "dbt_x", "manual__a", "build") == "baton-dbt_x-manual__a-build"
+    # Runs whose ids differ only in characters docker does not allow get different names.
+    assert container_name("p", "d", "run:1", "t") != container_name("p", "d", "run_1", "t")
+    assert container_name("p", "d", "r", "t", 3) == "p-d-r-t-3"
+    long = container_name("p" * 50, "d" * 100, "r" * 250, "t" * 100)
+    assert len(long) <= 128 and long[0].isalnum()
+    assert long != container_name("p" * 50, "d" * 100, "r" * 249 + "s", "t" * 100)
+    for n in (name, long, container_name("_x", "d", "r", "t")):
+        assert len(n) <= 128 and n[0].isalnum() and all(c.isalnum() or c in "_.-" for c in n)
+
+
+def test_the_result_is_the_baton_result_line_else_the_metrics() -> None:
+    lines = [
+        'tap-shop METRIC: {"type":"counter","metric":"record_count","value":1200,"tags":{}}',
+        "el: reconciled shop-orders: source 2500 raw 2500",
+        RESULT,
+    ]
+    assert job_result(lines) == {
+        "source": "shop",
+        "rows": 1234,
+        "ok": True,
+        "reconciled": {"shop-orders": {"source": 2500, "raw": 2500, "source_keys": 2500, "raw_keys": 2500}},
+    }
+    assert job_result(lines[:1]) == {"rows": 1200}
+    assert job_result(["nothing"]) is None and job_result(None) is None
+    # CloudWatch messages may carry a prefix; a broken line is skipped for an earlier good one.
+    assert baton_result(["2026-11-25T00:15:00Z " + RESULT, "BATON_RESULT: {broken"])["rows"] == 1234
+
+
+def _fake_el(tmp_path: Path, code: int, monkeypatch: pytest.MonkeyPatch) -> SubprocessJobOperator:
+    project = tmp_path / "meltano"
+    (project / "bin").mkdir(parents=True)
+    (project / "bin" / "el.py").write_text(
+        "import sys\n"
+        f"print('el: loading', sys.argv[1])\nprint({RESULT!r}, flush=True)\nsys.exit({code})\n"
+    )
+    monkeypatch.setenv("BATON_MELTANO_PROJECT", str(project))
+    monkeypatch.setenv("BATON_MELTANO_PYTHON", sys.executable)
+    op = job_operator("extract_load", ["el", "shop"], load_config(environ={"BATON_RUNNER": "subprocess"}))
+    assert isinstance(op, SubprocessJobOperator)
+    return op
+
+
+def test_subprocess_el_returns_its_result(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _fake_el(tmp_path, 0, monkeypatch).execute({})["rows"] == 1234
+
+
+@pytest.mark.parametrize(("code", "final"), [(1, False), (2, True), (3, True), (137, False)])
+def test_exit_codes_2_and_3_are_not_retried(code: int, final: bool, tmp_path: Path, monkeypatch) -> None:
+    op = _fake_el(tmp_path, code, monkeypatch)
+    with pytest.raises(Exception, match=f"exited with code {code}") as raised:
+        op.execute({})
+    assert isinstance(raised.value, AirflowFailException) is final
+
+
+class FakeEcs:
+    def __init__(self, exit_code: int) -> None:
+        self.exit_code = exit_code
+
+    def describe_tasks(self, cluster, tasks):
+        container = {"name": "jobs", "lastStatus": "STOPPED", "exitCode": self.exit_code}
+        return {"tasks": [{"taskArn": tasks[0], "containers": [container]}], "failures": []}
+
+
+class FakeLogs:
+    def __init__(self, messages: list[str]) -> None:
+        self.messages, self.asked = messages, {}
+
+    def get_log_events(self, **kwargs):
+        self.asked = kwargs
+        return {"events": [{"message": m} for m in self.messages[-kwargs["limit"] :]]}
 
 
 @pytest.fixture
-def operator(monkeypatch: pytest.MonkeyPatch):
-    for key, value in SETTINGS.items():
+def ecs_job(monkeypatch: pytest.MonkeyPatch):
+    from airflow.providers.amazon.aws.hooks.logs import AwsLogsHook
+    from airflow.providers.amazon.aws.operators.ecs import EcsRunTaskOperator
+
+    for key, value in ECS.items():
         monkeypatch.setenv(key, value)
-    config = load_config(environ=SETTINGS)
-    return job_operator("extract_load", ["meltano", "run", "tap-shop", "target-raw-shop"], config, env={"X": "1"})
+
+    def arrange(exit_code: int, messages: list[str]) -> tuple:
+        logs = FakeLogs(messages)
+        monkeypatch.setattr(EcsRunTaskOperator, "client", property(lambda self: FakeEcs(exit_code)))
+        monkeypatch.setattr(AwsLogsHook, "conn", property(lambda self: logs))
+        op = job_operator("extract_load", ["el", "shop"], load_config(environ={"BATON_RUNNER": "ecs"}))
+        assert isinstance(op, ecs_operator_class())
+        return op, logs
+
+    return arrange
 
 
-def test_docker_job_gets_the_named_variables_when_it_runs(operator, monkeypatch: pytest.MonkeyPatch) -> None:
-    seen = {}
-    monkeypatch.setattr(DockerOperator, "execute", lambda self, context: seen.update(self._private_environment))
-    monkeypatch.setenv("MELTANO_DATABASE_URI", "postgresql+psycopg://u:secret@postgres/meltano")
-    monkeypatch.setenv("BATON_SHOP_DB_URL", "postgresql://shop:secret@source-db/shop")
-    # Nothing secret is known when the DAG is parsed ...
-    assert "secret" not in repr(operator.environment)
-    operator.execute({})
-    # ... and the container gets it when the task runs.
-    assert seen == {
-        "MELTANO_DATABASE_URI": "postgresql+psycopg://u:secret@postgres/meltano",
-        "BATON_SHOP_DB_URL": "postgresql://shop:secret@source-db/shop",
-    }
-    assert operator.image == "baton/jobs:test"
-    assert operator.network_mode == "baton_net"
-    assert operator.labels == {"baton.project": "baton-test"}
-    assert [(m["Source"], m["Target"], m["ReadOnly"]) for m in operator.mounts] == [
-        ("/srv/warehouse", "/data/warehouse", False),
-        ("/srv/marketing", "/data/marketing", True),
-    ]
+EVENT = {"status": "success", "task_arn": "arn:aws:ecs:eu-central-1:1:task/c1/abc123", "cluster": "c1"}
 
 
-def test_a_variable_missing_on_the_worker_is_named(operator, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(DockerOperator, "execute", lambda self, context: None)
-    monkeypatch.setenv("MELTANO_DATABASE_URI", "postgresql+psycopg://u:p@postgres/meltano")
-    monkeypatch.delenv("BATON_SHOP_DB_URL", raising=False)
-    with pytest.raises(ConfigError, match="BATON_SHOP_DB_URL"):
-        operator.execute({})
+def test_ecs_rows_come_from_the_last_lines_in_cloudwatch(ecs_job) -> None:
+    op, logs = ecs_job(0, ["el: loading", RESULT, "a later line from the runtime"])
+    # Resumed from the triggerer: a fresh operator, its settings read again.
+    result = op.execute_complete({}, EVENT)
+    assert result["rows"] == 1234 and result["reconciled"]["shop-orders"]["raw"] == 2500
+    assert logs.asked["logGroupName"] == "/baton/jobs"
+    assert logs.asked["logStreamName"] == "jobs/jobs/abc123"
+    assert logs.asked["startFromHead"] is False
+
+
+@pytest.mark.parametrize(("code", "final"), [(3, True), (1, False)])
+def test_ecs_exit_codes_2_and_3_are_final(ecs_job, code: int, final: bool) -> None:
+    op, _ = ecs_job(code, ["el: ERROR reconciliation", 'BATON_RESULT: {"ok": false}'])
+    with pytest.raises(Exception) as raised:
+        op.execute_complete({}, EVENT)
+    assert isinstance(raised.value, AirflowFailException) is final
