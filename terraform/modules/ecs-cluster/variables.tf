@@ -4,7 +4,7 @@ variable "name" {
 }
 
 variable "enable_service_connect" {
-  description = "Create a Cloud Map namespace and make it the cluster's Service Connect default (tasks reach the api-server as http://api-server:8080)"
+  description = "Create a Cloud Map namespace and make it the cluster's Service Connect default (tasks reach the api-server as http://api-server:<port>)"
   type        = bool
   default     = true
 }
