@@ -113,6 +113,20 @@ class Airflow:
         tis = self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 100})
         return [ti["task_id"] for ti in tis["task_instances"] if ti["state"] in ("failed", "upstream_failed")]
 
+    def reason(self, dag_id: str, run_id: str, task_id: str) -> str | None:
+        """The `reason` XCom a task leaves when it stops a run on purpose (a dbt DAG's gate:
+        "marketing did not land 2026-11-25: ..."); None when it left none."""
+        try:
+            entry = self.request(
+                "GET",
+                f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/reason",
+                params={"deserialize": True, "stringify": False},
+            )
+        except StackError:
+            return None
+        value = (entry or {}).get("value")
+        return str(value) if value else None
+
 
 def client_from_env() -> Airflow:
     return Airflow(
@@ -146,6 +160,7 @@ class CycleResult:
     cycle_id: str | None
     runs: dict[str, dict[str, Any]] = field(default_factory=dict)  # dag_id -> its run in this cycle
     rows: dict[str, int | None] = field(default_factory=dict)  # dag_id -> rows loaded (ingestion)
+    reasons: dict[str, str] = field(default_factory=dict)  # dag_id -> why its run stopped (a gate's reason)
 
     expected: list[str] = field(default_factory=list)  # the DAGs a complete cycle runs
 
@@ -219,6 +234,10 @@ def follow_cycle(
         if dag_id.startswith("ingest_"):
             events = af.asset_events(source_dag_id=dag_id, source_run_id=run["dag_run_id"])
             result.rows[dag_id] = next((e["extra"].get("rows") for e in events if "rows" in (e["extra"] or {})), None)
+        elif dag_id.startswith("dbt_") and run["state"] == "failed":
+            reason = af.reason(dag_id, run["dag_run_id"], "gate")
+            if reason:
+                result.reasons[dag_id] = reason
     if result.cycle_id is None:
         events = af.asset_events(source_dag_id="cycle", source_run_id=started["dag_run_id"])
         result.cycle_id = next((e["extra"].get("cycle_id") for e in events), None)
@@ -235,11 +254,30 @@ def summary(af: Airflow, result: CycleResult) -> Table:
         state = run["state"]
         if state == "failed":
             state += f" ({', '.join(af.failed_tasks(dag_id, run['dag_run_id'])) or '?'})"
+            if dag_id in result.reasons:
+                state += f": {result.reasons[dag_id]}"
         rows = result.rows.get(dag_id)
         table.add_row(dag_id, state, duration, "-" if rows is None else f"{rows:,}")
     for dag_id in sorted(set(result.expected) - set(result.runs)):
-        table.add_row(dag_id, "not run (its sources did not land)", "-", "-")
+        table.add_row(dag_id, f"not run ({not_run_reason(result)})", "-", "-")
     return table
+
+
+def not_run_reason(result: CycleResult) -> str:
+    lost = sorted(d.removeprefix("ingest_") for d, r in result.runs.items() if d.startswith("ingest_") and r["state"] == "failed")
+    if lost:
+        return f"{', '.join(lost)} did not land {result.cycle_id or 'this cycle'}"
+    return "its sources did not land"
+
+
+def failure_lines(result: CycleResult) -> list[str]:
+    """One line per DAG that did not succeed, with the reason where one is known."""
+    lines = []
+    for dag_id, run in sorted(result.runs.items()):
+        if run["state"] != "success":
+            lines.append(f"{dag_id}: {result.reasons.get(dag_id, run['state'])}")
+    lines += [f"{d}: not run ({not_run_reason(result)})" for d in sorted(set(result.expected) - set(result.runs))]
+    return lines
 
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.splitlines()[0])
@@ -284,8 +322,15 @@ def up(
     except (StackError, httpx.HTTPError) as exc:
         _fail(exc)
     public = os.environ.get("BATON_AIRFLOW_PUBLIC_URL", af.url)
-    console.print(f"\nAirflow: [bold]{public}[/]  user [bold]{af.user}[/], password [bold]{af.password}[/]")
-    console.print("(the password is BATON_AIRFLOW_PASSWORD in the stack's env file, compose/.env by default)")
+    console.print(login_hint(public, af.user, af.password, sys.stdout.isatty()))
+
+
+def login_hint(url: str, user: str, password: str, terminal: bool) -> str:
+    """Where to log in. The password is shown on a terminal only, never into a log (CI, a pipe)."""
+    where = "BATON_AIRFLOW_PASSWORD in the stack's env file (compose/.env by default)"
+    if terminal:
+        return f"\nAirflow: [bold]{url}[/]  user [bold]{user}[/], password [bold]{password}[/]\n(the password is {where})"
+    return f"\nAirflow: [bold]{url}[/]  user [bold]{user}[/]; the password is {where}"
 
 
 @app.command()
@@ -301,9 +346,8 @@ def run(
         _fail(exc)
     console.print(summary(af, result))
     if not result.ok:
-        failed = [d for d, r in result.runs.items() if r["state"] != "success"]
-        failed += sorted(set(result.expected) - set(result.runs))
-        _fail(StackError(f"failed: {', '.join(failed)}; the task logs are in the UI (Grid view) or `make logs`"))
+        detail = "\n  ".join(failure_lines(result))
+        _fail(StackError(f"the cycle failed:\n  {detail}\nthe task logs are in the UI (Grid view) or `make logs`"))
 
 
 @app.command()

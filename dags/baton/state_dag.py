@@ -1,9 +1,12 @@
 """The Meltano state DAG: list, get, set, clear or restore a source's state from the Airflow UI.
 
-Trigger it with parameters (the form lists them). `set` and `clear` first save the current state
-as `<state_id>:backup`, so `restore` undoes them. The new state is validated before anything is
-touched; unknown state ids fail naming the known ones. Runs through the same runner as ingestion
-(the `state` command of the jobs image, meltano/bin/state.py).
+Trigger it with parameters (the form lists them). `set`, `clear` and `restore` first keep the
+current state as a timestamped backup (`<state_id>:backup:<UTC time>`); `list` shows each state
+with its backups, newest first; `restore` puts back the one chosen in `backup` (default: the
+newest). The new state is validated before anything is touched; unknown state ids fail naming the
+known ones. `set`, `clear` and `restore` refuse while the source's ingestion (ingest_<source>) is
+running or queued: a load would overwrite the state when it ends. Runs through the same runner as
+ingestion (the `state` command of the jobs image, meltano/bin/state.py).
 
 Backfill one source from a date: `get` its state id (e.g. `prod:tap-shop-to-target-raw-shop`),
 `set` it with the bookmark moved back, let the next cycle (or a manual ingest run) load from there,
@@ -13,6 +16,7 @@ Backfill one source from a date: `get` its state id (e.g. `prod:tap-shop-to-targ
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 
 from airflow.sdk import DAG, Param, task
@@ -22,6 +26,29 @@ from baton.cycle import START
 from baton.runners import job_operator
 
 ACTIONS = ["list", "get", "set", "clear", "restore"]
+WRITES = ("set", "clear", "restore")
+# <environment>:tap-<source>-to-target-raw-<source>
+STATE_ID = re.compile(r"^[^:]+:tap-(?P<source>.+)-to-target-raw-(?P=source)$")
+
+
+def source_of_state(state_id: str) -> str | None:
+    match = STATE_ID.match(state_id.strip())
+    return match.group("source") if match else None
+
+
+def refuse_while_ingesting(action: str, state_id: str | None, active_runs) -> None:
+    """`active_runs(dag_id)` -> running or queued runs of that DAG; set/clear/restore wait for none."""
+    if action not in WRITES or not state_id:
+        return
+    source = source_of_state(state_id)
+    if source is None:
+        return
+    count = active_runs(f"ingest_{source}")
+    if count:
+        raise ValueError(
+            f"ingest_{source} has {count} run(s) running or queued: {action} would race the load's own state "
+            f"update. Try again when it has finished (or pause ingest_{source} first)."
+        )
 
 
 def validate_request(action: str, state_id: str | None, state_json: object) -> None:
@@ -55,6 +82,11 @@ def build_state_dag(config: Config) -> DAG:
             "action": Param("list", enum=ACTIONS, description="What to do"),
             "state_id": Param(None, type=["null", "string"], description="e.g. prod:tap-shop-to-target-raw-shop"),
             "state_json": Param(None, type=["null", "object"], description='For set: {"singer_state": {...}}'),
+            "backup": Param(
+                None,
+                type=["null", "string"],
+                description="For restore: a backup id or its timestamp from `list` (empty: the newest)",
+            ),
         },
     ) as dag:
 
@@ -63,14 +95,19 @@ def build_state_dag(config: Config) -> DAG:
             p = context["params"]
             validate_request(p["action"], p.get("state_id"), p.get("state_json"))
 
-        # Retries: none. set/clear overwrite the backup; a blind retry could back up its own result.
+            def active_runs(dag_id: str) -> int:
+                return context["ti"].get_dr_count(dag_id=dag_id, states=["running", "queued"])
+
+            refuse_while_ingesting(p["action"], p.get("state_id"), active_runs)
+
+        # Retries: none. A blind retry of set/clear would back up its own result.
         apply = job_operator(
             "apply",
             [
                 "state",
                 "{{ params.action }}",
                 "{{ params.state_id or '' }}",
-                "{{ params.state_json | tojson if params.state_json else '' }}",
+                "{{ (params.state_json | tojson) if params.state_json else (params.backup or '') }}",
             ],
             config,
         )

@@ -1,14 +1,17 @@
 """Meltano state, with the guard rails a backfill needs. Runs in the Meltano project folder.
 
-    state list                 every state id (backups end in ':backup')
+    state list                 every state id, each with its backups (newest first)
     state get ID               the state of ID
-    state set ID JSON          validate JSON, save the current state as ID:backup, then set it
-    state clear ID             save the current state as ID:backup, then clear it
-    state restore ID           put ID:backup back as the state of ID
+    state set ID JSON          validate JSON, back up the current state, then set it
+    state clear ID             back up the current state, then clear it
+    state restore ID [BACKUP]  back up the current state, then put BACKUP back (default: the newest
+                               backup of ID); BACKUP is a backup id from `list` or its timestamp
 
-Unknown ids and malformed JSON fail before anything changes. Empty arguments count as missing
-(the Airflow state DAG passes every parameter, filled or not). Uses the meltano CLI
-(BATON_MELTANO_BIN, default `meltano` on PATH), so it works wherever meltano does.
+Every set, clear and restore first keeps the current state as `ID:backup:<UTC timestamp>`, so any
+step can be undone, a restore included. Unknown ids and malformed JSON fail before anything
+changes. Empty arguments count as missing (the Airflow state DAG passes every parameter, filled or
+not). Uses the meltano CLI (BATON_MELTANO_BIN, default `meltano` on PATH), so it works wherever
+meltano does.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 
-BACKUP_SUFFIX = ":backup"
+BACKUP = ":backup"  # ID:backup:<timestamp>; a plain ID:backup (older kits) still counts as a backup
 
 
 class StateError(Exception):
@@ -37,10 +41,21 @@ def state_ids() -> list[str]:
     return [line.strip() for line in meltano("list").splitlines() if line.strip()]
 
 
-def require_known(state_id: str) -> None:
-    known = state_ids()
+def is_backup(state_id: str) -> bool:
+    return BACKUP in state_id
+
+
+def backups_of(state_id: str, ids: list[str]) -> list[str]:
+    """The backups of state_id, newest first (timestamps sort as text; the legacy one last)."""
+    prefix = state_id + BACKUP
+    found = [i for i in ids if i == prefix or i.startswith(prefix + ":")]
+    return sorted(found, key=lambda i: i.removeprefix(prefix), reverse=True)
+
+
+def require_known(state_id: str, ids: list[str] | None = None) -> None:
+    known = state_ids() if ids is None else ids
     if state_id not in known:
-        listed = ", ".join(i for i in known if not i.endswith(BACKUP_SUFFIX)) or "none yet"
+        listed = ", ".join(i for i in known if not is_backup(i)) or "none yet"
         raise StateError(f"unknown state id {state_id!r}; known ids: {listed}")
 
 
@@ -54,9 +69,37 @@ def parse_state(text: str) -> str:
     return json.dumps(value)
 
 
-def backup(state_id: str) -> None:
-    meltano("copy", "--force", state_id, state_id + BACKUP_SUFFIX)
-    print(f"saved the previous state of {state_id} as {state_id}{BACKUP_SUFFIX}")
+def backup(state_id: str, now: datetime | None = None) -> str:
+    """Keep the current state of state_id as a timestamped backup; returns the backup id."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S.%fZ")
+    target = f"{state_id}{BACKUP}:{stamp}"
+    meltano("copy", "--force", state_id, target)
+    print(f"kept the previous state of {state_id} as {target}")
+    return target
+
+
+def choose_backup(state_id: str, chosen: str, ids: list[str]) -> str:
+    available = backups_of(state_id, ids)
+    if not available:
+        raise StateError(f"no backup of {state_id!r} to restore (set, clear and restore keep one)")
+    if not chosen:
+        return available[0]
+    for candidate in (chosen, f"{state_id}{BACKUP}:{chosen}"):
+        if candidate in available:
+            return candidate
+    raise StateError(f"{chosen!r} is not a backup of {state_id!r}; its backups: {', '.join(available)}")
+
+
+def list_states(ids: list[str]) -> str:
+    if not ids:
+        return "(no state yet)"
+    lines = []
+    for state_id in sorted(i for i in ids if not is_backup(i)):
+        lines.append(state_id)
+        lines += [f"  backup {b}" for b in backups_of(state_id, ids)]
+    orphans = sorted(i for i in ids if is_backup(i) and i.split(BACKUP)[0] not in ids)
+    lines += [f"{i}  (backup of a cleared or unknown id)" for i in orphans]
+    return "\n".join(lines)
 
 
 def run(action: str, state_id: str, payload: str) -> None:
@@ -65,8 +108,10 @@ def run(action: str, state_id: str, payload: str) -> None:
         raise StateError(f"unknown action {action!r}; use list, get, set, clear or restore")
     if needs_id and not state_id:
         raise StateError(f"`{action}` needs a state id (see `list`)")
+    if needs_id and is_backup(state_id):
+        raise StateError(f"{state_id!r} is a backup; name the state id it belongs to")
     if action == "list":
-        print("\n".join(state_ids()) or "(no state yet)")
+        print(list_states(state_ids()))
     elif action == "get":
         require_known(state_id)
         print(meltano("get", state_id).strip())
@@ -84,10 +129,12 @@ def run(action: str, state_id: str, payload: str) -> None:
         meltano("clear", "--force", state_id)
         print(f"cleared the state of {state_id}; undo with: restore {state_id}")
     else:
-        if state_id + BACKUP_SUFFIX not in state_ids():
-            raise StateError(f"no backup of {state_id!r} to restore (set or clear save one)")
-        meltano("copy", "--force", state_id + BACKUP_SUFFIX, state_id)
-        print(f"restored the state of {state_id} from {state_id}{BACKUP_SUFFIX}")
+        ids = state_ids()
+        source = choose_backup(state_id, payload, ids)
+        if state_id in ids:
+            backup(state_id)
+        meltano("copy", "--force", source, state_id)
+        print(f"restored the state of {state_id} from {source}")
 
 
 def main(argv: list[str]) -> int:

@@ -46,7 +46,10 @@ class ScriptedAirflow:
         return [{"extra": {"cycle_id": "2026-11-24", "rows": 42}}]
 
     def failed_tasks(self, dag_id, run_id):
-        return ["extract_load"]
+        return ["gate"] if dag_id.startswith("dbt_") else ["extract_load"]
+
+    def reason(self, dag_id, run_id, task_id):
+        return "marketing did not land 2026-11-24: ingest_marketing failed: el: ERROR bad row"
 
 
 @pytest.fixture(autouse=True)
@@ -95,4 +98,26 @@ def test_a_failed_load_ends_the_cycle_without_waiting_for_its_domains() -> None:
     assert not result.ok
     rows = {row for col in summary(af, result).columns if col.header == "state" for row in col._cells}
     assert "failed (extract_load)" in rows
-    assert "not run (its sources did not land)" in rows
+    assert "not run (shop did not land 2026-11-24)" in rows
+
+
+def test_a_gate_that_stopped_a_domain_says_why() -> None:
+    af = ScriptedAirflow(
+        [
+            {"cycle": "running"},
+            {"ingest_shop": "success", "ingest_marketing": "failed", "dbt_finance": "success", "dbt_marketing": "failed"},
+        ],
+        ["ingest_shop", "ingest_marketing", "dbt_finance", "dbt_marketing"],
+    )
+    result = follow_cycle(af, quiet=True, timeout=5)
+    assert result.reasons == {"dbt_marketing": af.reason("dbt_marketing", "", "gate")}
+    rows = {row for col in summary(af, result).columns if col.header == "state" for row in col._cells}
+    assert "failed (gate): marketing did not land 2026-11-24: ingest_marketing failed: el: ERROR bad row" in rows
+    assert "dbt_marketing: marketing did not land 2026-11-24" in "\n".join(batonctl.failure_lines(result))
+
+
+def test_the_password_is_shown_on_a_terminal_only() -> None:
+    on_terminal = batonctl.login_hint("http://127.0.0.1:8080", "admin", "pw-123", terminal=True)
+    in_a_log = batonctl.login_hint("http://127.0.0.1:8080", "admin", "pw-123", terminal=False)
+    assert "pw-123" in on_terminal
+    assert "pw-123" not in in_a_log and "BATON_AIRFLOW_PASSWORD" in in_a_log and "compose/.env" in in_a_log
