@@ -158,8 +158,9 @@ class Result:
 def failure(out: subprocess.CompletedProcess) -> str:
     """`failed (exit N): <the last line naming an error>`."""
     lines = [line.strip(" │") for line in (out.stderr + out.stdout).splitlines() if line.strip(" │")]
+    raised = [line for line in lines if re.match(r"[\w.]*(Error|Exception)\b:", line)]
     errors = [line for line in lines if re.search(r"Error|Exception|error|failed", line)]
-    return f"failed (exit {out.returncode}): {(errors or lines or [''])[-1][:160]}"
+    return f"failed (exit {out.returncode}): {(raised[:1] or errors or lines or [''])[-1][:160]}"
 
 
 def warehouse_check(db: Path, source_counts: dict[str, int]) -> tuple[str, int]:
