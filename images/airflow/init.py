@@ -122,8 +122,7 @@ def databases(wait: float) -> None:
             ensure_database(conn, name)
 
 
-def migrate_and_pool(wait: float) -> None:
-    pool = setting("BATON_WAREHOUSE_POOL")
+def migrate_and_pool(pool: str, wait: float) -> None:
     airflow_db = url_parts("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")
     with connect(airflow_db, wait) as conn:
         # Held until the connection closes: a second init waits, then finds the work done.
@@ -147,8 +146,9 @@ def migrate_and_pool(wait: float) -> None:
 def main() -> int:
     wait = float(os.environ.get("BATON_INIT_WAIT_SECONDS") or 60)
     try:
+        pool = setting("BATON_WAREHOUSE_POOL")
         databases(wait)
-        migrate_and_pool(wait)
+        migrate_and_pool(pool, wait)
     except InitError as exc:
         print(f"baton-airflow-init: error: {exc}", file=sys.stderr)
         return 1
