@@ -119,6 +119,13 @@ class _RotatingFiles:
         self._file = open(self._path, "wb", buffering=1 << 20)  # noqa: SIM115
         self._file_rows = 0
 
+    def discard(self) -> None:
+        """Remove the current, unannounced file (the export failed)."""
+        if self._file is not None:
+            self._file.close()
+            self._path.unlink(missing_ok=True)  # type: ignore[union-attr]
+            self._file, self._path = None, None
+
     def close(self) -> None:
         """Close the current file (synced to disk) and announce it."""
         if self._file is None:
@@ -184,7 +191,11 @@ def export_table(
             copy = sql.SQL("copy ({}) to stdout with (format csv)").format(select)
 
             sink = _RotatingFiles(directory, prefix, batch_size_rows, on_file)
-            cur.copy_expert(copy.as_string(conn), sink)
+            try:
+                cur.copy_expert(copy.as_string(conn), sink)
+            except BaseException:
+                sink.discard()
+                raise
             sink.close()
         conn.rollback()
         return ExportResult(rows=sink.rows, files=sink.files, max_value=max_value)
