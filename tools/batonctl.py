@@ -264,7 +264,9 @@ def summary(af: Airflow, result: CycleResult) -> Table:
 
 
 def not_run_reason(result: CycleResult) -> str:
-    lost = sorted(d.removeprefix("ingest_") for d, r in result.runs.items() if d.startswith("ingest_") and r["state"] == "failed")
+    lost = sorted(
+        d.removeprefix("ingest_") for d, r in result.runs.items() if d.startswith("ingest_") and r["state"] == "failed"
+    )
     if lost:
         return f"{', '.join(lost)} did not land {result.cycle_id or 'this cycle'}"
     return "its sources did not land"
@@ -329,7 +331,9 @@ def login_hint(url: str, user: str, password: str, terminal: bool) -> str:
     """Where to log in. The password is shown on a terminal only, never into a log (CI, a pipe)."""
     where = "BATON_AIRFLOW_PASSWORD in the stack's env file (compose/.env by default)"
     if terminal:
-        return f"\nAirflow: [bold]{url}[/]  user [bold]{user}[/], password [bold]{password}[/]\n(the password is {where})"
+        return (
+            f"\nAirflow: [bold]{url}[/]  user [bold]{user}[/], password [bold]{password}[/]\n(the password is {where})"
+        )
     return f"\nAirflow: [bold]{url}[/]  user [bold]{user}[/]; the password is {where}"
 
 

@@ -66,7 +66,9 @@ def main(argv: list[str]) -> int:
                 # estimated_size is an estimate: count each table exactly.
                 print(f"{'database':<16} {'schema':<12} {'table':<24} {'rows':>10}")
                 for db, schema, table, _ in conn.execute(COUNTS).fetchall():
-                    (n,) = conn.execute(f"select count(*) from {_ident(db)}.{_ident(schema)}.{_ident(table)}").fetchone()
+                    (n,) = conn.execute(
+                        f"select count(*) from {_ident(db)}.{_ident(schema)}.{_ident(table)}"
+                    ).fetchone()
                     print(f"{db:<16} {schema:<12} {table:<24} {n:>10}")
             else:
                 relation = conn.sql(sql)

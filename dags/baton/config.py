@@ -208,7 +208,9 @@ class _Env:
         raw = self.required(name) if required else self.optional(name, "")
         items = tuple(p.strip() for p in (raw or "").split(",") if p.strip())
         if required and not items:
-            raise ConfigError(f"environment variable {name} is required by BATON_RUNNER={self.runner} (it lists nothing)")
+            raise ConfigError(
+                f"environment variable {name} is required by BATON_RUNNER={self.runner} (it lists nothing)"
+            )
         return items
 
     def integer(self, name: str, default: int) -> int:

@@ -118,7 +118,9 @@ def decide(
     target = newest or (max(landed) if landed else None)
     if target is None:
         names = ", ".join(sorted(cycle_ids))
-        raise MixedCyclesError(f"no event with a cycle_id yet for: {names}; open a cycle and ingest those sources first")
+        raise MixedCyclesError(
+            f"no event with a cycle_id yet for: {names}; open a cycle and ingest those sources first"
+        )
     behind = sorted(name for name, cid in cycle_ids.items() if cid != target)
     if not behind:
         return True, target, f"all sources are on cycle {target}"

@@ -21,6 +21,7 @@ worker's environment.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -263,7 +264,12 @@ class DockerJobOperator(BaseOperator):
         from docker.types import Mount
 
         mounts = [
-            Mount(target=m.target, source=m.source, type="bind" if m.source.startswith("/") else "volume", read_only=m.read_only)
+            Mount(
+                target=m.target,
+                source=m.source,
+                type="bind" if m.source.startswith("/") else "volume",
+                read_only=m.read_only,
+            )
             for m in s.mounts
         ]
         container = self._client.create_container(
@@ -296,10 +302,8 @@ class DockerJobOperator(BaseOperator):
     def _remove(self, container: str) -> None:
         from docker.errors import NotFound
 
-        try:
+        with contextlib.suppress(NotFound):
             self._client.remove_container(container, force=True)
-        except NotFound:
-            pass
         self._container = None
 
     def on_kill(self) -> None:

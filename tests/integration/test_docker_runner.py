@@ -56,7 +56,12 @@ def runner(docker_client: docker.DockerClient, python_image: str, monkeypatch: p
 
     def leftover(command: list[str]):  # what a try whose worker died leaves behind
         return docker_client.containers.run(
-            python_image, command, name=name, detach=True, labels={"baton.project": project}, environment={"JOB_SECRET": "x"}
+            python_image,
+            command,
+            name=name,
+            detach=True,
+            labels={"baton.project": project},
+            environment={"JOB_SECRET": "x"},
         )
 
     yield python_image, ti, name, containers, leftover
@@ -84,7 +89,7 @@ def test_a_job_runs_in_a_named_container_that_is_removed(runner) -> None:
 
 
 def test_a_retry_follows_the_running_container_of_an_earlier_try(runner) -> None:
-    _, ti, name, containers, leftover = runner
+    _, ti, _, containers, leftover = runner
     leftover(job(rows=5, sleep=3))
     # This try would load 99 rows if it ran its own job: it must not.
     result = _operator(job(rows=99)).execute({"ti": ti})
@@ -93,7 +98,7 @@ def test_a_retry_follows_the_running_container_of_an_earlier_try(runner) -> None
 
 
 def test_a_retry_replaces_an_ended_failed_container_and_counts_its_rows(runner) -> None:
-    _, ti, name, containers, leftover = runner
+    _, ti, _, containers, leftover = runner
     earlier = leftover(job(rows=3, code=1))
     earlier.wait(timeout=60)
     result = _operator(job(rows=7)).execute({"ti": ti})

@@ -105,7 +105,12 @@ def test_a_gate_that_stopped_a_domain_says_why() -> None:
     af = ScriptedAirflow(
         [
             {"cycle": "running"},
-            {"ingest_shop": "success", "ingest_marketing": "failed", "dbt_finance": "success", "dbt_marketing": "failed"},
+            {
+                "ingest_shop": "success",
+                "ingest_marketing": "failed",
+                "dbt_finance": "success",
+                "dbt_marketing": "failed",
+            },
         ],
         ["ingest_shop", "ingest_marketing", "dbt_finance", "dbt_marketing"],
     )

@@ -198,7 +198,9 @@ def test_the_ingestion_task_records_its_state_and_the_extra() -> None:
     context = {**world.context(), "outlet_events": {raw_asset("marketing"): type("E", (), {"extra": None})()}}
     task._pre_execute_hook(context)
     assert world.states["raw_marketing"][INGESTION_STATE]["state"] == "running"
-    task.on_failure_callback[0]({**context, "exception": RuntimeError("`el marketing` exited with code 3:\nel: ERROR NaN in spend")})
+    task.on_failure_callback[0](
+        {**context, "exception": RuntimeError("`el marketing` exited with code 3:\nel: ERROR NaN in spend")}
+    )
     state = world.states["raw_marketing"][INGESTION_STATE]
     assert state == {"cycle_id": "2026-11-25", "run_id": "r1", "state": "failed", "error": "el: ERROR NaN in spend"}
     result = {"source": "marketing", "rows": 50, "reconciled": {"m": {"source": 50, "raw": 50}}, "ok": True}

@@ -57,7 +57,10 @@ def test_docker_settings_are_parsed_once_with_their_types() -> None:
         image="baton/jobs:test",
         url="unix://var/run/docker.sock",
         network="baton_net",
-        mounts=(MountSpec("/srv/warehouse", "/data/warehouse", False), MountSpec("/srv/marketing", "/data/marketing", True)),
+        mounts=(
+            MountSpec("/srv/warehouse", "/data/warehouse", False),
+            MountSpec("/srv/marketing", "/data/marketing", True),
+        ),
         job_env=("MELTANO_DATABASE_URI", "BATON_SHOP_DB_URL"),
         project="baton-test",
         stop_grace_seconds=30,
@@ -163,8 +166,7 @@ def _fake_el(tmp_path: Path, code: int, monkeypatch: pytest.MonkeyPatch) -> Subp
     project = tmp_path / "meltano"
     (project / "bin").mkdir(parents=True)
     (project / "bin" / "el.py").write_text(
-        "import sys\n"
-        f"print('el: loading', sys.argv[1])\nprint({RESULT!r}, flush=True)\nsys.exit({code})\n"
+        f"import sys\nprint('el: loading', sys.argv[1])\nprint({RESULT!r}, flush=True)\nsys.exit({code})\n"
     )
     monkeypatch.setenv("BATON_MELTANO_PROJECT", str(project))
     monkeypatch.setenv("BATON_MELTANO_PYTHON", sys.executable)
