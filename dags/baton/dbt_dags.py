@@ -64,6 +64,8 @@ def _dbt_dag(dag_id: str, domains: list[str], sources: list[str], select: list[s
                 context["ti"].xcom_push(key="reason", value=str(exc))
                 raise AirflowFailException(str(exc)) from exc
             (log.warning if "mixed" in message else log.info)(message)
+            if not ready:  # what a timed-out wait reports
+                context["ti"].xcom_push(key="reason", value=message)
             return PokeReturnValue(is_done=ready, xcom_value=cycle_id)
 
         def check_pool(context) -> None:

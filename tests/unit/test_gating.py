@@ -120,6 +120,7 @@ def test_a_run_started_on_mixed_cycles_goes_on_once_the_late_source_lands() -> N
 
     first = _poke(gate, world)
     assert (first.is_done, first.xcom_value) == (False, "2026-11-25")
+    assert world.xcom["reason"].startswith("waiting for marketing to land cycle 2026-11-25")
     world.emit("raw_marketing", {"cycle_id": "2026-11-25"})  # lands late, same cycle
     second = _poke(gate, world)
     assert (second.is_done, second.xcom_value) == (True, "2026-11-25")
