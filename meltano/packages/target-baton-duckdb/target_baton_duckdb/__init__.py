@@ -1,0 +1,1 @@
+"""target-baton-duckdb: the kit's Singer target for DuckDB."""
