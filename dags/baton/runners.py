@@ -272,6 +272,15 @@ class DockerJobOperator(BaseOperator):
             )
             for m in s.mounts
         ]
+        from docker.errors import ImageNotFound
+
+        try:
+            self._client.inspect_image(s.image)
+        except ImageNotFound:
+            raise AirflowFailException(
+                f"the jobs image {s.image} (BATON_JOBS_IMAGE) is not on the Docker engine at {s.url}: "
+                "build it (make jobs-image) or pull it"
+            ) from None
         container = self._client.create_container(
             image=s.image,
             command=list(self.command),

@@ -122,3 +122,11 @@ def test_the_job_gets_the_named_secret_at_run_time(runner, capsys: pytest.Captur
     assert "s3cret" not in repr(op.env)
     op.execute({"ti": ti})
     assert "job sees secret: True" in capsys.readouterr().out  # the job's output is in the task log
+
+
+def test_a_missing_jobs_image_fails_at_once_naming_it(runner, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, ti, _, containers, _ = runner
+    monkeypatch.setenv("BATON_JOBS_IMAGE", "baton-itest/no-such-image:never")
+    with pytest.raises(AirflowFailException, match="BATON_JOBS_IMAGE"):
+        _operator(job(rows=1)).execute({"ti": ti})
+    assert containers() == []
