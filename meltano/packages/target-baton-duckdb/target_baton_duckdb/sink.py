@@ -80,7 +80,7 @@ def local_path(uri: str) -> str:
 class DuckDBSink(BatchSink):
     """Loads one stream into `<default_target_schema>.<table>`."""
 
-    MAX_SIZE_DEFAULT = 100_000
+    MAX_SIZE_DEFAULT = 20_000  # measured: 20k-row batches load faster than 100k (see README)
 
     def __init__(self, target: TargetBatonDuckDB, stream_name: str, schema: dict, key_properties: t.Any) -> None:
         self.target = target
