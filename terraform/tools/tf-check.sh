@@ -59,6 +59,29 @@ for dir in "$root"/modules/*/ "$root"/envs/; do
 done
 unset TF_DATA_DIR
 
+# Each environment's tfvars evaluated by `terraform console` on a copy of envs/ with a local
+# backend (validate reads no tfvars): a wrong type fails, an unknown variable or an `environment`
+# other than the file's name too.
+copy=$PWD/$data/envs-tfvars
+rm -rf "$copy" && mkdir -p "$copy"
+cp "$root"/envs/*.tf "$root"/envs/*.tfvars "$copy"/
+printf 'terraform {\n  backend "local" {}\n}\n' >"$copy/backend_override.tf"
+ln -s "$PWD/$root/modules" "$PWD/$data/modules" 2>/dev/null || true
+export TF_DATA_DIR="$copy/.terraform"
+"$tf" -chdir="$copy" init "${init_args[@]/-backend=false/-backend=true}" >/dev/null
+for vars in "$root"/envs/*.tfvars; do
+  env=$(basename "$vars" .tfvars)
+  step "terraform console: envs with $env.tfvars"
+  out=$(echo 'var.environment' | "$tf" -chdir="$copy" console -no-color -var-file="$env.tfvars" \
+    -var image_tag=check -var certificate_arn=arn:aws:acm:eu-central-1:123456789012:certificate/check 2>&1) || {
+    echo "$out" >&2; exit 1; }
+  if grep -q "undeclared variable" <<<"$out"; then echo "$out" >&2; echo "$env.tfvars sets a variable envs/ does not declare" >&2; exit 1; fi
+  [[ "$(tail -n1 <<<"$out")" == "\"$env\"" ]] || { echo "$env.tfvars must set environment = \"$env\" (got $(tail -n1 <<<"$out"))" >&2; exit 1; }
+  [[ -f "$root/envs/$env.s3.tfbackend" ]] || { echo "$env.tfvars has no $env.s3.tfbackend (its state key)" >&2; exit 1; }
+  echo "$env.tfvars: valid"
+done
+unset TF_DATA_DIR
+
 step "checkov (terraform, offline)"
 [[ -x "$checkov" ]] || { echo "$checkov not found: run make cloud-tools" >&2; exit 1; }
 # Every failed check fails the target; deliberate deviations carry #checkov:skip=<id>:<reason> next
