@@ -2,7 +2,7 @@
 
 In `multi`, a domain's schedule is the set of raw_<source> assets its tagged models read (dbt
 manifest lineage, through ref chains), so a domain runs as soon as its own sources land.
-    dbt_<domain>: gate (every source on the newest cycle) -> build (dbt build --select tag:<domain>,
+    dbt_<domain>: gate (every source on the newest cycle) -> build (dbt build --select +tag:<domain>,
                   emits dbt_<domain> with {cycle_id} when it succeeds)
 
 The gate reads the newest events at each check (baton.gating): a run started on mixed cycles goes
@@ -115,9 +115,9 @@ def build_dbt_dags(config: Config, manifest: dict, sources: tuple[Source, ...]) 
             f"dbt_{domain}",
             [domain],
             sorted(lineage[domain]),
-            ["--select", f"tag:{domain}"],
+            ["--select", f"+tag:{domain}"],
             config,
-            f"Builds the dbt domain '{domain}' (`dbt build --select tag:{domain}`) when its sources land.\n\n"
+            f"Builds the dbt domain '{domain}' (`dbt build --select +tag:{domain}`: its models and what they read) when its sources land.\n\n"
             f"Sources read by its models: {', '.join(sorted(lineage[domain])) or 'none'}.",
         )
         for domain in domains
