@@ -117,7 +117,7 @@ def build_dbt_dags(config: Config, manifest: dict, sources: tuple[Source, ...]) 
             sorted(lineage[domain]),
             ["--select", f"+tag:{domain}"],
             config,
-            f"Builds the dbt domain '{domain}' (`dbt build --select +tag:{domain}`: its models and what they read) when its sources land.\n\n"
+            f"Builds the dbt domain '{domain}' (`dbt build --select +tag:{domain}`) when its sources land.\n\n"
             f"Sources read by its models: {', '.join(sorted(lineage[domain])) or 'none'}.",
         )
         for domain in domains
