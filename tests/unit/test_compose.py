@@ -19,9 +19,10 @@ def compose(repo: Path) -> dict:
     return yaml.safe_load((repo / "compose" / "compose.yml").read_text())
 
 
-def test_every_image_comes_from_a_variable(compose: dict) -> None:
+def test_every_image_comes_from_a_variable_without_a_second_default(compose: dict) -> None:
+    # The names live in settings.env only: compose requires them (the Makefile exports them).
     for name, service in compose["services"].items():
-        assert re.fullmatch(r"\$\{BATON_[A-Z_]+_IMAGE:-[^}]+\}", service["image"]), name
+        assert re.fullmatch(r"\$\{BATON_[A-Z_]+_IMAGE:\?[^}]+\}", service["image"]), name
 
 
 def test_ports_are_published_on_loopback_only(compose: dict) -> None:
@@ -63,12 +64,27 @@ def test_no_secret_has_a_default(repo: Path) -> None:
 def test_env_file_generates_every_secret_once(repo: Path, tmp_path: Path) -> None:
     env_file = tmp_path / "stack.env"
     run = ["bash", str(repo / "compose" / "env-file.sh"), str(env_file)]
-    subprocess.run(run, check=True, capture_output=True, env={"PATH": "/usr/bin:/bin", "BATON_DATA_DIR": "/srv/data"})
+    env = {"PATH": "/usr/bin:/bin", "BATON_DATA_DIR": "/srv/data", "BATON_PROJECT": "client-a"}
+    subprocess.run(run, check=True, capture_output=True, env=env)
     first = env_file.read_text()
     keys = dict(line.split("=", 1) for line in first.splitlines())
     for key in ("BATON_POSTGRES_PASSWORD", "BATON_SHOP_PASSWORD", "BATON_AIRFLOW_PASSWORD", "BATON_JWT_SECRET"):
         assert len(keys[key]) >= 20, key
     assert len(keys["BATON_FERNET_KEY"]) == 44  # 32 bytes, url-safe base64
     assert oct(env_file.stat().st_mode)[-3:] == "600"
-    subprocess.run(run, check=True, capture_output=True, env={"PATH": "/usr/bin:/bin", "BATON_DATA_DIR": "/srv/data"})
-    assert env_file.read_text() == first, "a second run must keep the secrets"
+    # The stack's compose project is the checkout's, kept in the file; the sample source's URL too.
+    assert keys["BATON_PROJECT"] == "client-a"
+    assert keys["BATON_SHOP_DB_URL"] == f"postgresql://shop:{keys['BATON_SHOP_PASSWORD']}@source-db:5432/shop"
+    subprocess.run(run, check=True, capture_output=True, env={**env, "BATON_PROJECT": "renamed"})
+    assert env_file.read_text() == first, "a second run must keep the secrets and the project"
+
+
+def test_the_compose_project_comes_from_the_checkout_folder(repo: Path, tmp_path: Path) -> None:
+    probe = "probe: ; @echo $(BATON_PROJECT)"
+    env = {"PATH": "/usr/bin:/bin:/usr/local/bin", "BATON_ENV_FILE": str(tmp_path / "none.env")}
+    out = subprocess.run(["make", "-s", "--eval", probe, "probe"], cwd=repo, env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == re.sub(r"[^a-z0-9_-]", "-", repo.name.lower())
+    (tmp_path / "kept.env").write_text("BATON_PROJECT=client-b\n")
+    env["BATON_ENV_FILE"] = str(tmp_path / "kept.env")
+    out = subprocess.run(["make", "-s", "--eval", probe, "probe"], cwd=repo, env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "client-b"

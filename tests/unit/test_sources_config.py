@@ -5,6 +5,7 @@ These checks read the committed config only (no meltano, no dbt)."""
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,11 @@ def _dbt_sources() -> dict[str, dict]:
     return found
 
 
+def _package_requirements(package: Path) -> list[str]:
+    assert (package / "pyproject.toml").is_file(), f"{package} has no pyproject.toml"
+    return tomllib.loads((package / "pyproject.toml").read_text())["project"]["dependencies"]
+
+
 def test_meltano_project_includes_every_plugin_and_source_file() -> None:
     project = _load(REPO / "meltano" / "meltano.yml")
     assert set(project["include_paths"]) == {"./plugins/*.meltano.yml", "./sources/*.meltano.yml"}
@@ -40,8 +46,12 @@ def test_base_plugins_are_pinned_without_hub_lookups(path: Path) -> None:
         for plugin in plugins:
             where = f"{path.name}: {kind} {plugin['name']}"
             assert "variant" not in plugin, f"{where}: a variant means a Meltano Hub lookup"
-            requirements = plugin["pip_url"].split()
-            unpinned = [r for r in requirements if not re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[\w.]+", r)]
+            own = re.fullmatch(r"-e \$MELTANO_PROJECT_ROOT/packages/([\w-]+)", plugin["pip_url"])
+            if own:  # the kit's own plugin: its package pins what it needs
+                requirements = _package_requirements(REPO / "meltano" / "packages" / own.group(1))
+            else:
+                requirements = plugin["pip_url"].split()
+            unpinned = [r for r in requirements if not re.fullmatch(r"[A-Za-z0-9_.\-\[\],]+==[\w.]+", r)]
             assert not unpinned, f"{where}: pin every requirement with ==, not {unpinned}"
             assert plugin.get("namespace") and plugin.get("executable"), where
 
@@ -55,7 +65,8 @@ def test_source_file_follows_the_convention(path: Path) -> None:
     assert set(extractors) == {f"tap-{source}"}, f"{path.name} must declare exactly tap-{source}"
     assert set(loaders) == {f"target-raw-{source}"}, f"{path.name} must declare exactly target-raw-{source}"
     loader = loaders[f"target-raw-{source}"]
-    assert loader["inherit_from"] == "target-duckdb"
+    assert loader["inherit_from"] == "target-baton-duckdb"
+    assert config["baton"]["kind"] in ("postgres", "files"), f"{path.name}: baton.kind"
     assert loader["config"]["path"] == f"$BATON_WAREHOUSE_DIR/raw_{source}.duckdb"
     assert loader["config"]["default_target_schema"] == source
     assert config["jobs"] == [{"name": f"el-{source}", "tasks": [f"tap-{source} target-raw-{source}"]}]
