@@ -116,7 +116,7 @@ airflow-image: jobs-image ## Build the Airflow image (Airflow + providers, DAGs,
 	  rc=$$?; docker rm $$id >/dev/null; exit $$rc
 	@echo "building $(BATON_AIRFLOW_IMAGE) on $(BATON_PYTHON_IMAGE)"
 	@docker build -q $(DOCKER_BUILD_FLAGS) -f images/airflow/Dockerfile --build-arg PYTHON_IMAGE=$(BATON_PYTHON_IMAGE) \
-	  --build-arg JOBS_IMAGE=$(BATON_JOBS_IMAGE) --build-arg UV_VERSION=$(UV_VERSION) \
+	  --build-arg UV_VERSION=$(UV_VERSION) \
 	  --build-arg BATON_AIRFLOW_USER=$(BATON_AIRFLOW_USER) --build-arg BATON_WAREHOUSE_POOL=$(BATON_WAREHOUSE_POOL) \
 	  --build-arg BATON_AIRFLOW_PORT=$(BATON_AIRFLOW_PORT) -t $(BATON_AIRFLOW_IMAGE) . >/dev/null
 

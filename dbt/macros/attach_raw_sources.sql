@@ -20,7 +20,7 @@
       {% endif %}
     {% endfor %}
   {% endfor %}
-  {% set warehouse = env_var('BATON_WAREHOUSE_DIR', '../.baton/warehouse') %}
+  {% set warehouse = env_var('BATON_WAREHOUSE_DIR') %}
   {% for source_name in sources | unique | sort %}
     {% set path = warehouse ~ '/raw_' ~ source_name ~ '.duckdb' %}
     {% set found = run_query("select count(*) from glob('" ~ path ~ "')").columns[0].values()[0] %}
