@@ -156,7 +156,10 @@ class Result:
 
 
 def failure(out: subprocess.CompletedProcess) -> str:
-    """`failed (exit N): <the last line naming an error>`."""
+    """`failed (exit N): <the line naming the error>`; the whole output goes to a log file."""
+    log = Path(tempfile.gettempdir()) / f"bench-el-failed-{uuid.uuid4().hex[:8]}.log"
+    log.write_text(f"$ {' '.join(map(str, out.args))}\n--- stdout ---\n{out.stdout}\n--- stderr ---\n{out.stderr}")
+    print(f"      output of the failed run: {log}", file=sys.stderr)
     lines = [line.strip(" │") for line in (out.stderr + out.stdout).splitlines() if line.strip(" │")]
     raised = [line for line in lines if re.match(r"[\w.]*(Error|Exception)\b:", line)]
     errors = [line for line in lines if re.search(r"Error|Exception|error|failed", line)]
