@@ -115,7 +115,9 @@ def build_dbt_dags(config: Config, manifest: dict, sources: tuple[Source, ...]) 
             f"dbt_{domain}",
             [domain],
             sorted(lineage[domain]),
-            ["--select", f"+tag:{domain}"],
+            # Tests run when the domain builds every model they read (a relationships test to a
+            # model of another domain waits for that domain's own build).
+            ["--select", f"+tag:{domain}", "--indirect-selection", "buildable"],
             config,
             f"Builds the dbt domain '{domain}' (`dbt build --select +tag:{domain}`) when its sources land.\n\n"
             f"Sources read by its models: {', '.join(sorted(lineage[domain])) or 'none'}.",
