@@ -5,6 +5,7 @@ Used by the integration tests and the benchmarks; nothing here is mocked.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from samples import generate
 from tests.conftest import REPO
 
 MELTANO = REPO / ".venvs" / "meltano" / "bin" / "meltano"
+MELTANO_PYTHON = REPO / ".venvs" / "meltano" / "bin" / "python"
 DBT = REPO / ".venvs" / "dbt" / "bin" / "dbt"
 SOURCES = {"shop": ("tap-shop", "target-raw-shop"), "marketing": ("tap-marketing", "target-raw-marketing")}
 
@@ -78,6 +80,22 @@ class DataPath:
         tap, target = SOURCES[source]
         return self.run("meltano", "run", tap, target, check=check)
 
+    def job(self, source: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """The ingestion job as the jobs image runs it (`baton-job el <source>`): load, reconcile."""
+        cmd = [str(MELTANO_PYTHON), str(REPO / "meltano" / "bin" / "el.py"), source]
+        env = {**self.env(), "BATON_MELTANO_BIN": str(MELTANO)}
+        result = subprocess.run(cmd, cwd=REPO / "meltano", env=env, capture_output=True, text=True)
+        if check and result.returncode != 0:
+            raise AssertionError(f"el {source} failed ({result.returncode}):\n{result.stdout[-6000:]}")
+        return result
+
+    @staticmethod
+    def job_result(result: subprocess.CompletedProcess[str]) -> dict:
+        """The job's BATON_RESULT line."""
+        last = result.stdout.strip().splitlines()[-1]
+        assert last.startswith("BATON_RESULT: "), result.stdout[-3000:]
+        return json.loads(last.removeprefix("BATON_RESULT: "))
+
     def state_id(self, source: str) -> str:
         tap, target = SOURCES[source]
         return f"{self.environment}:{tap}-to-{target}"
@@ -91,6 +109,10 @@ class DataPath:
 
     def next_day(self, new_pct: float = 1.0):
         return generate.next_day(self.shop_url, self.marketing, new_pct)
+
+    def execute(self, sql: str, params: tuple | None = None) -> None:
+        with psycopg.connect(self.shop_url, autocommit=True) as conn:
+            conn.execute(sql, params)
 
     def source(self, sql: str, params: tuple = ()) -> list[tuple]:
         with psycopg.connect(self.shop_url) as conn:
