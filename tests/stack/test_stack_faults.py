@@ -62,7 +62,7 @@ def _states(result: CycleResult) -> dict[str, str]:
 def _job_containers(stack: Stack, dag_id: str) -> list:
     """Running job containers that the stack's runner started for `dag_id`."""
     found = stack.docker.containers.list(filters={"label": f"baton.project={stack.env['BATON_PROJECT']}"})
-    return [c for c in found if c.labels.get("baton.dag_id") == dag_id]
+    return [c for c in found if c.labels.get("baton.task", "").startswith(f"{dag_id}.")]
 
 
 class CycleInBackground:
@@ -91,7 +91,7 @@ class CycleInBackground:
         )
         per_task: dict[str, int] = {}
         for c in running:
-            key = f"{c.labels.get('baton.dag_id')}.{c.labels.get('baton.task_id')}"
+            key = c.labels.get("baton.task", "?")
             per_task[key] = per_task.get(key, 0) + 1
         for key, n in per_task.items():
             self.most_containers[key] = max(self.most_containers.get(key, 0), n)
