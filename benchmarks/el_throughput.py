@@ -160,7 +160,12 @@ def failure(out: subprocess.CompletedProcess) -> str:
     log = Path(tempfile.gettempdir()) / f"bench-el-failed-{uuid.uuid4().hex[:8]}.log"
     log.write_text(f"$ {' '.join(map(str, out.args))}\n--- stdout ---\n{out.stdout}\n--- stderr ---\n{out.stderr}")
     print(f"      output of the failed run: {log}", file=sys.stderr)
-    lines = [line.strip(" │") for line in (out.stderr + out.stdout).splitlines() if line.strip(" │")]
+    text = out.stderr + out.stdout
+    if "Expecting value: line 1 column 1 (char 0)" in text and "Running catalog discovery" in text:
+        # Meltano keeps one catalog file per extractor in meltano/.meltano/run/: another Meltano
+        # run in this project at the same moment rewrote it under this one.
+        return f"failed (exit {out.returncode}): empty catalog; another Meltano run used this project at the same time"
+    lines = [line.strip(" │") for line in text.splitlines() if line.strip(" │")]
     raised = [line for line in lines if re.match(r"[\w.]*(Error|Exception)\b:", line)]
     errors = [line for line in lines if re.search(r"Error|Exception|error|failed", line)]
     return f"failed (exit {out.returncode}): {(raised[:1] or errors or lines or [''])[-1][:160]}"
