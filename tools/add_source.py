@@ -28,10 +28,12 @@ baton:
 plugins:
   extractors:
     - name: tap-{name}
-      inherit_from: tap-postgres
+      inherit_from: tap-baton-postgres
       config:
         sqlalchemy_url: ${url_var}
         filter_schemas: [{schema}]
+        # Bulk path: Postgres COPY into CSV files the loader reads (records: one message per row).
+        export_mode: copy
       select:
         - {schema}-{entity}.*
       metadata:

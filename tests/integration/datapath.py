@@ -27,7 +27,7 @@ def check_environments() -> None:
     for tool in (MELTANO, DBT):
         if not tool.exists():
             raise RuntimeError(f"{tool} is missing: run `make setup` first")
-    if not (REPO / "meltano" / ".meltano" / "extractors" / "tap-postgres").exists():
+    if not (REPO / "meltano" / ".meltano" / "extractors" / "tap-baton-postgres").exists():
         raise RuntimeError("Meltano plugins are not installed in meltano/.meltano: run `make setup` first")
 
 
