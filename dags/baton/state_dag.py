@@ -107,7 +107,9 @@ def build_state_dag(config: Config) -> DAG:
                 "state",
                 "{{ params.action }}",
                 "{{ params.state_id or '' }}",
-                "{{ (params.state_json | tojson) if params.state_json else (params.backup or '') }}",
+                # set: the new state; restore: the backup chosen; other fields left in the form are ignored
+                "{{ (params.state_json | tojson) if params.action == 'set' and params.state_json"
+                " else (params.backup or '') if params.action == 'restore' else '' }}",
             ],
             config,
         )

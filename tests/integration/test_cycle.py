@@ -1,5 +1,9 @@
 """The whole cycle through dag.test() with the subprocess runner: real Meltano and dbt against
-testcontainers Postgres, DAGs run in dependency order, asset events and their extras asserted."""
+testcontainers Postgres, DAGs run in dependency order, asset events and their extras asserted.
+
+dag.test() runs one DAG run at a time and creates no asset-triggered runs, so each test runs the
+DAGs in the order the scheduler would start them; the gates read the newest events and the raw
+assets' ingestion state as they would in the stack."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ import pendulum
 import psycopg
 import pytest
 
+from samples.generate import write_ad_spend
 from tests.conftest import REPO
 from tests.integration.conftest import pg_url
 from tests.integration.datapath import DBT, MELTANO, DataPath, check_environments
@@ -56,6 +61,7 @@ def cycle_env(shop_db, meltano_db, tmp_path: Path, monkeypatch: pytest.MonkeyPat
         if key.startswith(("MELTANO_", "BATON_", "DBT_")):
             monkeypatch.setenv(key, value)
     monkeypatch.setenv("BATON_MELTANO_BIN", str(MELTANO))
+    monkeypatch.setenv("BATON_MELTANO_PYTHON", str(MELTANO.parent / "python"))  # runs bin/el.py, bin/state.py
     monkeypatch.setenv("BATON_DBT_BIN", str(DBT))
     return dp
 
@@ -121,8 +127,12 @@ def test_whole_cycle_in_dependency_order(cycle_env: DataPath) -> None:
         "select (select count(*) from shop.orders) + (select count(*) from shop.customers)"
         " + (select count(*) from shop.products)"
     )[0]
-    assert shop_event[1] == {"cycle_id": "2026-11-23", "rows": source_rows}
-    assert _events("raw_marketing")[-1][1] == {"cycle_id": "2026-11-23", "rows": 10 * 5}
+    assert shop_event[1]["cycle_id"] == "2026-11-23"
+    assert shop_event[1]["rows"] == source_rows
+    assert shop_event[1]["reconciled"]["shop-orders"]["raw"] == ORDERS
+    marketing_event = _events("raw_marketing")[-1][1]
+    assert (marketing_event["cycle_id"], marketing_event["rows"]) == ("2026-11-23", 10 * 5)
+    assert {f["raw"] for f in marketing_event["reconciled"].values()} == {10 * 5}
 
     for domain in ("finance", "marketing"):
         assert _run(dags[f"dbt_{domain}"]) == "success", domain
@@ -133,7 +143,8 @@ def test_whole_cycle_in_dependency_order(cycle_env: DataPath) -> None:
     (campaigns,) = cycle_env.warehouse_query("analytics", "select count(*) from main.campaign_performance")[0]
     assert campaigns == 5
 
-    # Next cycle, but only shop lands: the marketing domain would mix two cycles and refuses.
+    # Next cycle, but only shop lands: the marketing domain would mix two cycles and refuses
+    # (gating: fail).
     assert _run(dags["cycle"], run_conf={"cycle_id": "2026-11-24"}) == "success"
     assert _run(dags["ingest_shop"]) == "success"
     assert _events("raw_shop")[-1][1]["cycle_id"] == "2026-11-24"
@@ -167,3 +178,61 @@ def test_state_dag_round_trip_and_refusals(cycle_env: DataPath) -> None:
     assert _run(dag, run_conf={"action": "clear", "state_id": "ci:tap-nope-to-target-raw-nope"}) == "failed"
     assert _task_states("meltano_state") == {"validate": "success", "apply": "failed"}
     assert json.loads(cycle_env.state("shop")) == original
+
+
+def _task_reason(dag_id: str) -> str | None:
+    from airflow.models.dagrun import DagRun
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        run_id = (
+            session.query(DagRun.run_id).filter(DagRun.dag_id == dag_id).order_by(DagRun.id.desc()).limit(1).scalar()
+        )
+        value = (
+            session.query(XComModel.value)
+            .filter_by(dag_id=dag_id, run_id=run_id, task_id="gate", key="reason")
+            .scalar()
+        )
+    return value if value is None or isinstance(value, str) else str(value)
+
+
+def test_a_source_that_failed_its_cycle_stops_its_domain_at_once_and_recovers(cycle_env: DataPath) -> None:
+    import time
+
+    dags = _dags(_config(dbt_mode="multi", gating_policy="wait"))
+    assert _run(dags["cycle"], run_conf={"cycle_id": "2026-11-23"}) == "success"
+    for source in ("shop", "marketing"):
+        assert _run(dags[f"ingest_{source}"]) == "success", source
+
+    marketing_built = _events("dbt_marketing")
+    # Cycle D: the day's ad spend file is malformed; ingest_marketing fails (no retry: bad data).
+    bad = sorted(cycle_env.marketing.glob("ad_spend_*.csv"))[-1]
+    lines = bad.read_text().splitlines()
+    bad.write_text("\n".join([lines[0], lines[1].rsplit(",", 1)[0] + ",not-a-number", *lines[2:]]) + "\n")
+    assert _run(dags["cycle"], run_conf={"cycle_id": "2026-11-24"}) == "success"
+    assert _run(dags["ingest_shop"]) == "success"
+    assert _run(dags["ingest_marketing"]) == "failed"
+    assert _events("raw_marketing")[-1][1]["cycle_id"] == "2026-11-23", "a failed load emitted its asset"
+    # Finance reads shop only: it builds cycle D.
+    assert _run(dags["dbt_finance"]) == "success"
+    assert _events("dbt_finance")[-1][1] == {"cycle_id": "2026-11-24"}
+    # Marketing would mix D and D-1 and marketing failed D: the gate stops at once, saying why.
+    t0 = time.monotonic()
+    assert _run(dags["dbt_marketing"]) == "failed"
+    assert time.monotonic() - t0 < 60
+    assert _task_states("dbt_marketing") == {"gate": "failed", "build": "upstream_failed"}
+    reason = _task_reason("dbt_marketing")
+    assert reason and reason.startswith("marketing did not land 2026-11-24: ingest_marketing failed"), reason
+    assert _events("dbt_marketing") == marketing_built, "a stopped run emitted its asset"
+
+    # The file is fixed (re-exported); cycle D+1: both sources land, marketing builds on D+1.
+    write_ad_spend(cycle_env.marketing, __import__("datetime").date.fromisoformat(bad.stem.removeprefix("ad_spend_")))
+    assert _run(dags["cycle"], run_conf={"cycle_id": "2026-11-25"}) == "success"
+    for source in ("shop", "marketing"):
+        assert _run(dags[f"ingest_{source}"]) == "success", source
+        assert _events(f"raw_{source}")[-1][1]["cycle_id"] == "2026-11-25"
+    assert _run(dags["dbt_marketing"]) == "success"
+    assert _events("dbt_marketing")[-1][1] == {"cycle_id": "2026-11-25"}
+    (campaigns,) = cycle_env.warehouse_query("analytics", "select count(*) from main.campaign_performance")[0]
+    assert campaigns == 5
