@@ -167,8 +167,11 @@ el: databases jobs-image ## Extract-load one source in the jobs image and reconc
 dbt: databases jobs-image ## Run dbt in the jobs image: make dbt CMD='build --select +tag:finance'
 	$(COMPOSE_CMD) run --rm jobs dbt $(or $(CMD),build)
 
+# The SQL reaches DuckDB through the environment, never through a shell: $(...), backticks and
+# quotes in it stay text.
+query: export BATON_QUERY_SQL = $(value SQL)
 query: env-file ## Read-only SQL on the warehouse: make query SQL='select ...' (default: row counts)
-	@$(COMPOSE_CMD) run --rm --no-deps -T jobs query $(if $(SQL),"$(SQL)")
+	@$(COMPOSE_CMD) run --rm --no-deps -T -e BATON_QUERY_SQL jobs query
 
 docs: env-file data-dirs ## Serve the dbt docs of the sandbox's warehouse on 127.0.0.1:BATON_DOCS_PORT
 	@echo "dbt docs: http://127.0.0.1:$(BATON_DOCS_PORT) (Ctrl-C stops)"

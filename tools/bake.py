@@ -8,6 +8,7 @@ of dbt's manifest from `dbt parse`). `make bake` runs it; the images run it at b
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -17,11 +18,13 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 
 
-def sources(meltano_dir: Path) -> list[dict[str, str]]:
+def sources(meltano_dir: Path) -> list[dict[str, object]]:
+    """Each source file's name, plugins and declaration (its `baton:` block: kind, secrets, folders)."""
     found = []
     for path in sorted((meltano_dir / "sources").glob("*.meltano.yml")):
         name = path.name.removesuffix(".meltano.yml")
-        plugins = (yaml.safe_load(path.read_text()) or {}).get("plugins", {})
+        data = yaml.safe_load(path.read_text()) or {}
+        plugins = data.get("plugins", {})
         extractor, loader = f"tap-{name}", f"target-raw-{name}"
         declared = {p["name"] for kind in ("extractors", "loaders") for p in plugins.get(kind, [])}
         missing = sorted({extractor, loader} - declared)
@@ -29,7 +32,26 @@ def sources(meltano_dir: Path) -> list[dict[str, str]]:
             raise SystemExit(
                 f"error: {path} must declare {' and '.join(missing)} (a source is tap-<name> + target-raw-<name>)"
             )
-        found.append({"name": name, "extractor": extractor, "loader": loader})
+        block = data.get("baton") or {}
+        secrets, folders = block.get("secrets") or [], block.get("folders") or {}
+        if block.get("kind") not in ("postgres", "files"):
+            raise SystemExit(f"error: {path}: baton.kind must be postgres or files, not {block.get('kind')!r}")
+        bad = [v for v in [*secrets, *folders] if not re.fullmatch(r"[A-Z][A-Z0-9_]*", str(v))]
+        if bad or not isinstance(secrets, list) or not isinstance(folders, dict):
+            raise SystemExit(
+                f"error: {path}: baton.secrets is a list and baton.folders a map of upper-case variable names "
+                f"(offending: {bad})"
+            )
+        found.append(
+            {
+                "name": name,
+                "extractor": extractor,
+                "loader": loader,
+                "kind": block["kind"],
+                "secrets": sorted(secrets),
+                "folders": dict(sorted(folders.items())),
+            }
+        )
     return found
 
 

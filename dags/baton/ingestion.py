@@ -111,6 +111,7 @@ the `cycle` asset is emitted; a retry is safe (state-based, upserts by key). Exi
             "extract_load",
             ["el", source.name],
             config,
+            secrets=source.secrets,
             inlets=[cycle],
             outlets=[raw],
             pre_execute=check_cycle,

@@ -1,6 +1,7 @@
 """Sources and dbt lineage, read from files baked at build time (never from meltano or dbt).
 
-    <metadata_dir>/sources.json    [{"name": "shop", "extractor": "tap-shop", "loader": "target-raw-shop"}]
+    <metadata_dir>/sources.json    [{"name": "shop", "extractor": "tap-shop", "loader": "target-raw-shop",
+                                     "kind": "postgres", "secrets": ["BATON_SHOP_DB_URL"], "folders": {}}]
     <metadata_dir>/manifest.json   dbt's manifest (`dbt parse`)
 
 `make bake` writes both (tools/bake.py); the images bake them at build time.
@@ -23,6 +24,9 @@ class Source:
     name: str
     extractor: str
     loader: str
+    kind: str = "postgres"
+    # Environment variables holding the source's secrets: the job gets them from the worker.
+    secrets: tuple[str, ...] = ()
 
 
 def _read_json(path: Path) -> object:
@@ -39,9 +43,14 @@ def load_sources(metadata_dir: Path) -> tuple[Source, ...]:
     path = metadata_dir / "sources.json"
     data = _read_json(path)
     try:
-        return tuple(Source(s["name"], s["extractor"], s["loader"]) for s in data)  # type: ignore[union-attr]
+        return tuple(
+            Source(s["name"], s["extractor"], s["loader"], s["kind"], tuple(s["secrets"]))
+            for s in data  # type: ignore[union-attr]
+        )
     except (KeyError, TypeError) as exc:
-        raise MetadataError(f"{path}: every source needs name, extractor and loader ({exc})") from None
+        raise MetadataError(
+            f"{path}: every source needs name, extractor, loader, kind and secrets ({exc}): bake it again (`make bake`)"
+        ) from None
 
 
 @lru_cache(maxsize=8)

@@ -189,10 +189,14 @@ class DockerJobOperator(BaseOperator):
     template_fields: Sequence[str] = ("command", "env")
     ui_color = "#e0ecf8"
 
-    def __init__(self, *, command: list[str], env: dict[str, str] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *, command: list[str], env: dict[str, str] | None = None, secrets: Sequence[str] = (), **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.command = command
         self.env = env or {}
+        # The job's own secrets (a source's declaration), besides the platform's BATON_JOB_ENV.
+        self.secrets = tuple(secrets)
         self._client: Any = None
         self._container: str | None = None
         self._grace = 30
@@ -201,7 +205,13 @@ class DockerJobOperator(BaseOperator):
         missing = [n for n in settings.job_env if n not in os.environ]
         if missing:
             raise ConfigError(f"BATON_JOB_ENV names {', '.join(missing)}, which this worker's environment lacks")
-        return {n: os.environ[n] for n in settings.job_env}
+        undeclared = [n for n in self.secrets if not os.environ.get(n)]
+        if undeclared:
+            raise ConfigError(
+                f"{self.dag_id} needs {', '.join(undeclared)} (its source declares it under baton.secrets), which this "
+                "worker's environment lacks: put it in compose/.env (sandbox) or its Secrets Manager secret (AWS)"
+            )
+        return {n: os.environ[n] for n in (*settings.job_env, *self.secrets)}
 
     def client(self, settings: DockerSettings) -> Any:
         import docker
@@ -424,15 +434,22 @@ def ecs_operator_class() -> type[BaseOperator]:
 
 # --- the factory ---------------------------------------------------------------------------------
 def job_operator(
-    task_id: str, command: list[str], config: Config, env: dict[str, str] | None = None, **kwargs: Any
+    task_id: str,
+    command: list[str],
+    config: Config,
+    env: dict[str, str] | None = None,
+    secrets: Sequence[str] = (),
+    **kwargs: Any,
 ) -> BaseOperator:
-    """The operator that runs `command` (el / meltano / dbt / state ...) in the jobs image, per BATON_RUNNER."""
+    """The operator that runs `command` (el / meltano / dbt / state ...) in the jobs image, per BATON_RUNNER.
+
+    `secrets` names the environment variables the job needs beyond the platform's (a source's
+    declaration): the docker runner passes them from the worker's environment; an ECS task
+    definition carries them itself (Terraform derives them from the same declaration); the
+    subprocess runner inherits the whole environment.
+    """
     _check_command(command)
-    cls: type[BaseOperator]
-    if config.runner == "subprocess":
-        cls = SubprocessJobOperator
-    elif config.runner == "docker":
-        cls = DockerJobOperator
-    else:
-        cls = ecs_operator_class()
+    if config.runner == "docker":
+        return DockerJobOperator(task_id=task_id, command=command, env=env or {}, secrets=secrets, **kwargs)
+    cls = SubprocessJobOperator if config.runner == "subprocess" else ecs_operator_class()
     return cls(task_id=task_id, command=command, env=env or {}, **kwargs)

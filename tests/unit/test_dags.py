@@ -136,7 +136,10 @@ def test_a_third_source_and_domain_need_config_only(tmp_path: Path) -> None:
     baked = _config().metadata_dir
     shutil.copytree(baked, tmp_path / "baked")
     sources = json.loads((tmp_path / "baked/sources.json").read_text())
-    sources.append({"name": "crm", "extractor": "tap-crm", "loader": "target-raw-crm"})
+    sources.append(
+        {"name": "crm", "extractor": "tap-crm", "loader": "target-raw-crm", "kind": "postgres",
+         "secrets": ["BATON_CRM_DB_URL"], "folders": {}}
+    )  # fmt: skip
     (tmp_path / "baked/sources.json").write_text(json.dumps(sources))
     manifest = json.loads((tmp_path / "baked/manifest.json").read_text())
     manifest["sources"]["source.baton.crm.contacts"] = {"source_name": "crm", "resource_type": "source"}
@@ -158,6 +161,10 @@ def test_a_third_source_and_domain_need_config_only(tmp_path: Path) -> None:
     assert _schedule(dags["ingest_crm"]) == {"cycle"}
     assert _outlets(dags["ingest_crm"]) == {"raw_crm"}
     assert dags["ingest_crm"].get_task("extract_load").command == ["el", "crm"]
+    # The docker runner passes the source's declared secrets to its job container, and only them.
+    docker = _all_dags(_config(metadata_dir=tmp_path / "baked", runner="docker"))
+    assert docker["ingest_crm"].get_task("extract_load").secrets == ("BATON_CRM_DB_URL",)
+    assert docker["ingest_marketing"].get_task("extract_load").secrets == ()
     assert _schedule(dags["dbt_sales"]) == {"raw_crm", "raw_shop"}
     assert _schedule(dags["dbt_finance"]) == {"raw_shop"}
 
