@@ -5,7 +5,7 @@
     batonctl status   each DAG's latest run
 
 `make up`, `make run` and `make status` call it in a container of the Airflow image on the stack's
-network. Settings: BATON_AIRFLOW_URL (default http://127.0.0.1:8080), BATON_AIRFLOW_USER (admin),
+network. Settings (all required; compose's cli service sets them): BATON_AIRFLOW_URL, BATON_AIRFLOW_USER,
 BATON_AIRFLOW_PASSWORD, BATON_AIRFLOW_PUBLIC_URL (the URL printed for the browser).
 """
 
@@ -129,10 +129,13 @@ class Airflow:
 
 
 def client_from_env() -> Airflow:
+    missing = [
+        n for n in ("BATON_AIRFLOW_URL", "BATON_AIRFLOW_USER", "BATON_AIRFLOW_PASSWORD") if not os.environ.get(n)
+    ]
+    if missing:
+        _fail(StackError(f"{', '.join(missing)} not set: run batonctl through make (`make run`), which sets them"))
     return Airflow(
-        os.environ.get("BATON_AIRFLOW_URL", "http://127.0.0.1:8080"),
-        os.environ.get("BATON_AIRFLOW_USER", "admin"),
-        os.environ.get("BATON_AIRFLOW_PASSWORD", ""),
+        os.environ["BATON_AIRFLOW_URL"], os.environ["BATON_AIRFLOW_USER"], os.environ["BATON_AIRFLOW_PASSWORD"]
     )
 
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the offline base images from Debian packages only (no container registry needed):
 #   debian   <- debootstrap --variant=minbase bookworm, imported (rootfs tarball cached)
-#   python   <- drop-in for python:3.11-slim-bookworm, trusting the extra CA certificates
-#   postgres <- drop-in for postgres:15-bookworm (same env vars, init dir, data path, user)
+#   python   <- drop-in for BATON_PYTHON_IMAGE (settings.env), trusting the extra CA certificates
+#   postgres <- drop-in for BATON_POSTGRES_IMAGE (same env vars, init dir, data path, user)
 # An image is rebuilt only when its inputs change (their hash is an image label) or FORCE=1.
 # Settings (environment):
 #   BATON_BASE_PREFIX       image name prefix                  (default: baton-local)
@@ -25,8 +25,12 @@ force=${FORCE:-0}
 
 rootfs_image="$prefix/debian-rootfs:bookworm"
 debian_image="$prefix/debian:bookworm"
-python_image="$prefix/python:3.11-slim-bookworm"
-postgres_image="$prefix/postgres:15-bookworm"
+# Drop-ins carry the official images' names (settings.env) under the prefix.
+official() { sed -n "s/^$1=//p" "$repo/settings.env"; }
+python_image="$prefix/$(official BATON_PYTHON_IMAGE)"
+postgres_image="$prefix/$(official BATON_POSTGRES_IMAGE)"
+[ "$python_image" != "$prefix/" ] && [ "$postgres_image" != "$prefix/" ] \
+  || die "settings.env must set BATON_PYTHON_IMAGE and BATON_POSTGRES_IMAGE"
 label=org.baton.inputs-hash
 
 say() { printf '==> %s\n' "$*"; }

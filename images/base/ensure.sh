@@ -6,8 +6,9 @@
 # Progress goes to stderr; stdout carries only the assignments.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-python_image=${BATON_PYTHON_IMAGE:-python:3.11-slim-bookworm}
-postgres_image=${BATON_POSTGRES_IMAGE:-postgres:15-bookworm}
+official() { sed -n "s/^$1=//p" settings.env; }
+python_image=${BATON_PYTHON_IMAGE:-$(official BATON_PYTHON_IMAGE)}
+postgres_image=${BATON_POSTGRES_IMAGE:-$(official BATON_POSTGRES_IMAGE)}
 pull_timeout=${BATON_PULL_TIMEOUT:-120}
 
 available() {

@@ -48,7 +48,8 @@ def _resolved(repo: Path, images_env: Path, env: dict[str, str]) -> str:
 
 def test_image_settings_environment_then_offline_file_then_official(repo: Path, tmp_path: Path) -> None:
     images_env = tmp_path / "images.env"
-    assert _resolved(repo, images_env, {}) == "postgres:15-bookworm"
+    official = dict(line.split("=", 1) for line in (repo / "settings.env").read_text().splitlines() if "=" in line)
+    assert _resolved(repo, images_env, {}) == official["BATON_POSTGRES_IMAGE"]
     images_env.write_text("# comment\nBATON_POSTGRES_IMAGE=baton-local/postgres:15-bookworm\n")
     assert _resolved(repo, images_env, {}) == "baton-local/postgres:15-bookworm"
     assert _resolved(repo, images_env, {"BATON_POSTGRES_IMAGE": "registry.example/pg:15"}) == "registry.example/pg:15"
