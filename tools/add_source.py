@@ -10,6 +10,7 @@ follow from that file's `baton:` declaration. Existing files are never overwritt
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import re
 import sys
 from pathlib import Path
@@ -27,7 +28,7 @@ baton:
   folders: {{}}
 plugins:
   extractors:
-    - name: tap-{name}
+    - name: {extractor}
       inherit_from: tap-baton-postgres
       config:
         sqlalchemy_url: ${url_var}
@@ -41,7 +42,7 @@ plugins:
           replication-method: INCREMENTAL
           replication-key: {key_rk}
   loaders:
-    - name: target-raw-{name}
+    - name: {loader}
       inherit_from: target-baton-duckdb
       config:
         path: $BATON_WAREHOUSE_DIR/raw_{name}.duckdb
@@ -49,7 +50,7 @@ plugins:
 jobs:
   - name: el-{name}
     tasks:
-      - tap-{name} target-raw-{name}
+      - {extractor} {loader}
 """
 
 FILES = """\
@@ -62,7 +63,7 @@ baton:
   folders: {{{dir_var}: {name}}}
 plugins:
   extractors:
-    - name: tap-{name}
+    - name: {extractor}
       inherit_from: tap-spreadsheets
       config:
         files:
@@ -71,7 +72,7 @@ plugins:
             table_name: {entity}
             primary_keys: [{key}]
   loaders:
-    - name: target-raw-{name}
+    - name: {loader}
       inherit_from: target-baton-duckdb
       config:
         path: $BATON_WAREHOUSE_DIR/raw_{name}.duckdb
@@ -80,7 +81,7 @@ plugins:
 jobs:
   - name: el-{name}
     tasks:
-      - tap-{name} target-raw-{name}
+      - {extractor} {loader}
 """
 
 DBT_SOURCES = """\
@@ -88,7 +89,7 @@ version: 2
 
 sources:
   - name: {name}
-    description: Source {name}, loaded by Meltano (tap-{name}) into raw_{name}.duckdb.
+    description: Source {name}, loaded by Meltano ({extractor}) into raw_{name}.duckdb.
     database: raw_{name}
     schema: {name}
     config:
@@ -140,13 +141,25 @@ models:
 """
 
 
+def _job_module():
+    """meltano/bin/el.py: the ingestion job defines the names of a source's plugins."""
+    spec = importlib.util.spec_from_file_location("baton_el", REPO / "meltano" / "bin" / "el.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["baton_el"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def singular(word: str) -> str:
     return word[:-1] if word.endswith("s") and not word.endswith("ss") else word
 
 
 def plan(name: str, kind: str, entity: str, key: str, schema: str, repo: Path = REPO) -> dict[Path, str]:
+    extractor, loader = _job_module().plugins(name)
     values = {
         "name": name,
+        "extractor": extractor,
+        "loader": loader,
         "entity": entity,
         "singular": singular(entity),
         "key": key,

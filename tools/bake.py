@@ -7,49 +7,47 @@ of dbt's manifest from `dbt parse`). `make bake` runs it; the images run it at b
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import shutil
 import sys
 from pathlib import Path
 
-import yaml
-
 REPO = Path(__file__).resolve().parent.parent
+
+
+def _job_module(meltano_dir: Path):
+    """meltano/bin/el.py, the ingestion job: it defines a source's declaration and plugin names."""
+    spec = importlib.util.spec_from_file_location("baton_el", meltano_dir / "bin" / "el.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["baton_el"] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def sources(meltano_dir: Path) -> list[dict[str, object]]:
     """Each source file's name, plugins and declaration (its `baton:` block: kind, secrets, folders)."""
+    el = _job_module(meltano_dir)
     found = []
     for path in sorted((meltano_dir / "sources").glob("*.meltano.yml")):
         name = path.name.removesuffix(".meltano.yml")
-        data = yaml.safe_load(path.read_text()) or {}
-        plugins = data.get("plugins", {})
-        extractor, loader = f"tap-{name}", f"target-raw-{name}"
-        declared = {p["name"] for kind in ("extractors", "loaders") for p in plugins.get(kind, [])}
-        missing = sorted({extractor, loader} - declared)
-        if missing:
-            raise SystemExit(
-                f"error: {path} must declare {' and '.join(missing)} (a source is tap-<name> + target-raw-<name>)"
-            )
-        block = data.get("baton") or {}
-        secrets, folders = block.get("secrets") or [], block.get("folders") or {}
-        if block.get("kind") not in ("postgres", "files"):
-            raise SystemExit(f"error: {path}: baton.kind must be postgres or files, not {block.get('kind')!r}")
-        bad = [v for v in [*secrets, *folders] if not re.fullmatch(r"[A-Z][A-Z0-9_]*", str(v))]
-        if bad or not isinstance(secrets, list) or not isinstance(folders, dict):
-            raise SystemExit(
-                f"error: {path}: baton.secrets is a list and baton.folders a map of upper-case variable names "
-                f"(offending: {bad})"
-            )
+        try:
+            decl = el.declaration(name, meltano_dir)
+        except el.JobError as exc:
+            raise SystemExit(f"error: {exc}") from None
+        bad = [v for v in [*decl.secrets, *decl.folders] if not re.fullmatch(r"[A-Z][A-Z0-9_]*", str(v))]
+        if bad:
+            raise SystemExit(f"error: {path}: baton.secrets and baton.folders name upper-case variables, not {bad}")
+        extractor, loader = el.plugins(name)
         found.append(
             {
                 "name": name,
                 "extractor": extractor,
                 "loader": loader,
-                "kind": block["kind"],
-                "secrets": sorted(secrets),
-                "folders": dict(sorted(folders.items())),
+                "kind": decl.kind,
+                "secrets": sorted(decl.secrets),
+                "folders": dict(sorted(decl.folders.items())),
             }
         )
     return found

@@ -60,6 +60,11 @@ PERMANENT = re.compile(
 RETRY_DELAYS = (3, 6, 12)  # seconds: about 20 s of waiting over three retries
 
 
+def plugins(source: str) -> tuple[str, str]:
+    """The naming convention of a source's plugins, defined here only: (extractor, loader)."""
+    return f"tap-{source}", f"target-raw-{source}"
+
+
 class JobError(RuntimeError):
     def __init__(self, message: str, code: int) -> None:
         super().__init__(message)
@@ -94,10 +99,14 @@ def declaration(source: str, project: Path = PROJECT) -> Declaration:
         raise JobError(
             f"{path}: baton.reconcile (or BATON_RECONCILE) is {reconcile!r}; choose fail or warn", EXIT_CONFIG
         )
-    extractors = {p.get("name"): p for p in (data.get("plugins") or {}).get("extractors", [])}
-    extractor = extractors.get(f"tap-{source}")
-    if extractor is None:
-        raise JobError(f"{path} must declare the extractor tap-{source}", EXIT_CONFIG)
+    extractor_name, loader_name = plugins(source)
+    declared = {
+        kind: {p.get("name"): p for p in (data.get("plugins") or {}).get(kind, [])}
+        for kind in ("extractors", "loaders")
+    }
+    extractor = declared["extractors"].get(extractor_name)
+    if extractor is None or loader_name not in declared["loaders"]:
+        raise JobError(f"{path} must declare the extractor {extractor_name} and the loader {loader_name}", EXIT_CONFIG)
     return Declaration(
         source=source,
         kind=kind,
@@ -161,7 +170,7 @@ def folder_environment(decl: Declaration, environ: dict[str, str]) -> dict[str, 
 
 
 def run_meltano(source: str) -> Load:
-    cmd = [MELTANO, "run", f"tap-{source}", f"target-raw-{source}"]
+    cmd = [MELTANO, "run", *plugins(source)]
     for attempt in range(len(RETRY_DELAYS) + 1):
         lines: list[str] = []
         print(f"el: {' '.join(cmd[1:])} (attempt {attempt + 1})", flush=True)
@@ -184,7 +193,7 @@ def run_meltano(source: str) -> Load:
             print(f"el: transient fault ({TRANSIENT.search(text).group(0)!r}); retrying in {delay} s", flush=True)
             time.sleep(delay)
             continue
-        raise JobError(f"`meltano run tap-{source} target-raw-{source}` exited with code {proc.returncode}", EXIT_LOAD)
+        raise JobError(f"`{' '.join(cmd[1:])}` exited with code {proc.returncode}", EXIT_LOAD)
     raise AssertionError("unreachable")
 
 

@@ -36,7 +36,7 @@ def test_scaffold_writes_a_source_that_follows_the_convention(tmp_path: Path, ki
 
 def test_make_add_source_writes_files_once_and_refuses_to_overwrite(repo: Path, tmp_path: Path) -> None:
     copy = tmp_path / "kit"
-    for part in ("tools", "meltano/sources", "dbt/models/staging"):
+    for part in ("tools", "meltano/sources", "meltano/bin", "dbt/models/staging"):
         shutil.copytree(repo / part, copy / part)
     shutil.copy(repo / "Makefile", copy / "Makefile")
     shutil.copy(repo / "settings.env", copy / "settings.env")
