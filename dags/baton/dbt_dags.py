@@ -117,7 +117,7 @@ def build_dbt_dags(config: Config, manifest: dict, sources: tuple[Source, ...]) 
             sorted(lineage[domain]),
             # Tests run when the domain builds every model they read (a relationships test to a
             # model of another domain waits for that domain's own build).
-            ["--select", f"+tag:{domain}", "--indirect-selection", "buildable"],
+            ["--select", f"+tag:{domain}"],
             config,
             f"Builds the dbt domain '{domain}' (`dbt build --select +tag:{domain}`) when its sources land.\n\n"
             f"Sources read by its models: {', '.join(sorted(lineage[domain])) or 'none'}.",

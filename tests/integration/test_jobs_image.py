@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 
@@ -76,12 +77,15 @@ def test_jobs_image_loads_and_builds(docker_client, jobs_image, shop_db, meltano
 
     # Both sources start together on a system database that has no schema yet, as on a first
     # cycle: the image creates it once and both loads succeed.
-    loads = [
-        ("meltano", "run", "tap-shop", "target-raw-shop"),
-        ("meltano", "run", "tap-marketing", "target-raw-marketing"),
-    ]
+    # Each is the ingestion job the DAGs run: load, then reconcile; the marketing folder comes from
+    # the source's declaration (/data/marketing), not from the image.
+    loads = [("el", "shop"), ("el", "marketing")]
+    results = {}
     for command, container in [(c, start(*c)) for c in loads]:
-        finish(container, command)
+        last = finish(container, command).strip().splitlines()[-1]
+        results[command[1]] = json.loads(last.removeprefix("BATON_RESULT: "))
+    assert results["shop"]["ok"] and results["shop"]["reconciled"]["shop-orders"]["raw"] == ORDERS
+    assert results["marketing"]["reconciled"]["ad_spend"]["raw"] == 10 * 5
     job("dbt", "build")
     assert "ci:tap-shop-to-target-raw-shop" in job("state", "list")
 

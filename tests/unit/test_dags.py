@@ -114,14 +114,7 @@ def test_multi_mode_schedules_each_domain_on_the_sources_it_reads() -> None:
     assert _schedule(dags["dbt_finance"]) == {"raw_shop"}
     assert _schedule(dags["dbt_marketing"]) == {"raw_shop", "raw_marketing"}
     assert _outlets(dags["dbt_finance"]) == {"dbt_finance"}
-    assert dags["dbt_finance"].get_task("build").command == [
-        "dbt",
-        "build",
-        "--select",
-        "+tag:finance",
-        "--indirect-selection",
-        "buildable",
-    ]
+    assert dags["dbt_finance"].get_task("build").command == ["dbt", "build", "--select", "+tag:finance"]
 
 
 def test_monolith_mode_is_one_dag_on_every_source() -> None:

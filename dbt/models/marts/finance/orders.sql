@@ -12,11 +12,18 @@ products as (
 
 ),
 
+customers as (
+
+    select * from {{ ref('stg_customers') }}
+
+),
+
 joined as (
 
     select
         orders.order_id,
         orders.customer_id,
+        customers.country as customer_country,
         orders.product_id,
         products.product_category,
         orders.quantity,
@@ -29,6 +36,7 @@ joined as (
 
     from orders
     left join products on orders.product_id = products.product_id
+    left join customers on orders.customer_id = customers.customer_id
 
 )
 
