@@ -41,16 +41,6 @@ plugins:
         {schema}-*:
           replication-method: INCREMENTAL
           replication-key: {key_rk}
-  loaders:
-    - name: {loader}
-      inherit_from: target-baton-duckdb
-      config:
-        path: $BATON_WAREHOUSE_DIR/raw_{name}.duckdb
-        default_target_schema: {name}
-jobs:
-  - name: el-{name}
-    tasks:
-      - {extractor} {loader}
 """
 
 FILES = """\
@@ -71,13 +61,17 @@ plugins:
             format: csv
             table_name: {entity}
             primary_keys: [{key}]
+"""
+
+# Both kinds: the raw loader and the job. Files are validated record by record (no typed source).
+LOADER = """\
   loaders:
     - name: {loader}
       inherit_from: target-baton-duckdb
       config:
         path: $BATON_WAREHOUSE_DIR/raw_{name}.duckdb
         default_target_schema: {name}
-        validate_records: true
+        validate_records: {validate}
 jobs:
   - name: el-{name}
     tasks:
@@ -167,12 +161,13 @@ def plan(name: str, kind: str, entity: str, key: str, schema: str, repo: Path = 
         "schema": schema,
         "url_var": f"BATON_{name.upper()}_DB_URL",
         "dir_var": f"BATON_{name.upper()}_DIR",
+        "validate": "true" if kind == "files" else "false",
     }
     staging = repo / "dbt" / "models" / "staging" / name
     return {
-        repo / "meltano" / "sources" / f"{name}.meltano.yml": (POSTGRES if kind == "postgres" else FILES).format(
-            **values
-        ),
+        repo / "meltano" / "sources" / f"{name}.meltano.yml": (
+            (POSTGRES if kind == "postgres" else FILES) + LOADER
+        ).format(**values),
         staging / "__sources.yml": DBT_SOURCES.format(**values),
         staging / f"stg_{entity}.sql": STAGING_SQL.format(**values),
         staging / f"stg_{name}.yml": STAGING_YML.format(**values),

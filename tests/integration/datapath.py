@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +40,39 @@ class DataPath:
     marketing: Path
     environment: str = "ci"
     extra_env: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def fresh(
+        cls,
+        shop_db,
+        meltano_db,
+        tmp_path: Path,
+        orders: int,
+        days: int = 30,
+        migrate: bool = True,
+        extra_env: dict[str, str] | None = None,
+    ) -> DataPath:
+        """A seeded shop, an empty warehouse and a new Meltano system database of its own."""
+        from tests.integration.conftest import pg_url
+
+        check_environments()
+        system_db = f"meltano_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(pg_url(meltano_db, "meltano"), autocommit=True) as conn:
+            conn.execute(f'create database "{system_db}"')
+        dp = cls(
+            shop_url=pg_url(shop_db, "shop"),
+            meltano_url=pg_url(meltano_db, system_db, driver="psycopg"),
+            warehouse=tmp_path / "warehouse",
+            marketing=tmp_path / "marketing",
+            extra_env=dict(extra_env or {}),
+        )
+        dp.warehouse.mkdir()
+        dp.seed(orders, days)
+        if migrate:
+            # Meltano's system tables once, as a deployment's init step does: two first runs at
+            # the same moment on an empty system database would both try to create them.
+            dp.run("meltano", "upgrade", "database")
+        return dp
 
     def env(self) -> dict[str, str]:
         return {

@@ -10,17 +10,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pendulum
-import psycopg
 import pytest
 
 from samples.generate import write_ad_spend
 from tests.conftest import REPO
-from tests.integration.conftest import pg_url
-from tests.integration.datapath import DBT, MELTANO, DataPath, check_environments
+from tests.integration.datapath import DBT, MELTANO, DataPath
 
 sys.path.insert(0, str(REPO / "dags"))
 
@@ -43,19 +40,7 @@ def airflow_db() -> None:
 
 @pytest.fixture
 def cycle_env(shop_db, meltano_db, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, airflow_db) -> DataPath:
-    check_environments()
-    system_db = f"meltano_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg_url(meltano_db, "meltano"), autocommit=True) as conn:
-        conn.execute(f'create database "{system_db}"')
-    dp = DataPath(
-        shop_url=pg_url(shop_db, "shop"),
-        meltano_url=pg_url(meltano_db, system_db, driver="psycopg"),
-        warehouse=tmp_path / "warehouse",
-        marketing=tmp_path / "marketing",
-    )
-    dp.warehouse.mkdir()
-    dp.seed(ORDERS, days=10)
-    dp.run("meltano", "upgrade", "database")
+    dp = DataPath.fresh(shop_db, meltano_db, tmp_path, ORDERS, days=10)
     # What a worker with the subprocess runner has in its environment.
     for key, value in dp.env().items():
         if key.startswith(("MELTANO_", "BATON_", "DBT_")):

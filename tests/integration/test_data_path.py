@@ -4,16 +4,13 @@ DuckDB file per source -> dbt domains, with Meltano's state in Postgres."""
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from samples.generate import ad_spend_rows
-from tests.integration.conftest import pg_url
-from tests.integration.datapath import SOURCES, DataPath, check_environments
+from tests.integration.datapath import SOURCES, DataPath
 
 # The ci environment loads in batches of 500 rows: 2,500 orders span five batches, so a loader
 # that loses a row per batch (target-duckdb with duckdb >= 1.3) cannot pass the count checks.
@@ -25,22 +22,7 @@ REVENUE_STATUSES = ("placed", "shipped", "completed")
 
 @pytest.fixture
 def dp(shop_db, meltano_db, tmp_path: Path) -> DataPath:
-    check_environments()
-    system_db = f"meltano_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg_url(meltano_db, "meltano"), autocommit=True) as conn:
-        conn.execute(f'create database "{system_db}"')
-    path = DataPath(
-        shop_url=pg_url(shop_db, "shop"),
-        meltano_url=pg_url(meltano_db, system_db, driver="psycopg"),
-        warehouse=tmp_path / "warehouse",
-        marketing=tmp_path / "marketing",
-    )
-    path.warehouse.mkdir()
-    path.seed(ORDERS, DAYS)
-    # Create Meltano's system tables once, as a deployment's init step does: two first runs at the
-    # same moment on an empty system database would both try to migrate it.
-    path.run("meltano", "upgrade", "database")
-    return path
+    return DataPath.fresh(shop_db, meltano_db, tmp_path, ORDERS, DAYS)
 
 
 def _bookmark(state: str, stream: str) -> str:

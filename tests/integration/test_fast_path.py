@@ -27,7 +27,7 @@ import yaml
 
 from tests.conftest import REPO
 from tests.integration.conftest import pg_url
-from tests.integration.datapath import DataPath, check_environments
+from tests.integration.datapath import DataPath
 
 PLUGIN = REPO / "meltano" / ".meltano" / "extractors" / "tap-baton-postgres" / "venv" / "bin" / "tap-baton-postgres"
 LOADER = "target-baton-duckdb"  # the project's loader, which reads BATCH files
@@ -376,21 +376,7 @@ def e2e(shop_db, meltano_db, tmp_path: Path) -> DataPath:
     loader = next(p for p in shop["plugins"]["loaders"] if p["name"] == "target-raw-shop")
     if loader.get("inherit_from") != LOADER:
         pytest.skip(f"target-raw-shop inherits {loader.get('inherit_from')}, not {LOADER}: no loader of BATCH files")
-    check_environments()
-    system_db = f"meltano_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg_url(meltano_db, "meltano"), autocommit=True) as conn:
-        conn.execute(f'create database "{system_db}"')
-    dp = DataPath(
-        shop_url=pg_url(shop_db, "shop"),
-        meltano_url=pg_url(meltano_db, system_db, driver="psycopg"),
-        warehouse=tmp_path / "warehouse",
-        marketing=tmp_path / "marketing",
-        extra_env={"TAP_SHOP_BATCH_SIZE_ROWS": "1000"},
-    )
-    dp.warehouse.mkdir()
-    dp.seed(ORDERS)
-    dp.run("meltano", "upgrade", "database")
-    return dp
+    return DataPath.fresh(shop_db, meltano_db, tmp_path, ORDERS, extra_env={"TAP_SHOP_BATCH_SIZE_ROWS": "1000"})
 
 
 def _raw(dp: DataPath, sql: str) -> list[tuple]:

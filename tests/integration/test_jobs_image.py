@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 
 import docker
-import psycopg
 import pytest
 
 from tests.conftest import image_setting
-from tests.integration.conftest import pg_url
 from tests.integration.datapath import DataPath
 
 ORDERS = 1200
@@ -34,18 +31,10 @@ def _ip(pg) -> str:
 
 
 def test_jobs_image_loads_and_builds(docker_client, jobs_image, shop_db, meltano_db, tmp_path: Path) -> None:
-    system_db = f"meltano_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg_url(meltano_db, "meltano"), autocommit=True) as conn:
-        conn.execute(f'create database "{system_db}"')
-    dp = DataPath(
-        shop_url=pg_url(shop_db, "shop"),
-        meltano_url=pg_url(meltano_db, system_db, driver="psycopg"),
-        warehouse=tmp_path / "warehouse",
-        marketing=tmp_path / "marketing",
-    )
-    dp.warehouse.mkdir()
+    # The image creates Meltano's system tables itself (bin/system_db.py): no migration here.
+    dp = DataPath.fresh(shop_db, meltano_db, tmp_path, ORDERS, days=10, migrate=False)
+    system_db = dp.meltano_url.rsplit("/", 1)[1]
     dp.warehouse.chmod(0o777)  # the image runs as its own non-root user
-    dp.seed(ORDERS, days=10)
 
     # Inside the engine's bridge network the databases answer on their container addresses.
     env = {

@@ -7,35 +7,20 @@ from __future__ import annotations
 import json
 import signal
 import time
-import uuid
 from decimal import Decimal
 from pathlib import Path
 
-import psycopg
 import pytest
 
-from tests.integration.conftest import pg_url
-from tests.integration.datapath import DataPath, check_environments
+from tests.integration.datapath import DataPath
 
 ORDERS = 2000
 
 
 @pytest.fixture
 def dp(shop_db, meltano_db, tmp_path: Path) -> DataPath:
-    check_environments()
-    system_db = f"meltano_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg_url(meltano_db, "meltano"), autocommit=True) as conn:
-        conn.execute(f'create database "{system_db}"')
-    path = DataPath(
-        shop_url=pg_url(shop_db, "shop"),
-        meltano_url=pg_url(meltano_db, system_db, driver="psycopg"),
-        warehouse=tmp_path / "warehouse",
-        marketing=tmp_path / "marketing",
-    )
-    path.warehouse.mkdir()
-    path.seed(ORDERS, 10)
+    path = DataPath.fresh(shop_db, meltano_db, tmp_path, ORDERS, days=10)
     path.execute("drop table if exists shop.notes")
-    path.run("meltano", "upgrade", "database")
     return path
 
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import docker
+import duckdb
+import psycopg
 import pytest
 
 from tests.conftest import REPO, setting
@@ -22,6 +24,7 @@ from tools.batonctl import NOT_IN_CYCLE, Airflow
 
 PROJECT = "baton-stacktest"
 AIRFLOW_PORT = int(os.environ.get("BATON_STACKTEST_AIRFLOW_PORT", "18080"))
+SHOP_KEYS = {"customers": "customer_id", "products": "product_id", "orders": "order_id"}
 SHOP_PORT = int(os.environ.get("BATON_STACKTEST_SHOP_PORT", "15433"))
 
 
@@ -67,6 +70,29 @@ class Stack:
                 self.setting("BATON_AIRFLOW_PASSWORD"),
             )
         return self._airflow
+
+    def source(self, sql: str, params: tuple | None = None) -> list[tuple]:
+        """Rows from the shop source database."""
+        with psycopg.connect(self.shop_url) as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def warehouse_query(self, database: str, sql: str) -> list[tuple]:
+        """Rows from raw_<source>.duckdb or analytics.duckdb, opened read-only."""
+        with duckdb.connect(str(self.warehouse / f"{database}.duckdb"), read_only=True) as conn:
+            return conn.execute(sql).fetchall()
+
+    def assert_raw_equals_source(self) -> dict[str, int]:
+        """Every shop table: raw rows = source rows, no duplicate keys; returns the counts."""
+        counts = {}
+        for table, key in SHOP_KEYS.items():
+            (source_count,) = self.source(f"select count(*) from shop.{table}")[0]
+            raw_count, keys = self.warehouse_query(
+                "raw_shop", f"select count(*), count(distinct {key}) from shop.{table}"
+            )[0]
+            assert raw_count == keys, f"raw_shop.{table}: {raw_count} rows but {keys} distinct keys (duplicates)"
+            assert raw_count == source_count, f"raw_shop.{table}: {raw_count} rows, source {source_count}"
+            counts[table] = raw_count
+        return counts
 
     def make(self, *targets: str) -> None:
         """Run make targets against this stack, output streamed to the test log."""

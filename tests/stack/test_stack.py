@@ -13,8 +13,6 @@ import random
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-import duckdb
-import psycopg
 import pytest
 
 from samples.generate import COLUMNS
@@ -28,40 +26,20 @@ SHOP_TABLES = ("customers", "products", "orders")
 REVENUE_STATUSES = ("placed", "shipped", "completed")
 
 
-def _source(stack: Stack, sql: str, params: tuple = ()) -> list[tuple]:
-    with psycopg.connect(stack.shop_url) as conn:
-        return conn.execute(sql, params).fetchall()
-
-
-def _warehouse(stack: Stack, database: str, sql: str) -> list[tuple]:
-    with duckdb.connect(str(stack.warehouse / f"{database}.duckdb"), read_only=True) as conn:
-        return conn.execute(sql).fetchall()
-
-
-def _assert_raw_equals_source(stack: Stack) -> None:
-    for table in SHOP_TABLES:
-        (source_count,) = _source(stack, f"select count(*) from shop.{table}")[0]
-        raw_count, distinct_ids = _warehouse(
-            stack, "raw_shop", f"select count(*), count(distinct {table.removesuffix('s')}_id) from shop.{table}"
-        )[0]
-        assert raw_count == distinct_ids == source_count, f"raw_shop.{table}: {raw_count} rows, source {source_count}"
-
-
 def _assert_marts_match_source(stack: Stack) -> None:
-    (mart_revenue, mart_orders) = _warehouse(
-        stack, "analytics", "select sum(revenue), sum(orders_count) from main.revenue_daily"
+    (mart_revenue, mart_orders) = stack.warehouse_query(
+        "analytics", "select sum(revenue), sum(orders_count) from main.revenue_daily"
     )[0]
-    (source_revenue, source_orders) = _source(
-        stack,
+    (source_revenue, source_orders) = stack.source(
         "select sum(amount) filter (where status = any(%s)), count(*) from shop.orders",
         (list(REVENUE_STATUSES),),
     )[0]
     assert mart_orders == source_orders
     assert round(float(mart_revenue), 2) == round(float(source_revenue), 2)
-    (mart_orders_rows,) = _warehouse(stack, "analytics", "select count(*) from main.orders")[0]
+    (mart_orders_rows,) = stack.warehouse_query("analytics", "select count(*) from main.orders")[0]
     assert mart_orders_rows == source_orders
     # One marketing file per day: every file landed.
-    (days,) = _warehouse(stack, "raw_marketing", "select count(distinct spend_date) from marketing.ad_spend")[0]
+    (days,) = stack.warehouse_query("raw_marketing", "select count(distinct spend_date) from marketing.ad_spend")[0]
     assert days == len(list(stack.marketing.glob("ad_spend_*.csv")))
 
 
@@ -69,7 +47,7 @@ def _marts_fingerprint(stack: Stack) -> dict[str, str]:
     marts = ("orders", "revenue_daily", "campaign_performance")
     return {
         mart: hashlib.sha256(
-            repr(_warehouse(stack, "analytics", f"select * from main.{mart} order by all")).encode()
+            repr(stack.warehouse_query("analytics", f"select * from main.{mart} order by all")).encode()
         ).hexdigest()
         for mart in marts
     }
@@ -97,25 +75,27 @@ def test_up_brings_the_stack_and_a_green_first_cycle(stack: Stack) -> None:
     assert set(runs) >= {"ingest_shop", "ingest_marketing", "dbt_finance", "dbt_marketing"}
     for dag_id, latest in runs.items():
         assert latest and latest[0]["state"] == "success", f"{dag_id}: {latest}"
-    _assert_raw_equals_source(stack)
+    stack.assert_raw_equals_source()
     _assert_marts_match_source(stack)
 
 
 def test_next_day_moves_only_new_and_changed_rows(stack: Stack) -> None:
-    bookmarks = {t: _warehouse(stack, "raw_shop", f"select max(updated_at) from shop.{t}")[0][0] for t in SHOP_TABLES}
+    bookmarks = {
+        t: stack.warehouse_query("raw_shop", f"select max(updated_at) from shop.{t}")[0][0] for t in SHOP_TABLES
+    }
     stack.make("next-day")
     # tap-postgres compares the replication key inclusively: the bookmark's own rows come again.
     expected = sum(
-        _source(stack, f"select count(*) from shop.{t} where updated_at >= %s", (bookmarks[t],))[0][0]
+        stack.source(f"select count(*) from shop.{t} where updated_at >= %s", (bookmarks[t],))[0][0]
         for t in SHOP_TABLES
     )
-    (total,) = _source(stack, "select (select count(*) from shop.orders) + (select count(*) from shop.customers)")[0]
+    (total,) = stack.source("select (select count(*) from shop.orders) + (select count(*) from shop.customers)")[0]
 
     result = follow_cycle(stack.airflow, quiet=True)
     assert result.ok, {d: r["state"] for d, r in result.runs.items()}
     assert result.rows["ingest_shop"] == expected
     assert expected < total * 0.1
-    _assert_raw_equals_source(stack)
+    stack.assert_raw_equals_source()
     _assert_marts_match_source(stack)
     stack.last_cycle = result.cycle_id
 

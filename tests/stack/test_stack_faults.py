@@ -12,8 +12,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-import duckdb
-import psycopg
 import pytest
 
 from samples.generate import write_ad_spend
@@ -21,8 +19,6 @@ from tests.stack.conftest import Stack
 from tools.batonctl import CycleResult, follow_cycle
 
 pytestmark = pytest.mark.timeout(2400)
-
-SHOP_KEYS = {"customers": "customer_id", "products": "product_id", "orders": "order_id"}
 
 
 @pytest.fixture(scope="module")
@@ -32,27 +28,6 @@ def live(stack: Stack) -> Stack:
     ):
         stack.make("up")
     return stack
-
-
-def _source(stack: Stack, sql: str, params: tuple = ()) -> list[tuple]:
-    with psycopg.connect(stack.shop_url) as conn:
-        return conn.execute(sql, params).fetchall()
-
-
-def _raw(stack: Stack, database: str, sql: str) -> list[tuple]:
-    with duckdb.connect(str(stack.warehouse / f"{database}.duckdb"), read_only=True) as conn:
-        return conn.execute(sql).fetchall()
-
-
-def _assert_raw_equals_source(stack: Stack) -> dict[str, int]:
-    counts = {}
-    for table, key in SHOP_KEYS.items():
-        (source_count,) = _source(stack, f"select count(*) from shop.{table}")[0]
-        raw_count, keys = _raw(stack, "raw_shop", f"select count(*), count(distinct {key}) from shop.{table}")[0]
-        assert raw_count == keys, f"raw_shop.{table}: {raw_count} rows but {keys} distinct keys (duplicates)"
-        assert raw_count == source_count, f"raw_shop.{table}: {raw_count} rows, source {source_count}"
-        counts[table] = raw_count
-    return counts
 
 
 def _states(result: CycleResult) -> dict[str, str]:
@@ -154,9 +129,9 @@ def test_drill_a_failed_source_does_not_wedge_its_domain(live: Stack) -> None:
         source_dag_id="dbt_marketing", source_run_id=day_d1.runs["dbt_marketing"]["dag_run_id"]
     )
     assert [e["extra"]["cycle_id"] for e in events] == [day_d1.cycle_id]
-    (days,) = _raw(live, "raw_marketing", "select count(distinct spend_date) from marketing.ad_spend")[0]
+    (days,) = live.warehouse_query("raw_marketing", "select count(distinct spend_date) from marketing.ad_spend")[0]
     assert days == len(list(live.marketing.glob("ad_spend_*.csv")))
-    _assert_raw_equals_source(live)
+    live.assert_raw_equals_source()
     print(f"drill a: cycle D {failed_cycle_seconds:.0f}s {states}; cycle D+1 {_states(day_d1)}")
 
 
@@ -173,7 +148,7 @@ def test_drill_b_scheduler_killed_mid_load(live: Stack) -> None:
     took = time.monotonic() - killed_at
     assert result.ok, _states(result)
     assert max(cycle.most_containers.values(), default=0) == 1, cycle.most_containers
-    counts = _assert_raw_equals_source(live)
+    counts = live.assert_raw_equals_source()
     events = live.airflow.asset_events(
         source_dag_id="ingest_shop", source_run_id=result.runs["ingest_shop"]["dag_run_id"]
     )
@@ -192,7 +167,7 @@ def test_drill_c_metadata_database_restarted_mid_load(live: Stack) -> None:
     ended = max(datetime.fromisoformat(r["end_date"]) for r in result.runs.values() if r.get("end_date"))
     took = (ended - restarted_at).total_seconds()
     assert took <= 120, f"the cycle completed {took:.0f}s after the restart (goal: within 2 minutes)"
-    counts = _assert_raw_equals_source(live)
+    counts = live.assert_raw_equals_source()
     print(f"drill c: cycle completed {took:.0f}s after the restart; rows {result.rows}; raw {counts}")
 
 
@@ -203,13 +178,13 @@ def test_drill_d_an_earlier_day_again_loads_what_is_new_under_its_label(live: St
     earlier = follow_cycle(live.airflow, quiet=True, timeout=1200)
     assert earlier.ok, _states(earlier)
     live.make("next-day")
-    (newest,) = _source(live, "select max(updated_at) from shop.orders")[0]
+    (newest,) = live.source("select max(updated_at) from shop.orders")[0]
     again = follow_cycle(live.airflow, cycle_id=earlier.cycle_id, quiet=True, timeout=1200)
     assert again.ok, _states(again)
     assert again.cycle_id == earlier.cycle_id
-    (raw_newest,) = _raw(live, "raw_shop", "select max(updated_at) from shop.orders")[0]
+    (raw_newest,) = live.warehouse_query("raw_shop", "select max(updated_at) from shop.orders")[0]
     assert raw_newest == newest, "the rerun of an earlier day did not load the new data"
-    _assert_raw_equals_source(live)
+    live.assert_raw_equals_source()
     events = live.airflow.asset_events(
         source_dag_id="ingest_shop", source_run_id=again.runs["ingest_shop"]["dag_run_id"]
     )
