@@ -66,7 +66,7 @@ copy=$PWD/$data/envs-tfvars
 rm -rf "$copy" && mkdir -p "$copy"
 cp "$root"/envs/*.tf "$root"/envs/*.tfvars "$copy"/
 printf 'terraform {\n  backend "local" {}\n}\n' >"$copy/backend_override.tf"
-ln -s "$PWD/$root/modules" "$PWD/$data/modules" 2>/dev/null || true
+ln -sfn "$PWD/$root/modules" "$PWD/$data/modules"  # -n: replace the link, never write into its target
 export TF_DATA_DIR="$copy/.terraform"
 "$tf" -chdir="$copy" init "${init_args[@]/-backend=false/-backend=true}" >/dev/null
 for vars in "$root"/envs/*.tfvars; do
