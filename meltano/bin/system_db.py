@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 import psycopg
 
@@ -28,29 +29,42 @@ def _has_schema(conn: psycopg.Connection) -> bool:
     return conn.execute("select to_regclass('alembic_version') is not null").fetchone()[0]
 
 
+# A database restarting (or not up yet) answers again within seconds: wait this long before failing.
+RETRY_DELAYS = (1, 2, 4, 8, 15)
+
+
+def ensure(dsn: str) -> None:
+    with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
+        if _has_schema(conn):
+            return
+        conn.execute("select pg_advisory_lock(%s)", (LOCK_KEY,))
+        try:
+            if not _has_schema(conn):
+                print("Meltano's system database is new: creating its schema", file=sys.stderr)
+                meltano = os.environ.get("BATON_MELTANO_BIN", "meltano")
+                subprocess.run([meltano, "upgrade", "database"], check=True, stdout=sys.stderr)
+        finally:
+            conn.execute("select pg_advisory_unlock(%s)", (LOCK_KEY,))
+
+
 def main() -> int:
     dsn = _dsn(os.environ.get("MELTANO_DATABASE_URI", ""))
     if dsn is None:
         return 0
-    try:
-        with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
-            if _has_schema(conn):
-                return 0
-            conn.execute("select pg_advisory_lock(%s)", (LOCK_KEY,))
-            try:
-                if not _has_schema(conn):
-                    print("Meltano's system database is new: creating its schema", file=sys.stderr)
-                    meltano = os.environ.get("BATON_MELTANO_BIN", "meltano")
-                    subprocess.run([meltano, "upgrade", "database"], check=True, stdout=sys.stderr)
-            finally:
-                conn.execute("select pg_advisory_unlock(%s)", (LOCK_KEY,))
-    except psycopg.OperationalError as exc:
-        print(f"error: cannot reach Meltano's system database (MELTANO_DATABASE_URI): {exc}", file=sys.stderr)
-        return 1
-    except subprocess.CalledProcessError as exc:
-        print(f"error: `meltano upgrade database` failed with exit code {exc.returncode}", file=sys.stderr)
-        return 1
-    return 0
+    for attempt, delay in enumerate((*RETRY_DELAYS, None)):
+        try:
+            ensure(dsn)
+            return 0
+        except psycopg.OperationalError as exc:
+            if delay is None:
+                print(f"error: cannot reach Meltano's system database (MELTANO_DATABASE_URI): {exc}", file=sys.stderr)
+                return 1
+            print(f"Meltano's system database does not answer ({exc}); try {attempt + 2} in {delay} s", file=sys.stderr)
+            time.sleep(delay)
+        except subprocess.CalledProcessError as exc:
+            print(f"error: `meltano upgrade database` failed with exit code {exc.returncode}", file=sys.stderr)
+            return 1
+    return 1
 
 
 if __name__ == "__main__":
