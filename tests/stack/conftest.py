@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -31,6 +32,11 @@ SHOP_PORT = int(os.environ.get("BATON_STACKTEST_SHOP_PORT", "15433"))
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         item.add_marker(pytest.mark.stack)
+
+
+def report(line: str) -> None:
+    """A figure a drill measured, shown in the test run's output even when the test passes."""
+    print(line, file=sys.__stdout__, flush=True)
 
 
 @dataclass

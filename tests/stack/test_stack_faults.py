@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from samples.generate import write_ad_spend
-from tests.stack.conftest import Stack
+from tests.stack.conftest import Stack, report
 from tools.batonctl import CycleResult, follow_cycle
 
 pytestmark = pytest.mark.timeout(2400)
@@ -132,7 +132,7 @@ def test_drill_a_failed_source_does_not_wedge_its_domain(live: Stack) -> None:
     (days,) = live.warehouse_query("raw_marketing", "select count(distinct spend_date) from marketing.ad_spend")[0]
     assert days == len(list(live.marketing.glob("ad_spend_*.csv")))
     live.assert_raw_equals_source()
-    print(f"drill a: cycle D {failed_cycle_seconds:.0f}s {states}; cycle D+1 {_states(day_d1)}")
+    report(f"drill a: cycle D {failed_cycle_seconds:.0f}s {states}; cycle D+1 {_states(day_d1)}")
 
 
 def test_drill_b_scheduler_killed_mid_load(live: Stack) -> None:
@@ -153,7 +153,7 @@ def test_drill_b_scheduler_killed_mid_load(live: Stack) -> None:
         source_dag_id="ingest_shop", source_run_id=result.runs["ingest_shop"]["dag_run_id"]
     )
     assert events and events[-1]["extra"]["reconciled"]["shop-orders"]["raw"] == counts["orders"]
-    print(f"drill b: cycle completed {took:.0f}s after the kill; rows {result.rows}; raw {counts}")
+    report(f"drill b: cycle completed {took:.0f}s after the kill; rows {result.rows}; raw {counts}")
 
 
 def test_drill_c_metadata_database_restarted_mid_load(live: Stack) -> None:
@@ -168,7 +168,7 @@ def test_drill_c_metadata_database_restarted_mid_load(live: Stack) -> None:
     took = (ended - restarted_at).total_seconds()
     assert took <= 120, f"the cycle completed {took:.0f}s after the restart (goal: within 2 minutes)"
     counts = live.assert_raw_equals_source()
-    print(f"drill c: cycle completed {took:.0f}s after the restart; rows {result.rows}; raw {counts}")
+    report(f"drill c: cycle completed {took:.0f}s after the restart; rows {result.rows}; raw {counts}")
 
 
 def test_drill_d_an_earlier_day_again_loads_what_is_new_under_its_label(live: Stack) -> None:
@@ -189,4 +189,4 @@ def test_drill_d_an_earlier_day_again_loads_what_is_new_under_its_label(live: St
         source_dag_id="ingest_shop", source_run_id=again.runs["ingest_shop"]["dag_run_id"]
     )
     assert [e["extra"]["cycle_id"] for e in events] == [earlier.cycle_id]
-    print(f"drill d: rerun of {earlier.cycle_id} loaded rows {again.rows}")
+    report(f"drill d: rerun of {earlier.cycle_id} loaded rows {again.rows}")
