@@ -27,6 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from tests.conftest import read_settings  # noqa: E402
 from tests.conftest import setting as kit_setting  # noqa: E402
 from tools.batonctl import Airflow, follow_cycle  # noqa: E402
 
@@ -51,10 +52,14 @@ def make(*args: str, quiet: bool = True) -> float:
 
 
 def compose(*args: str) -> float:
+    """`docker compose ... run` on the benchmark's stack, with the settings the Makefile exports."""
     v2 = subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0
     cmd = [*(["docker", "compose"] if v2 else ["docker-compose"]), "-p", PROJECT, "--env-file", ENV["BATON_ENV_FILE"]]
+    env = {key: kit_setting(key) for key in read_settings(REPO / "settings.env")}
+    env.update(ENV)
+    env["BATON_ENV_PATH"] = ENV["BATON_ENV_FILE"]
     t0 = time.monotonic()
-    subprocess.run([*cmd, "-f", "compose/compose.yml", *args], cwd=REPO, env=ENV, check=True, capture_output=True)
+    subprocess.run([*cmd, "-f", "compose/compose.yml", *args], cwd=REPO, env=env, check=True, capture_output=True)
     return time.monotonic() - t0
 
 
