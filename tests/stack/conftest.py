@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,9 +33,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         item.add_marker(pytest.mark.stack)
 
 
+_REPORTS: list[str] = []
+
+
 def report(line: str) -> None:
-    """A figure a drill measured, shown in the test run's output even when the test passes."""
-    print(line, file=sys.__stdout__, flush=True)
+    """A figure a drill measured, shown at the end of the test run even when the test passes."""
+    _REPORTS.append(line)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if _REPORTS:
+        terminalreporter.section("figures measured by the stack tests")
+        for line in _REPORTS:
+            terminalreporter.write_line(line)
 
 
 @dataclass
