@@ -59,12 +59,18 @@ class Airflow:
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         if self._token is None:
             self._login()
-        for attempt in (1, 2):
+        relogged = False
+        for attempt in range(1, 6):
             resp = self.http.request(
                 method, f"/api/v2{path}", headers={"Authorization": f"Bearer {self._token}"}, **kwargs
             )
-            if resp.status_code == 401 and attempt == 1:  # token expired: log in again once
+            if resp.status_code == 401 and not relogged:  # token expired: log in again once
                 self._login()
+                relogged = True
+                continue
+            # A read the server failed to answer (its database restarting, say) is asked again.
+            if method == "GET" and resp.status_code >= 500 and attempt < 5:
+                time.sleep(2 * attempt)
                 continue
             if resp.is_error:
                 raise StackError(f"{method} /api/v2{path} -> {resp.status_code}: {resp.text[:500]}")
