@@ -244,7 +244,7 @@ def follow_cycle(
             events = af.asset_events(source_dag_id=dag_id, source_run_id=run["dag_run_id"])
             result.rows[dag_id] = next((e["extra"].get("rows") for e in events if "rows" in (e["extra"] or {})), None)
         elif dag_id.startswith("dbt_") and run["state"] == "failed":
-            reason = af.reason(dag_id, run["dag_run_id"], "gate")
+            reason = af.reason(dag_id, run["dag_run_id"], "build")  # its gate's reason
             if reason:
                 result.reasons[dag_id] = reason
     if result.cycle_id is None:

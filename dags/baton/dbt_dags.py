@@ -2,21 +2,29 @@
 
 In `multi`, a domain's schedule is the set of raw_<source> assets its tagged models read (dbt
 manifest lineage, through ref chains), so a domain runs as soon as its own sources land.
-    dbt_<domain>: gate (every source on the newest cycle) -> build (dbt build --select +tag:<domain>,
-                  emits dbt_<domain> with {cycle_id} when it succeeds)
+    dbt_<domain>: build (the gate, then dbt build --select +tag:<domain>; emits dbt_<domain> with
+                  {cycle_id} when it succeeds)
 
-The gate reads the newest events at each check (baton.gating): a run started on mixed cycles goes
-on as soon as every source it reads has landed the newest cycle, and stops at once, saying which
-source did not land which cycle, when one of them failed to. The reason is the gate's error in its
-task log and its XCom `reason` (what `make run` prints).
+One task, not two: every task costs seconds on the critical path of a cycle, so the gate is the
+build task's first step (its pre_execute hook). The gate reads the newest events at each check
+(baton.gating):
+  ready        every source it reads has landed the newest cycle: the build runs on that cycle
+  waiting      a source has not landed it yet: the task is rescheduled (state up_for_reschedule,
+               no worker and no warehouse pool slot held) and checks again after
+               gating.poke_seconds, for at most gating.wait_timeout_minutes from the run's start
+  stopped      a source failed to land it (or gating is `fail` on mixed cycles): the task fails at
+               once, without retries, saying which source did not land which cycle
+The reason is in the task log and in the task's XCom `reason` (what `make run` prints).
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from airflow.sdk import DAG, PokeReturnValue, task
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk import DAG
+from airflow.sdk.exceptions import AirflowFailException, AirflowRescheduleException
 
 from baton.assets import CYCLE_ID, cycle_asset, dbt_asset, raw_asset
 from baton.config import Config, ConfigError
@@ -28,10 +36,58 @@ from baton.runners import job_operator
 
 log = logging.getLogger("baton.gating")
 
+BUILD_TASK = "build"
+# XCom keys of the build task: the cycle the gate let it build, and why it waits or stopped.
+GATE_CYCLE, GATE_REASON = "cycle_id", "reason"
+
+
+def _resuming(context: dict[str, Any]) -> bool:
+    """True when the task resumes after a deferral (ECS): its gate passed before it deferred."""
+    server = getattr(context["ti"], "_ti_context_from_server", None)
+    return bool(getattr(server, "next_method", None))
+
+
+def _run_started(context: dict[str, Any]) -> datetime:
+    run = context.get("dag_run")
+    started = getattr(run, "start_date", None) or getattr(run, "run_after", None)
+    return started or datetime.now(UTC)
+
+
+def gate(context: dict[str, Any], config: Config, raws: list, cycle: Any) -> str:
+    """The gate of a domain run, checked now: the cycle id to build, or AirflowRescheduleException
+    (wait) / AirflowFailException (stop, with the reason)."""
+    ti = context["ti"]
+    cycle_event = newest_event(context, cycle)
+    newest = (cycle_event.extra or {}).get(CYCLE_ID) if cycle_event is not None else None
+    try:
+        ready, cycle_id, message = decide(
+            newest_cycle_ids(context, raws),
+            config.gating_policy,
+            newest,
+            landing_failures(context, raws, cycle_event),
+        )
+    except MixedCyclesError as exc:
+        ti.xcom_push(key=GATE_REASON, value=str(exc))
+        raise AirflowFailException(str(exc)) from exc
+    (log.warning if "mixed" in message else log.info)(message)
+    if ready:
+        ti.xcom_push(key=GATE_CYCLE, value=cycle_id)
+        return cycle_id
+    ti.xcom_push(key=GATE_REASON, value=message)
+    now = datetime.now(UTC)
+    timeout = timedelta(minutes=config.gating_wait_timeout_minutes)
+    if now - _run_started(context) >= timeout:
+        raise AirflowFailException(
+            f"{message}; gave up after {config.gating_wait_timeout_minutes} min "
+            "(gating.wait_timeout_minutes in dags/baton.yml)"
+        )
+    raise AirflowRescheduleException(reschedule_date=now + timedelta(seconds=config.gating_poke_seconds))
+
 
 def _dbt_dag(dag_id: str, domains: list[str], sources: list[str], select: list[str], config: Config, doc: str) -> DAG:
     raws = [raw_asset(s) for s in sources]
     outlets = [dbt_asset(d) for d in domains]
+    cycle = cycle_asset()
     with DAG(
         dag_id=dag_id,
         description=doc.splitlines()[0],
@@ -43,56 +99,34 @@ def _dbt_dag(dag_id: str, domains: list[str], sources: list[str], select: list[s
         tags=["baton", "dbt", *(f"domain:{d}" for d in domains)],
         default_args={"owner": config.owner, **retry_args(config.dbt)},
     ) as dag:
-        cycle = cycle_asset()
 
-        @task.sensor(
-            inlets=[*raws, cycle],
-            poke_interval=config.gating_poke_seconds,
-            timeout=config.gating_wait_timeout_minutes * 60,
-            mode="reschedule",
-            retries=0,
-        )
-        def gate(**context) -> PokeReturnValue:
-            cycle_event = newest_event(context, cycle)
-            cycle_ids = newest_cycle_ids(context, raws)
-            newest = (cycle_event.extra or {}).get(CYCLE_ID) if cycle_event is not None else None
-            try:
-                ready, cycle_id, message = decide(
-                    cycle_ids, config.gating_policy, newest, landing_failures(context, raws, cycle_event)
-                )
-            except MixedCyclesError as exc:
-                context["ti"].xcom_push(key="reason", value=str(exc))
-                raise AirflowFailException(str(exc)) from exc
-            (log.warning if "mixed" in message else log.info)(message)
-            if not ready:  # what a timed-out wait reports
-                context["ti"].xcom_push(key="reason", value=message)
-            return PokeReturnValue(is_done=ready, xcom_value=cycle_id)
-
-        def check_pool(context) -> None:
+        def check_gate(context) -> None:
             if not config.warehouse_pool:
                 raise ConfigError(
                     "BATON_WAREHOUSE_POOL is not set and settings.env is not reachable: set it in the "
                     "environment of the Airflow services to the pool of analytics.duckdb writers"
                 )
+            if not _resuming(context):
+                gate(context, config, raws, cycle)
 
         def publish(context, result) -> None:  # the build's own events carry the gate's cycle id
-            cycle_id = context["ti"].xcom_pull(task_ids="gate")
+            cycle_id = context["ti"].xcom_pull(task_ids=BUILD_TASK, key=GATE_CYCLE)
             for asset in outlets:
                 context["outlet_events"][asset].extra = {CYCLE_ID: cycle_id}
 
         # DuckDB allows one writer per file: dbt runs write analytics.duckdb one at a time (the pool
         # BATON_WAREHOUSE_POOL has one slot). Loads write their own raw files and need no slot.
         pool = {"pool": config.warehouse_pool} if config.warehouse_pool else {}
-        build = job_operator(
-            "build",
+        job_operator(
+            BUILD_TASK,
             ["dbt", "build", *select],
             config,
+            inlets=[*raws, cycle],
             outlets=outlets,
-            pre_execute=check_pool,
+            pre_execute=check_gate,
             post_execute=publish,
             **pool,
         )
-        gate() >> build
     return dag
 
 

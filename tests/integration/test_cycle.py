@@ -134,7 +134,7 @@ def test_whole_cycle_in_dependency_order(cycle_env: DataPath) -> None:
     assert _run(dags["ingest_shop"]) == "success"
     assert _events("raw_shop")[-1][1]["cycle_id"] == "2026-11-24"
     assert _run(dags["dbt_marketing"]) == "failed"
-    assert _task_states("dbt_marketing") == {"gate": "failed", "build": "upstream_failed"}
+    assert _task_states("dbt_marketing") == {"build": "failed"}
     assert _events("dbt_marketing")[-1][1] == {"cycle_id": "2026-11-23"}, "a refused run emitted its asset"
     # Finance reads shop only: its sources agree, it runs.
     assert _run(dags["dbt_finance"]) == "success"
@@ -176,7 +176,7 @@ def _task_reason(dag_id: str) -> str | None:
         )
         value = (
             session.query(XComModel.value)
-            .filter_by(dag_id=dag_id, run_id=run_id, task_id="gate", key="reason")
+            .filter_by(dag_id=dag_id, run_id=run_id, task_id="build", key="reason")
             .scalar()
         )
     return value if value is None or isinstance(value, str) else str(value)
@@ -206,7 +206,7 @@ def test_a_source_that_failed_its_cycle_stops_its_domain_at_once_and_recovers(cy
     t0 = time.monotonic()
     assert _run(dags["dbt_marketing"]) == "failed"
     assert time.monotonic() - t0 < 60
-    assert _task_states("dbt_marketing") == {"gate": "failed", "build": "upstream_failed"}
+    assert _task_states("dbt_marketing") == {"build": "failed"}
     reason = _task_reason("dbt_marketing")
     assert reason and reason.startswith("marketing did not land 2026-11-24: ingest_marketing failed"), reason
     assert _events("dbt_marketing") == marketing_built, "a stopped run emitted its asset"

@@ -46,7 +46,7 @@ class ScriptedAirflow:
         return [{"extra": {"cycle_id": "2026-11-24", "rows": 42}}]
 
     def failed_tasks(self, dag_id, run_id):
-        return ["gate"] if dag_id.startswith("dbt_") else ["extract_load"]
+        return ["build"] if dag_id.startswith("dbt_") else ["extract_load"]
 
     def reason(self, dag_id, run_id, task_id):
         return "marketing did not land 2026-11-24: ingest_marketing failed: el: ERROR bad row"
@@ -115,9 +115,9 @@ def test_a_gate_that_stopped_a_domain_says_why() -> None:
         ["ingest_shop", "ingest_marketing", "dbt_finance", "dbt_marketing"],
     )
     result = follow_cycle(af, quiet=True, timeout=5)
-    assert result.reasons == {"dbt_marketing": af.reason("dbt_marketing", "", "gate")}
+    assert result.reasons == {"dbt_marketing": af.reason("dbt_marketing", "", "build")}
     rows = {row for col in summary(af, result).columns if col.header == "state" for row in col._cells}
-    assert "failed (gate): marketing did not land 2026-11-24: ingest_marketing failed: el: ERROR bad row" in rows
+    assert "failed (build): marketing did not land 2026-11-24: ingest_marketing failed: el: ERROR bad row" in rows
     assert "dbt_marketing: marketing did not land 2026-11-24" in "\n".join(batonctl.failure_lines(result))
 
 

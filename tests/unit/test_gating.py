@@ -1,13 +1,15 @@
-"""The per-cycle gate of the dbt DAGs: it reads the newest events at every check, goes on once every
-source has landed the newest cycle, and stops at once, with the reason, when a source failed to."""
+"""The per-cycle gate of the dbt DAGs (the build task's first step): it reads the newest events at
+every check, goes on once every source has landed the newest cycle, waits by rescheduling the task,
+and stops at once, with the reason, when a source failed to."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException, AirflowRescheduleException
 from baton.assets import cycle_asset, raw_asset
 from baton.config import Config, load_config
 from baton.dbt_dags import build_dbt_dags
@@ -62,6 +64,7 @@ class World:
         self.events: dict[str, list[Event]] = {}
         self.states: dict[str, dict] = {}
         self.xcom: dict[str, Any] = {}
+        self.run_started = datetime.now(UTC)
 
     def emit(self, asset_name: str, extra: dict, created: list[Run] | None = None) -> None:
         self.events.setdefault(asset_name, []).append(Event(extra, created or []))
@@ -91,7 +94,16 @@ class World:
             def xcom_push(self, key: str, value: Any) -> None:
                 world.xcom[key] = value
 
-        return {"inlet_events": InletEvents(), "asset_state_store": States(), "ti": Ti(), "run_id": "r1"}
+        class DagRun:
+            start_date = world.run_started
+
+        return {
+            "inlet_events": InletEvents(),
+            "asset_state_store": States(),
+            "ti": Ti(),
+            "run_id": "r1",
+            "dag_run": DagRun(),
+        }
 
 
 def _config(**overrides) -> Config:
@@ -99,14 +111,27 @@ def _config(**overrides) -> Config:
     return Config(**{**base.__dict__, **overrides})
 
 
+@dataclass
+class Check:
+    is_done: bool
+    xcom_value: str | None
+    reschedule_at: datetime | None = None
+
+
 def _gate(domain: str, **overrides):
     config = _config(**overrides)
     dags = build_dbt_dags(config, load_manifest(config.metadata_dir), load_sources(config.metadata_dir))
-    return next(d for d in dags if d.dag_id == f"dbt_{domain}").get_task("gate")
+    return next(d for d in dags if d.dag_id == f"dbt_{domain}").get_task("build")
 
 
-def _poke(gate, world: World):
-    return gate.python_callable(**world.context())
+def _poke(build, world: World) -> Check:
+    """One check of the gate, as the build task's pre_execute hook runs it."""
+    world.xcom.pop("cycle_id", None)
+    try:
+        build._pre_execute_hook(world.context())
+    except AirflowRescheduleException as wait:
+        return Check(False, None, wait.reschedule_date)
+    return Check(True, world.xcom["cycle_id"])
 
 
 def test_a_run_started_on_mixed_cycles_goes_on_once_the_late_source_lands() -> None:
@@ -119,7 +144,8 @@ def test_a_run_started_on_mixed_cycles_goes_on_once_the_late_source_lands() -> N
     gate = _gate("marketing", gating_policy="wait")
 
     first = _poke(gate, world)
-    assert (first.is_done, first.xcom_value) == (False, "2026-11-25")
+    assert first.is_done is False
+    assert timedelta(0) < first.reschedule_at - datetime.now(UTC) <= timedelta(seconds=_config().gating_poke_seconds)
     assert world.xcom["reason"].startswith("waiting for marketing to land cycle 2026-11-25")
     world.emit("raw_marketing", {"cycle_id": "2026-11-25"})  # lands late, same cycle
     second = _poke(gate, world)
@@ -132,6 +158,16 @@ def test_the_newest_cycle_counts_not_the_newest_raw_event() -> None:
     world.emit("raw_shop", {"cycle_id": "2026-11-24"})
     world.emit("cycle", {"cycle_id": "2026-11-25"})
     assert _poke(_gate("finance"), world).is_done is False
+
+
+def test_a_wait_longer_than_the_timeout_fails_with_the_reason() -> None:
+    world = World()
+    world.emit("raw_shop", {"cycle_id": "2026-11-24"})
+    world.emit("cycle", {"cycle_id": "2026-11-25"})
+    build = _gate("finance", gating_wait_timeout_minutes=30)
+    world.run_started = datetime.now(UTC) - timedelta(minutes=31)
+    with pytest.raises(AirflowFailException, match="waiting for shop to land cycle 2026-11-25.*gave up after 30 min"):
+        _poke(build, world)
 
 
 def test_a_source_that_failed_the_newest_cycle_stops_the_gate_at_once() -> None:
