@@ -166,7 +166,7 @@ def test_a_wait_longer_than_the_timeout_fails_with_the_reason() -> None:
     world.emit("cycle", {"cycle_id": "2026-11-25"})
     build = _gate("finance", gating_wait_timeout_minutes=30)
     world.run_started = datetime.now(UTC) - timedelta(minutes=31)
-    with pytest.raises(AirflowFailException, match="waiting for shop to land cycle 2026-11-25.*gave up after 30 min"):
+    with pytest.raises(AirflowFailException, match=r"waiting for shop to land cycle 2026-11-25.*gave up after 30 min"):
         _poke(build, world)
 
 
