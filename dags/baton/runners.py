@@ -345,10 +345,12 @@ def ecs_operator_class() -> type[BaseOperator]:
     class EcsJobOperator(EcsRunTaskOperator):
         """EcsRunTaskOperator whose cluster, task definition, network and logs come from EcsSettings
         when it runs (and again when it resumes from the triggerer), and which returns the job's
-        result read from its last lines in CloudWatch."""
+        result read from its last lines in CloudWatch. A retry first looks for the ECS task an earlier
+        try of the same task instance left running (startedBy is derived from dag, run and task)
+        and follows it instead of starting a second one next to it."""
 
         def __init__(self, *, command: list[str], env: dict[str, str] | None = None, **kwargs: Any) -> None:
-            super().__init__(cluster="", task_definition="", overrides={}, **kwargs)
+            super().__init__(cluster="", task_definition="", overrides={}, reattach=True, **kwargs)
             self.command, self.env = command, env or {}
 
         def apply_settings(self) -> None:

@@ -188,8 +188,19 @@ def test_exit_codes_2_and_3_are_not_retried(code: int, final: bool, tmp_path: Pa
 
 
 class FakeEcs:
+    """ECS as the operator sees it: tasks it started stay RUNNING until a test stops them."""
+
     def __init__(self, exit_code: int) -> None:
         self.exit_code = exit_code
+        self.running: dict[str, str] = {}  # arn -> startedBy
+
+    def run_task(self, **opts):
+        arn = f"arn:aws:ecs:eu-central-1:1:task/c1/t{len(self.running) + 1}"
+        self.running[arn] = opts["startedBy"]
+        return {"tasks": [{"taskArn": arn}], "failures": []}
+
+    def list_tasks(self, cluster, desiredStatus, startedBy):
+        return {"taskArns": [arn for arn, by in self.running.items() if by == startedBy]}
 
     def describe_tasks(self, cluster, tasks):
         container = {"name": "jobs", "lastStatus": "STOPPED", "exitCode": self.exit_code}
@@ -213,9 +224,10 @@ def ecs_job(monkeypatch: pytest.MonkeyPatch):
     for key, value in ECS.items():
         monkeypatch.setenv(key, value)
 
-    def arrange(exit_code: int, messages: list[str]) -> tuple:
+    def arrange(exit_code: int, messages: list[str], ecs: FakeEcs | None = None) -> tuple:
         logs = FakeLogs(messages)
-        monkeypatch.setattr(EcsRunTaskOperator, "client", property(lambda self: FakeEcs(exit_code)))
+        ecs = ecs or FakeEcs(exit_code)
+        monkeypatch.setattr(EcsRunTaskOperator, "client", property(lambda self: ecs))
         monkeypatch.setattr(AwsLogsHook, "conn", property(lambda self: logs))
         op = job_operator("extract_load", ["el", "shop"], load_config(environ={"BATON_RUNNER": "ecs"}))
         assert isinstance(op, ecs_operator_class())
@@ -243,3 +255,28 @@ def test_ecs_exit_codes_2_and_3_are_final(ecs_job, code: int, final: bool) -> No
     with pytest.raises(Exception) as raised:
         op.execute_complete({}, EVENT)
     assert isinstance(raised.value, AirflowFailException) is final
+
+
+def test_an_ecs_retry_follows_the_task_an_earlier_try_left_running(ecs_job) -> None:
+    from airflow.sdk.exceptions import TaskDeferred
+
+    class Ti:
+        dag_id, task_id, run_id, map_index = "ingest_shop", "extract_load", "scheduled__2026-11-25", -1
+
+        def xcom_push(self, key, value) -> None:
+            pass
+
+    ecs = FakeEcs(0)
+    arns = []
+    for _try in range(2):  # each try is a fresh operator, as after a scheduler restart
+        op, _ = ecs_job(0, [RESULT], ecs)
+        with pytest.raises(TaskDeferred) as deferred:
+            op.execute({"ti": Ti()})
+        arns.append(deferred.value.trigger.task_arn)
+    assert len(ecs.running) == 1, "the retry started a second ECS task"
+    assert arns[0] == arns[1] == next(iter(ecs.running))
+    Ti.run_id = "scheduled__2026-11-26"  # another run of the task: a task of its own
+    op, _ = ecs_job(0, [RESULT], ecs)
+    with pytest.raises(TaskDeferred):
+        op.execute({"ti": Ti()})
+    assert len(ecs.running) == 2
