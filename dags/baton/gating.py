@@ -55,11 +55,14 @@ def newest_cycle_ids(context: Mapping[str, Any], assets: Iterable[Asset]) -> dic
 
 
 def triggering_cycle_id(context: Mapping[str, Any], asset: Asset) -> str | None:
-    """The cycle id of the event of `asset` that triggered this run; for a manual run (no
-    triggering events), that of its newest event."""
+    """The cycle id of the newest event of `asset` among those that triggered this run (a run can
+    consume several, e.g. after its DAG was paused, and Airflow does not order them); for a
+    manual run (no triggering events), that of the asset's newest event."""
     triggering = context.get("triggering_asset_events") or {}
     events = list(triggering.get(asset) or []) if triggering else []
-    return cycle_of(events[-1]) if events else cycle_of(newest_event(context, asset))
+    if not events:
+        return cycle_of(newest_event(context, asset))
+    return cycle_of(max(events, key=lambda event: event.timestamp))
 
 
 def ingestion_failure(state: Any, created_run: Any, source: str, cycle_id: str) -> str | None:

@@ -20,6 +20,7 @@ from baton.gating import (
     decide,
     ingestion_failure,
     landing_failures,
+    triggering_cycle_id,
 )
 from baton.ingestion import build_ingestion_dag, raw_extra
 from baton.metadata import load_manifest, load_sources
@@ -36,6 +37,7 @@ class Run:
 class Event:
     extra: dict
     created_dagruns: list = field(default_factory=list)
+    timestamp: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 class Events:
@@ -251,3 +253,19 @@ def test_the_ingestion_task_records_its_state_and_the_extra() -> None:
     assert raw_extra("D", {"rows": 7}) == {"cycle_id": "D", "rows": 7, "reconciled": {}}
     assert raw_extra("D", None) == {"cycle_id": "D", "rows": None, "reconciled": {}}
     assert cycle_asset().name == "cycle"
+
+
+def test_a_run_takes_the_cycle_of_its_newest_triggering_event_whatever_their_order() -> None:
+    # ingest_marketing was paused while cycle D+1 opened; unpaused, its next run consumes both
+    # cycle events, and Airflow hands them over in no particular order.
+    early = datetime(2026, 11, 26, 1, 22, tzinfo=UTC)
+    opened = [
+        Event({"cycle_id": "2026-11-25"}, timestamp=early + timedelta(seconds=30)),
+        Event({"cycle_id": "2026-11-26"}, timestamp=early),
+    ]
+    cycle = cycle_asset()
+    assert triggering_cycle_id({"triggering_asset_events": {cycle: opened}}, cycle) == "2026-11-25"
+    assert triggering_cycle_id({"triggering_asset_events": {cycle: opened[::-1]}}, cycle) == "2026-11-25"
+    world = World()
+    world.emit("cycle", {"cycle_id": "2026-11-27"})  # a manual run: the newest cycle event
+    assert triggering_cycle_id(world.context(), cycle) == "2026-11-27"
