@@ -16,31 +16,32 @@ Backfill one source from a date: `get` its state id (e.g. `prod:tap-shop-to-targ
 from __future__ import annotations
 
 import json
-import re
+from collections.abc import Iterable
 from datetime import timedelta
 
 from airflow.sdk import DAG, Param, task
 
 from baton.config import Config
 from baton.cycle import START
+from baton.metadata import Source, load_sources
 from baton.runners import job_operator
 
 ACTIONS = ["list", "get", "set", "clear", "restore"]
 WRITES = ("set", "clear", "restore")
-# <environment>:tap-<source>-to-target-raw-<source>
-STATE_ID = re.compile(r"^[^:]+:tap-(?P<source>.+)-to-target-raw-(?P=source)$")
 
 
-def source_of_state(state_id: str) -> str | None:
-    match = STATE_ID.match(state_id.strip())
-    return match.group("source") if match else None
+def source_of_state(state_id: str, sources: Iterable[Source]) -> str | None:
+    """The source whose Meltano state id this is (`<environment>:<extractor>-to-<loader>`, the
+    plugin names from the baked source list); None for any other id."""
+    _, _, job = state_id.strip().partition(":")
+    return next((s.name for s in sources if job == f"{s.extractor}-to-{s.loader}"), None)
 
 
-def refuse_while_ingesting(action: str, state_id: str | None, active_runs) -> None:
+def refuse_while_ingesting(action: str, state_id: str | None, active_runs, sources: Iterable[Source]) -> None:
     """`active_runs(dag_id)` -> running or queued runs of that DAG; set/clear/restore wait for none."""
     if action not in WRITES or not state_id:
         return
-    source = source_of_state(state_id)
+    source = source_of_state(state_id, sources)
     if source is None:
         return
     count = active_runs(f"ingest_{source}")
@@ -98,7 +99,7 @@ def build_state_dag(config: Config) -> DAG:
             def active_runs(dag_id: str) -> int:
                 return context["ti"].get_dr_count(dag_id=dag_id, states=["running", "queued"])
 
-            refuse_while_ingesting(p["action"], p.get("state_id"), active_runs)
+            refuse_while_ingesting(p["action"], p.get("state_id"), active_runs, load_sources(config.metadata_dir))
 
         # Retries: none. A blind retry of set/clear would back up its own result.
         apply = job_operator(

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from baton.metadata import Source
 from baton.state_dag import refuse_while_ingesting, source_of_state
 
 from tests.conftest import REPO
@@ -89,9 +90,11 @@ def test_refusals_change_nothing(state, capsys) -> None:
 
 
 def test_the_state_dag_refuses_writes_while_the_source_ingests() -> None:
-    assert source_of_state(SHOP) == "shop"
-    assert source_of_state("dev:tap-my-src-to-target-raw-my-src") == "my-src"
-    assert source_of_state("something-else") is None
+    sources = (Source("shop", "tap-shop", "target-raw-shop"), Source("my-src", "tap-my-src", "target-raw-my-src"))
+    assert source_of_state(SHOP, sources) == "shop"
+    assert source_of_state("dev:tap-my-src-to-target-raw-my-src", sources) == "my-src"
+    assert source_of_state("dev:tap-other-to-target-raw-other", sources) is None
+    assert source_of_state("something-else", sources) is None
     asked = []
 
     def active(dag_id: str) -> int:
@@ -100,8 +103,8 @@ def test_the_state_dag_refuses_writes_while_the_source_ingests() -> None:
 
     for action in ("set", "clear", "restore"):
         with pytest.raises(ValueError, match="ingest_shop has 1 run"):
-            refuse_while_ingesting(action, SHOP, active)
-    refuse_while_ingesting("get", SHOP, active)
-    refuse_while_ingesting("list", None, active)
-    refuse_while_ingesting("set", SHOP, lambda dag_id: 0)
+            refuse_while_ingesting(action, SHOP, active, sources)
+    refuse_while_ingesting("get", SHOP, active, sources)
+    refuse_while_ingesting("list", None, active, sources)
+    refuse_while_ingesting("set", SHOP, lambda dag_id: 0, sources)
     assert asked == ["ingest_shop"] * 3
