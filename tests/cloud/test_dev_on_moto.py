@@ -198,7 +198,10 @@ def test_only_the_load_balancer_is_public(deployment: Terraform, aws) -> None:
 
 
 class TaskInstance:
-    """What EcsRunTaskOperator.execute needs of a task instance: somewhere to push the task ARN."""
+    """What EcsRunTaskOperator.execute needs of a task instance: its identity (the ECS task's
+    startedBy derives from it) and somewhere to push the task ARN."""
+
+    dag_id, task_id, run_id, map_index = "ingest_shop", "extract_load", "scheduled__2026-11-01", -1
 
     def __init__(self) -> None:
         self.pushed: dict[str, Any] = {}
@@ -253,6 +256,16 @@ def test_ecs_runner_starts_the_job_in_private_subnets(
     assert trigger["task_arn"] == task["taskArn"]
     assert trigger["log_group"] == outputs["jobs_log_group"]
     assert trigger["log_stream"] == f"jobs/jobs/{task['taskArn'].rsplit('/', 1)[1]}"
+
+    # A retry of the same task instance (a fresh operator, as after a scheduler restart) follows
+    # the ECS task still running instead of starting a second one.
+    retry = job_operator("extract_load", command, load_config(), env={"BATON_CYCLE_ID": "2026-11-01"})
+    moto.record()
+    with pytest.raises(TaskDeferred) as again:
+        retry.execute({"ti": TaskInstance()})
+    targets = [r["headers"].get("X-Amz-Target", "") for r in moto.recorded()]
+    assert not [t for t in targets if t.endswith(".RunTask")], targets
+    assert again.value.trigger.serialize()[1]["task_arn"] == task["taskArn"]
 
 
 def test_destroy_leaves_nothing(deployment: Terraform, aws) -> None:
