@@ -40,6 +40,22 @@ def _job_containers(stack: Stack, dag_id: str) -> list:
     return [c for c in found if c.labels.get("baton.task", "").startswith(f"{dag_id}.")]
 
 
+def _wait_for(what: str, check: Callable[[], object], timeout: float = 300, every: float = 1) -> object:
+    """What `check` returns once it is truthy; fails naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not (found := check()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what} ({timeout:.0f}s)")
+        time.sleep(every)
+    return found
+
+
+def _ended(af, dag_id: str, run_id: str) -> dict | None:
+    """The run once it has ended (success or failed), else None."""
+    run = af.run(dag_id, run_id)
+    return run if run["state"] in ("success", "failed") else None
+
+
 class CycleInBackground:
     """A cycle followed in a thread, while the drill breaks things; job containers are sampled."""
 
@@ -72,12 +88,12 @@ class CycleInBackground:
             self.most_containers[key] = max(self.most_containers.get(key, 0), n)
 
     def wait_for(self, condition: Callable[[], bool], what: str, timeout: float = 600) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
+        def check() -> bool:
             self.sample()
             assert self._thread.is_alive() or self.result is None, f"the cycle ended before {what}"
-            assert time.monotonic() < deadline, f"timed out waiting for {what}"
-            time.sleep(0.5)
+            return condition()
+
+        _wait_for(what, check, timeout, every=0.5)
 
     def wait(self) -> CycleResult:
         while self._thread.is_alive():
@@ -135,15 +151,6 @@ def test_drill_a_failed_source_does_not_wedge_its_domain(live: Stack) -> None:
     report(f"drill a: cycle D {failed_cycle_seconds:.0f}s {states}; cycle D+1 {_states(day_d1)}")
 
 
-def _wait_for(what: str, check: Callable[[], object], timeout: float = 300) -> object:
-    deadline = time.monotonic() + timeout
-    while not (found := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"waited {timeout:.0f}s for {what}")
-        time.sleep(1)
-    return found
-
-
 def test_a_domain_run_on_mixed_cycles_waits_then_builds_the_newest(live: Stack) -> None:
     """A dbt_marketing run started while marketing is still on cycle D and shop on D+1 waits
     (rescheduled, no worker held), and builds D+1 as soon as marketing lands it."""
@@ -151,7 +158,7 @@ def test_a_domain_run_on_mixed_cycles_waits_then_builds_the_newest(live: Stack) 
     day_d = follow_cycle(af, quiet=True, timeout=1200)
     assert day_d.ok, _states(day_d)
     day_d1 = str(date.fromisoformat(day_d.cycle_id) + timedelta(days=1))
-    af.request("PATCH", "/dags/ingest_marketing", json={"is_paused": True})
+    af.pause("ingest_marketing")
     try:
         opened = af.trigger("cycle", {"cycle_id": day_d1})
         _wait_for(
@@ -170,15 +177,9 @@ def test_a_domain_run_on_mixed_cycles_waits_then_builds_the_newest(live: Stack) 
     finally:
         af.unpause("ingest_marketing")
     landing = af.trigger("ingest_marketing")["dag_run_id"]
-    landed = _wait_for(
-        "ingest_marketing to end",
-        lambda: (r := af.run("ingest_marketing", landing))["state"] in ("success", "failed") and r,
-    )
+    landed = _wait_for("ingest_marketing to end", lambda: _ended(af, "ingest_marketing", landing))
     assert landed["state"] == "success"
-    done = _wait_for(
-        "the waiting build to end",
-        lambda: (r := af.run("dbt_marketing", run_id))["state"] in ("success", "failed") and r,
-    )
+    done = _wait_for("the waiting build to end", lambda: _ended(af, "dbt_marketing", run_id))
     assert done["state"] == "success"
     events = af.asset_events(source_dag_id="dbt_marketing", source_run_id=run_id)
     assert [e["extra"]["cycle_id"] for e in events] == [day_d1]
