@@ -4,7 +4,9 @@ the raw limit, against a throwaway Postgres (testcontainers), with Meltano's sta
     python benchmarks/el_throughput.py [--sizes 100000,1000000]      (make bench-el SIZES=100000)
 
 For each size: seed N orders (plus N/10 customers, 200 products); a full load by each path; a
-next day (1% new orders plus status changes); an incremental load by each path from its own state.
+next day (1% new orders plus status changes); an incremental load by each path from its own state; then
+one more run of each with nothing new to move, which measures what a run costs before it moves a
+row (start-up, discovery, connections). That fixed cost is printed next to the incremental goal.
 
 - records:   Meltano, tap-shop (`export_mode: records`, RECORD messages) -> target-raw-shop
 - copy:      Meltano, tap-shop (`export_mode: copy`, COPY -> CSV files -> BATCH) -> target-raw-shop
@@ -143,7 +145,7 @@ def raw_worker(spec: dict) -> None:
 class Result:
     size: int
     path: str
-    kind: str  # full | incr
+    kind: str  # full | incr | idle (a run with nothing new to move)
     rows: int
     seconds: float
     peak_rss: int
@@ -311,6 +313,7 @@ class SizeRun:
         before = self.maxima()
         self.seeder.next_day(new_pct=1)
         self.load("incr", before)
+        self.load("idle", self.maxima())
         return self.results
 
 
@@ -384,6 +387,7 @@ def report(results: list[Result], sizes: list[int]) -> None:
             continue
         verdict = "met" if r.rate >= GOAL_ROWS_S and r.check == "ok" else "NOT met"
         print(f"  full load, {path} >= {GOAL_ROWS_S:,} rows/s: {r.rate:,.0f} rows/s, {verdict}{note}")
+    idle_s = {(r.size, r.path): r.seconds for r in results if r.kind == "idle" and r.check == "ok"}
     for r in results:
         full = full_s.get((r.size, r.path))
         if r.kind == "incr" and r.path in {"copy", "records", "copy, tap"} and full and r.check == "ok":
@@ -392,6 +396,15 @@ def report(results: list[Result], sizes: list[int]) -> None:
             print(
                 f"  incremental 1% <= 10% of the full load's time, {r.size:,} orders, {r.path}: {share:.0%}, {verdict}"
             )
+            idle = idle_s.get((r.size, r.path))
+            if idle is not None:
+                # What a run costs before it moves a row, and the work beyond it that scales with rows.
+                own_incr, own_full = max(0.0, r.seconds - idle), max(0.0, full - idle)
+                share = f" = {own_incr / own_full:.0%}" if own_full >= 1.0 else ""  # below 1 s it is noise
+                print(
+                    f"      a run with nothing to move takes {idle:.1f} s ({idle / full:.0%} of the full load); "
+                    f"beyond it the incremental takes {own_incr:.1f} s, the full load {own_full:.1f} s{share}"
+                )
     done = [r for r in results if not r.check.startswith("failed")]
     lost = sum(r.lost for r in done)
     wrong = [r for r in done if r.check != "ok"]

@@ -1,4 +1,4 @@
-"""Benchmark the sandbox: cold and warm `make up`, cycle overhead, idle memory, image sizes.
+"""Benchmark the sandbox: cold and warm `make up`, cycle overhead, idle memory and CPU, image sizes.
 
     python benchmarks/stack.py [--cold] [--orders 100000] [--idle-seconds 60]
 
@@ -82,6 +82,21 @@ def memory_mib() -> float:
     return total
 
 
+def cpu_percent(samples: int = 10) -> dict[str, float]:
+    """Each container's CPU use in % of one core, averaged over `samples` readings of `docker stats`."""
+    total: dict[str, float] = {}
+    for _ in range(samples):
+        out = subprocess.run(
+            ["docker", "stats", "--no-stream", "--format", "{{.Name}} {{.CPUPerc}}"], capture_output=True, text=True
+        ).stdout
+        for line in out.splitlines():
+            name, value = line.rsplit(" ", 1)
+            if name.startswith(f"{PROJECT}-"):
+                service = name.removeprefix(f"{PROJECT}-").rsplit("-", 1)[0]
+                total[service] = total.get(service, 0.0) + float(value.rstrip("%") or 0) / samples
+    return total
+
+
 def image_mb(image: str) -> float:
     out = subprocess.run(["docker", "image", "inspect", "-f", "{{.Size}}", image], capture_output=True, text=True)
     return int(out.stdout.strip()) / 1e6 if out.returncode == 0 else float("nan")
@@ -119,6 +134,9 @@ def main() -> int:
     time.sleep(args.idle_seconds)
     idle = memory_mib()
     rows.append(("idle memory of the stack", f"{idle / 1024:.2f} GiB", "<= 1.5 GiB"))
+    cpu = cpu_percent()
+    busiest = ", ".join(f"{name} {value:.1f}%" for name, value in sorted(cpu.items(), key=lambda kv: -kv[1])[:3])
+    rows.append(("idle CPU of the stack", f"{sum(cpu.values()):.1f} %", f"of one core; {busiest}"))
 
     # The same volume for both: a full load of a freshly seeded shop (--orders), or one new day.
     def prepare() -> None:
