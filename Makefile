@@ -195,7 +195,7 @@ reset: env-file ## Stop the stack and delete its data: volumes, warehouse, sourc
 bench-stack: ## Benchmark the sandbox: cold/warm make up, cycle vs direct commands, idle memory, image sizes (BENCH_ARGS=--cold)
 	$(RUN) python benchmarks/stack.py $(BENCH_ARGS)
 
-bench-el: ## Benchmark shop extract-load by path: records, COPY, raw limit (SIZES=100000,1000000; full and 1% incremental)
+bench-el: jobs-image ## Benchmark shop extract-load by path: records, COPY, raw limit (SIZES=100000,1000000; full and 1% incremental)
 	$(RUN) python benchmarks/el_throughput.py $(if $(SIZES),--sizes $(SIZES)) $(BENCH_ARGS)
 
 # The cloud deployment's targets (tf-check, test-cloud, sync-dags, deploy) live next to the Terraform.

@@ -8,14 +8,18 @@ next day (1% new orders plus status changes); an incremental load by each path f
 one more run of each with nothing new to move, which measures what a run costs before it moves a
 row (start-up, discovery, connections). That fixed cost is printed next to the incremental goal.
 
-- records:   Meltano, tap-shop (`export_mode: records`, RECORD messages) -> target-raw-shop
-- copy:      Meltano, tap-shop (`export_mode: copy`, COPY -> CSV files -> BATCH) -> target-raw-shop
-- copy, tap: the extractor alone (`export_mode: copy`), its CSV files written, no loader
-- raw limit: psycopg `COPY (...) TO STDOUT` into CSV files + DuckDB `read_csv` into tables
+- records:   the ingestion job in a container of the jobs image (`baton-job el shop`: Meltano runs
+             tap-shop with `export_mode: records`, RECORD messages, into target-raw-shop, then the
+             job reconciles raw with the source)
+- copy:      the same job with `export_mode: copy` (COPY -> CSV files -> BATCH messages)
+- copy, tap: the extractor alone on this machine (`export_mode: copy`), its CSV files written, no loader
+- raw limit: on this machine, psycopg `COPY (...) TO STDOUT` into CSV files + DuckDB `read_csv`
 
-Each row: rows moved, wall seconds (Meltano's start-up included), rows/s, peak RSS of the job's
-process tree (sampled every 50 ms) and the count check: for a load, the warehouse's rows equal
-the source's (and no key twice); for the extractor alone, rows exported equal rows to move.
+Each row: rows moved, wall seconds (for the jobs: from `docker run` to the container's exit, so
+container, Meltano and plugin start-up included), rows/s, peak memory and the count check: for a
+load, the warehouse's rows equal the source's (and no key twice); for the extractor alone, rows
+exported equal rows to move. Peak memory: of the job container (usage less inactive file cache,
+as `docker stats` counts it), else of the process tree (RSS); sampled every 50 ms.
 """
 
 from __future__ import annotations
@@ -32,9 +36,11 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -104,6 +110,39 @@ def run_sampled(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, 
         err.seek(0)
         result = subprocess.CompletedProcess(cmd, proc.returncode, out.read(), err.read())
     return seconds, peak, result
+
+
+def run_container(
+    client, image: str, command: list[str], env: dict[str, str], volumes: dict
+) -> tuple[float, int, subprocess.CompletedProcess]:
+    """Run `command` in a container of `image`; its wall time, its peak memory and its output."""
+    peak = 0
+    started = time.perf_counter()
+    container = client.containers.run(image, command, environment=env, volumes=volumes, detach=True)
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            with contextlib.suppress(Exception):  # the container may end between two readings
+                mem = container.stats(stream=False, one_shot=True).get("memory_stats", {})
+                stats = mem.get("stats", {})
+                cache = stats.get("total_inactive_file", stats.get("inactive_file", 0))
+                peak = max(peak, mem.get("usage", 0) - cache)
+            done.wait(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        code = container.wait()["StatusCode"]
+        seconds = time.perf_counter() - started
+        done.set()
+        sampler.join()
+        stdout = container.logs(stderr=False).decode(errors="replace")
+        stderr = container.logs(stdout=False).decode(errors="replace")
+    finally:
+        container.remove(force=True)
+    return seconds, peak, subprocess.CompletedProcess(["docker run", image, *command], code, stdout, stderr)
 
 
 # --- the raw limit: COPY TO STDOUT + DuckDB read_csv (run as a child process, to be measured) ------
@@ -193,30 +232,42 @@ def warehouse_check(db: Path, source_counts: dict[str, int]) -> tuple[str, int]:
     return ("ok" if not problems else "; ".join(problems)), lost
 
 
+@dataclass
+class Jobs:
+    """Where the ingestion job runs: the jobs image, and the databases as its containers reach them."""
+
+    client: Any
+    image: str
+    shop_url: str
+    system_url: Callable[[str], str]
+
+
 class SizeRun:
     """One size: the source seeded, one Meltano system database and warehouse per Meltano path."""
 
-    def __init__(self, n: int, paths: list[str], base: Path, shop_url: str, system_url, data_path_cls):
+    def __init__(self, n: int, paths: list[str], base: Path, shop_url: str, system_url, data_path_cls, jobs: Jobs):
         import psycopg
 
-        self.n, self.paths, self.base, self.shop_url = n, paths, base, shop_url
+        self.n, self.paths, self.base, self.shop_url, self.jobs = n, paths, base, shop_url, jobs
         self.results: list[Result] = []
         self.datapaths = {}
+        self.system_dbs: dict[str, str] = {}
         for path in ("records", "copy"):
             if path not in paths:
                 continue
             db = f"meltano_{uuid.uuid4().hex[:8]}"
             with psycopg.connect(system_url("meltano"), autocommit=True) as conn:
                 conn.execute(f'create database "{db}"')
+            self.system_dbs[path] = db
             dp = data_path_cls(
                 shop_url=shop_url,
                 meltano_url=system_url(db, driver="psycopg"),
                 warehouse=base / f"wh-{path}",
                 marketing=base / "mkt",
                 environment="dev",
-                extra_env={"TAP_SHOP_EXPORT_MODE": path, "TAP_SHOP_BATCH_DIR": str(base / f"batches-{path}")},
             )
             dp.warehouse.mkdir()
+            dp.warehouse.chmod(0o777)  # the jobs image runs as its own non-root user
             dp.run("meltano", "upgrade", "database")
             self.datapaths[path] = dp
         self.seeder = data_path_cls(shop_url=shop_url, meltano_url="", warehouse=base / "wh", marketing=base / "mkt")
@@ -241,10 +292,17 @@ class SizeRun:
         return sum(self._query(f"select count(*) from shop.{t} where updated_at >= %s", (since[t],)) for t in TABLES)
 
     # the paths
-    def meltano(self, path: str, kind: str, rows: int, counts: dict[str, int]) -> Result:
+    def job(self, path: str, kind: str, rows: int, counts: dict[str, int]) -> Result:
+        """The ingestion job as the DAGs run it, in a container of the jobs image: load, reconcile."""
         dp = self.datapaths[path]
-        cmd, cwd = dp.command("meltano", "run", "tap-shop", "target-raw-shop")
-        seconds, peak, out = run_sampled(cmd, dp.env(), cwd)
+        env = {
+            "MELTANO_ENVIRONMENT": dp.environment,
+            "MELTANO_DATABASE_URI": self.jobs.system_url(self.system_dbs[path]),
+            "BATON_SHOP_DB_URL": self.jobs.shop_url,
+            "TAP_SHOP_EXPORT_MODE": path,
+        }
+        volumes = {str(dp.warehouse): {"bind": "/data/warehouse", "mode": "rw"}}
+        seconds, peak, out = run_container(self.jobs.client, self.jobs.image, ["el", "shop"], env, volumes)
         if out.returncode != 0:
             return Result(self.n, path, kind, rows, seconds, peak, failure(out))
         check, lost = warehouse_check(dp.warehouse / "raw_shop.duckdb", counts)
@@ -296,7 +354,7 @@ class SizeRun:
         for path in self.paths:
             print(f"  {self.n:>9,} orders, {kind:<4}: {path} ...", file=sys.stderr)
             if path in self.datapaths:
-                result = self.meltano(path, kind, rows, counts)
+                result = self.job(path, kind, rows, counts)
             elif path == "copy-tap":
                 result = self.tap(kind, rows)
             elif path == "raw":
@@ -332,11 +390,17 @@ def main() -> int:
 
     from tests.conftest import image_setting
     from tests.containers import configure_ryuk
-    from tests.integration.conftest import pg_url
+    from tests.integration.conftest import bridge_url, pg_url
     from tests.integration.datapath import DataPath, check_environments
 
     check_environments()
-    configure_ryuk(docker.from_env())
+    client = docker.from_env()
+    configure_ryuk(client)
+    jobs_image = image_setting("BATON_JOBS_IMAGE")
+    try:
+        client.images.get(jobs_image)
+    except docker.errors.ImageNotFound:
+        raise SystemExit(f"BATON_JOBS_IMAGE={jobs_image} is not built: run `make jobs-image`") from None
     sizes = [int(s) for s in args.sizes.replace(" ", "").split(",") if s]
     paths = args.paths.split(",")
     image = image_setting("BATON_POSTGRES_IMAGE")
@@ -353,7 +417,10 @@ def main() -> int:
             def system_url(db: str, driver: str = "") -> str:
                 return pg_url(system, db, driver=driver)
 
-            results += SizeRun(n, paths, base, pg_url(shop, "shop"), system_url, DataPath).run()
+            jobs = Jobs(
+                client, jobs_image, bridge_url(shop, "shop"), lambda db: bridge_url(system, db, driver="psycopg")
+            )
+            results += SizeRun(n, paths, base, pg_url(shop, "shop"), system_url, DataPath, jobs).run()
 
     report(results, sizes)
     return 0
@@ -361,7 +428,7 @@ def main() -> int:
 
 def report(results: list[Result], sizes: list[int]) -> None:
     print(f"\nshop extract-load by path, {date.today()}, {platform.node()}, {os.cpu_count()} CPUs\n")
-    header = ("orders", "path", "load", "rows", "s", "rows/s", "peak RSS MiB", "incr/full", "source = raw")
+    header = ("orders", "path", "load", "rows", "s", "rows/s", "peak memory MiB", "incr/full", "source = raw")
     print("| " + " | ".join(header) + " |")
     print("|---:|---|---|---:|---:|---:|---:|---:|---|")
     failed = "failed, see below"

@@ -77,6 +77,15 @@ def meltano_db(postgres_image: str):
 
 
 def pg_url(pg, dbname: str, driver: str = "") -> str:
+    """The URL of a test Postgres from this machine (its published port)."""
     scheme = f"postgresql+{driver}" if driver else "postgresql"
     host, port = pg.get_container_host_ip(), pg.get_exposed_port(5432)
     return f"{scheme}://{pg.username}:{pg.password}@{host}:{port}/{dbname}"
+
+
+def bridge_url(pg, dbname: str, driver: str = "") -> str:
+    """The URL of a test Postgres from another container: its address in the engine's bridge network."""
+    scheme = f"postgresql+{driver}" if driver else "postgresql"
+    container = pg.get_wrapped_container()
+    container.reload()
+    return f"{scheme}://{pg.username}:{pg.password}@{container.attrs['NetworkSettings']['IPAddress']}:5432/{dbname}"

@@ -9,6 +9,7 @@ import docker
 import pytest
 
 from tests.conftest import image_setting
+from tests.integration.conftest import bridge_url
 from tests.integration.datapath import DataPath
 
 ORDERS = 1200
@@ -24,12 +25,6 @@ def jobs_image(docker_client: docker.DockerClient) -> str:
     return name
 
 
-def _ip(pg) -> str:
-    container = pg.get_wrapped_container()
-    container.reload()
-    return container.attrs["NetworkSettings"]["IPAddress"]
-
-
 def test_jobs_image_loads_and_builds(docker_client, jobs_image, shop_db, meltano_db, tmp_path: Path) -> None:
     # The image creates Meltano's system tables itself (bin/system_db.py): no migration here.
     dp = DataPath.fresh(shop_db, meltano_db, tmp_path, ORDERS, days=10, migrate=False)
@@ -39,10 +34,8 @@ def test_jobs_image_loads_and_builds(docker_client, jobs_image, shop_db, meltano
     # Inside the engine's bridge network the databases answer on their container addresses.
     env = {
         "MELTANO_ENVIRONMENT": "ci",
-        "MELTANO_DATABASE_URI": (
-            f"postgresql+psycopg://{meltano_db.username}:{meltano_db.password}@{_ip(meltano_db)}:5432/{system_db}"
-        ),
-        "BATON_SHOP_DB_URL": f"postgresql://{shop_db.username}:{shop_db.password}@{_ip(shop_db)}:5432/shop",
+        "MELTANO_DATABASE_URI": bridge_url(meltano_db, system_db, driver="psycopg"),
+        "BATON_SHOP_DB_URL": bridge_url(shop_db, "shop"),
     }
     volumes = {
         str(dp.warehouse): {"bind": "/data/warehouse", "mode": "rw"},
