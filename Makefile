@@ -192,10 +192,10 @@ reset: env-file ## Stop the stack and delete its data: volumes, warehouse, sourc
 	@test ! -d $(BATON_DATA_DIR) || docker run --rm --user 0 -v $(BATON_DATA_DIR):/d --entrypoint sh $(BATON_JOBS_IMAGE) -c 'rm -rf /d/*'
 	@echo "reset: volumes and $(BATON_DATA_DIR) removed; $(BATON_ENV_FILE) kept"
 
-bench-stack: ## Benchmark the sandbox: cold/warm make up, cycle vs direct commands, idle memory, image sizes (BENCH_ARGS=--cold)
+bench-stack: ## Benchmark the sandbox: cold/warm make up, cycle vs direct commands, idle memory and CPU, image sizes (BENCH_ARGS=--cold)
 	$(RUN) python benchmarks/stack.py $(BENCH_ARGS)
 
-bench-el: jobs-image ## Benchmark shop extract-load by path: records, COPY, raw limit (SIZES=100000,1000000; full and 1% incremental)
+bench-el: jobs-image ## Benchmark shop extract-load: the job by records and by COPY, the raw limit (SIZES=100000,1000000; full, 1% incremental)
 	$(RUN) python benchmarks/el_throughput.py $(if $(SIZES),--sizes $(SIZES)) $(BENCH_ARGS)
 
 # The cloud deployment's targets (tf-check, test-cloud, sync-dags, deploy) live next to the Terraform.
