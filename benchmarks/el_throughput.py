@@ -187,7 +187,7 @@ class Result:
     kind: str  # full | incr | idle (a run with nothing new to move)
     rows: int
     seconds: float
-    peak_rss: int
+    peak_memory: int
     check: str  # "ok" or what failed
     lost: int = 0
 
@@ -439,7 +439,7 @@ def report(results: list[Result], sizes: list[int]) -> None:
         )
         print(
             f"| {r.size:,} | {r.path} | {r.kind} | {r.rows:,} | {r.seconds:.1f} | {r.rate:,.0f} | "
-            f"{r.peak_rss / 2**20:,.0f} | {share} | {failed if r.check.startswith('failed') else r.check} |"
+            f"{r.peak_memory / 2**20:,.0f} | {share} | {failed if r.check.startswith('failed') else r.check} |"
         )
 
     print("\nGoals:")

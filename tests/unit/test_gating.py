@@ -256,8 +256,9 @@ def test_the_ingestion_task_records_its_state_and_the_extra() -> None:
 
 
 def test_a_run_takes_the_cycle_of_its_newest_triggering_event_whatever_their_order() -> None:
-    # ingest_marketing was paused while cycle D+1 opened; unpaused, its next run consumes both
-    # cycle events, and Airflow hands them over in no particular order.
+    # A run can consume several cycle events (its DAG was paused while cycles opened), and Airflow
+    # hands them over in no particular order. The newest by time counts, even when it names an
+    # earlier day (a day run again after a later one).
     early = datetime(2026, 11, 26, 1, 22, tzinfo=UTC)
     opened = [
         Event({"cycle_id": "2026-11-25"}, timestamp=early + timedelta(seconds=30)),
