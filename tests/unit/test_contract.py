@@ -94,3 +94,43 @@ def test_settings_the_environment_wins_then_the_files_in_order(tmp_path):
     assert setting("A", first, second, env={"A": "env"}) == "env"
     assert setting("C", first, second, env={}) is None
     assert read_settings_file(tmp_path / "absent.env") == {}
+
+
+def test_retry_tries_again_on_what_it_is_told_and_reports_each_wait():
+    from baton_contract.waiting import retry
+
+    calls, reported = [], []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) < 3:
+            raise ConnectionError("database restarting")
+        return "loaded"
+
+    def report(exc, attempt, delay):
+        reported.append((str(exc), attempt, delay))
+
+    assert (
+        retry(flaky, delays=(0.01, 0.02, 0.03), when=lambda e: isinstance(e, ConnectionError), before_sleep=report)
+        == "loaded"
+    )
+    assert reported == [("database restarting", 2, 0.01), ("database restarting", 3, 0.02)]
+    with pytest.raises(ValueError):
+        retry(
+            lambda: (_ for _ in ()).throw(ValueError("bad data")),
+            delays=(0.01,),
+            when=lambda e: isinstance(e, ConnectionError),
+        )
+    calls.clear()
+    with pytest.raises(ConnectionError):  # out of tries: the last error propagates
+        retry(flaky, delays=(0.01,), when=lambda e: isinstance(e, ConnectionError))
+    assert len(calls) == 2
+
+
+def test_poll_returns_the_first_truthy_answer_or_names_what_it_waited_for():
+    from baton_contract.waiting import WaitTimeout, poll
+
+    answers = iter([None, [], {"state": "success"}])
+    assert poll(lambda: next(answers), timeout=5, every=0.01, what="the cycle run") == {"state": "success"}
+    with pytest.raises(WaitTimeout, match=r"the DAGs of the stack: not within 0.05 s"):
+        poll(lambda: None, timeout=0.05, every=0.01, what="the DAGs of the stack")
