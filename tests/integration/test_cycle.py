@@ -183,8 +183,6 @@ def _task_reason(dag_id: str) -> str | None:
 
 
 def test_a_source_that_failed_its_cycle_stops_its_domain_at_once_and_recovers(cycle_env: DataPath) -> None:
-    import time
-
     dags = _dags(_config(dbt_mode="multi", gating_policy="wait"))
     assert _run(dags["cycle"], run_conf={"cycle_id": "2026-11-23"}) == "success"
     for source in ("shop", "marketing"):
@@ -202,10 +200,9 @@ def test_a_source_that_failed_its_cycle_stops_its_domain_at_once_and_recovers(cy
     # Finance reads shop only: it builds cycle D.
     assert _run(dags["dbt_finance"]) == "success"
     assert _events("dbt_finance")[-1][1] == {"cycle_id": "2026-11-24"}
-    # Marketing would mix D and D-1 and marketing failed D: the gate stops at once, saying why.
-    t0 = time.monotonic()
+    # Marketing would mix D and D-1 and marketing failed D: the gate stops at once, saying why. (The
+    # policy is `wait` with baton.yml's 6-hour limit: a gate that waited would outlast the test's timeout.)
     assert _run(dags["dbt_marketing"]) == "failed"
-    assert time.monotonic() - t0 < 60
     assert _task_states("dbt_marketing") == {"build": "failed"}
     reason = _task_reason("dbt_marketing")
     assert reason and reason.startswith("marketing did not land 2026-11-24: ingest_marketing failed"), reason
