@@ -86,9 +86,9 @@ def test_a_live_run_is_waited_for_and_named(dsn: str, processes: list) -> None:
 def test_a_run_still_live_after_the_wait_fails_naming_it(dsn: str, processes: list) -> None:
     processes.append(_holder(dsn, "shop", "time.sleep(60)"))
     t0 = time.monotonic()
-    with pytest.raises(system_db.SourceBusy, match=r"still loading it after 1 s: 'baton el shop ingest_shop-try-1"):
-        with system_db.source_lock(dsn, "shop", 1, log=lambda _: None):
-            pass
+    busy = r"still loading it after 1 s: 'baton el shop ingest_shop-try-1"
+    with pytest.raises(system_db.SourceBusy, match=busy), system_db.source_lock(dsn, "shop", 1, log=lambda _: None):
+        pass
     assert time.monotonic() - t0 < 5
 
 
