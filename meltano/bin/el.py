@@ -24,7 +24,7 @@ Meltano, which stops the extractor and the loader; the loader commits the batch 
 Exit codes: 0 ok; 1 the load failed (retryable, after a delay); 2 bad configuration; 3 bad data or a
 reconciliation mismatch (a retry would not help); 75 stopped by SIGTERM (EX_TEMPFAIL: what it
 committed is kept; retry at once). A job that ran out of memory says so, naming its limit and
-BATON_JOB_MEMORY.
+BATON_JOB_MEMORY (exit 2: a retry with the same limit would run out again).
 Settings (environment): BATON_RECONCILE=fail|warn overrides the source's `baton.reconcile`;
 BATON_EL_LOCK_WAIT_SECONDS how long to wait for a live run of the same source (default 600).
 """
@@ -240,8 +240,8 @@ def out_of_memory(source: str, limit: int | None) -> JobError:
     return JobError(
         f"the ingestion job of {source} ran out of memory (limit {size}; DuckDB's memory_limit "
         f"{os.environ.get('BATON_DUCKDB_MEMORY_LIMIT', 'unset')}): raise BATON_JOB_MEMORY (sandbox, settings.env) "
-        "or the jobs task's memory (ECS, Terraform)",
-        EXIT_LOAD,
+        "or the jobs task's memory (ECS, Terraform jobs_memory); a retry with the same limit would run out again",
+        EXIT_CONFIG,
     )
 
 
