@@ -445,37 +445,47 @@ def ecs_operator_class() -> type[BaseOperator]:
             return self.result_from_logs()
 
         def _check_success_task(self) -> None:
+            where = f" (ECS task {self.arn})"
             try:
                 super()._check_success_task()
             except AirflowException as exc:
                 stopped = self.stopped()
-                where = f" (ECS task {self.arn})"
                 if "OutOfMemory" in stopped["reason"]:
                     limit = f"{stopped['memory']} MiB" if stopped["memory"] else "the task's memory"
                     raise out_of_memory(self.command, limit, "jobs_memory (Terraform)", where) from exc
                 code = stopped["exit_code"]
-                if stopped["stop_code"] == "SpotInterruption" and code not in PERMANENT_EXIT_CODES:
-                    raise JobInterrupted(
-                        f"`{' '.join(self.command)}`{where} was stopped by a Spot interruption "
-                        f"(exit code {code}): retried at once"
-                    ) from exc
+                if stopped["spot"] and code not in PERMANENT_EXIT_CODES:
+                    raise self.interrupted(code, where) from exc
                 if code is not None and (code in PERMANENT_EXIT_CODES or code in INTERRUPTED_EXIT_CODES):
                     raise job_failed(self.command, code, [str(exc)], where) from exc
                 raise
+            stopped = self.stopped()
+            if stopped["spot"] and not stopped["exited_ok"]:  # stopped before its container ended by itself
+                raise self.interrupted(stopped["exit_code"], where)
+
+        def interrupted(self, code: int | None, where: str) -> JobInterrupted:
+            return JobInterrupted(
+                f"`{' '.join(self.command)}`{where} was stopped by a Spot interruption (exit code {code}): "
+                "what it committed is kept; retried at once"
+            )
 
         def stopped(self) -> dict[str, Any]:
-            """How the task ended: stop_code (e.g. SpotInterruption), the job container's exit code
-            and reason (e.g. OutOfMemoryError), the task's memory (MiB)."""
-            found: dict[str, Any] = {"stop_code": "", "exit_code": None, "reason": "", "memory": None}
+            """How the task ended: spot (stopCode SpotInterruption, or its stoppedReason), the job
+            container's exit code and reason (e.g. OutOfMemoryError), whether it exited 0 by itself,
+            the task's memory (MiB)."""
+            found: dict[str, Any] = {"spot": False, "exit_code": None, "exited_ok": False, "reason": "", "memory": None}
             if not self.arn:
                 return found
             for task in self.client.describe_tasks(cluster=self.cluster, tasks=[self.arn]).get("tasks", []):
-                found["stop_code"] = task.get("stopCode") or ""
+                found["spot"] = task.get("stopCode") == "SpotInterruption" or bool(
+                    re.search(r"Spot Task was interrupted", task.get("stoppedReason") or "", re.IGNORECASE)
+                )
                 found["memory"] = task.get("memory")
                 for container in task.get("containers", []):
                     if container.get("name") == self.container_name:
                         if container.get("exitCode") is not None:
                             found["exit_code"] = int(container["exitCode"])
+                        found["exited_ok"] = container.get("lastStatus") == "STOPPED" and found["exit_code"] == 0
                         found["reason"] = container.get("reason") or ""
             return found
 
