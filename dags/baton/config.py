@@ -163,6 +163,7 @@ class DockerSettings:
     job_env: tuple[str, ...]  # BATON_JOB_ENV: names of worker variables passed to jobs
     project: str  # BATON_PROJECT: label and name prefix of job containers
     stop_grace_seconds: int  # BATON_DOCKER_STOP_GRACE_SECONDS: SIGTERM -> SIGKILL when a job is stopped
+    memory: str | None = None  # BATON_JOB_MEMORY: each job container's memory limit (e.g. 2g); None: unbounded
 
 
 @dataclass(frozen=True)
@@ -239,6 +240,15 @@ def _mounts(specs: tuple[str, ...]) -> tuple[MountSpec, ...]:
     return tuple(mounts)
 
 
+def _memory(raw: str | None) -> str | None:
+    """BATON_JOB_MEMORY as Docker takes it: a number of bytes with an optional unit (b, k, m, g)."""
+    if raw is None:
+        return None
+    if not re.fullmatch(r"[1-9][0-9]*[bkmg]?", raw.lower()):
+        raise ConfigError(f"environment variable BATON_JOB_MEMORY must be a size such as 2g or 1536m, got {raw!r}")
+    return raw.lower()
+
+
 def runner_settings(runner: str, environ: Mapping[str, str] | None = None) -> RunnerSettings:
     """The settings of `runner` from the worker's environment, validated; ConfigError names the variable."""
     e = _Env(os.environ if environ is None else environ, runner)
@@ -255,6 +265,7 @@ def runner_settings(runner: str, environ: Mapping[str, str] | None = None) -> Ru
             job_env=job_env,
             project=e.required("BATON_PROJECT"),
             stop_grace_seconds=e.integer("BATON_DOCKER_STOP_GRACE_SECONDS", 30),
+            memory=_memory(e.optional("BATON_JOB_MEMORY")),
         )
     if runner == "ecs":
         return EcsSettings(

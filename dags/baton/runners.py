@@ -9,8 +9,12 @@ from the worker's environment when a task runs (baton.config.runner_settings), s
 with no runner environment at all; a missing setting fails the task, naming the variable.
 
 Every runner puts the job's output in the task log and fails the task when the job exits non-zero.
-Exit code 2 (bad configuration) and 3 (bad data) fail it for good (no retry: it would not help);
-any other code is retried per baton.yml. What the task returns (its XCom) is the job's result
+Exit code 2 (bad configuration) and 3 (bad data) fail it for good (no retry: it would not help); so
+does a job killed for running out of memory (the message names its limit and the setting to raise).
+A job that was stopped (exit 75: SIGTERM at a batch boundary; 137/143: killed; on ECS also a task
+stopped by a Spot interruption) raises JobInterrupted, which the task's retry policy retries at
+once: what it committed is kept, and its source's lock died with it. Any other code is retried per
+baton.yml, after a growing delay. What the task returns (its XCom) is the job's result
 only, never its log: the `BATON_RESULT: {json}` line the ingestion job ends with, else the rows
 summed from the extractor's METRIC lines, else nothing.
 
@@ -29,11 +33,13 @@ import re
 import subprocess
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from airflow.sdk import BaseOperator
+from airflow.sdk.definitions.retry_policy import ExceptionRetryPolicy, RetryAction, RetryRule
 from airflow.sdk.exceptions import AirflowFailException
 
 from baton.config import Config, ConfigError, DockerSettings, EcsSettings, SubprocessSettings, runner_settings
@@ -42,7 +48,37 @@ METRIC = re.compile(r"METRIC: (\{.*\})")
 RESULT_PREFIX = "BATON_RESULT: "
 # Exit codes of the jobs image that a retry cannot fix (meltano/bin/el.py).
 PERMANENT_EXIT_CODES = {2: "bad configuration", 3: "bad data"}
+# Exit codes of a job that was stopped rather than failed: 75 (el.py: SIGTERM, stopped at a batch
+# boundary), 137 (SIGKILL), 143 (SIGTERM, a job that does not catch it).
+INTERRUPTED_EXIT_CODES = {75: "stopped at a batch boundary", 137: "killed (SIGKILL)", 143: "stopped (SIGTERM)"}
 TAIL_LINES = 15
+
+
+class JobInterrupted(RuntimeError):
+    """The job was stopped or killed from outside (docker stop/kill, ECS StopTask, a Spot
+    interruption), not failed: retried at once (RETRY_AT_ONCE), within the task's retries."""
+
+
+# Every job task's retry policy: an interrupted job goes again at once instead of after a delay.
+RETRY_AT_ONCE = ExceptionRetryPolicy(
+    rules=[
+        RetryRule(
+            exception=JobInterrupted,
+            action=RetryAction.RETRY,
+            retry_delay=timedelta(0),
+            reason="the job was stopped, not failed: retrying at once",
+        )
+    ]
+)
+
+
+def out_of_memory(command: Sequence[str], limit: str, setting: str, where: str = "") -> AirflowFailException:
+    """The final failure of a job the OOM killer stopped: names the job, its limit, the setting to raise."""
+    return AirflowFailException(
+        f"`{' '.join(command)}`{where} ran out of memory: its limit is {limit}. Raise {setting} "
+        "(DuckDB follows the limit: BATON_DUCKDB_MEMORY_LIMIT is 75% of it and spills the rest to disk). "
+        "Not retried: it would run out again"
+    )
 
 
 # --- the job's output -> its result --------------------------------------------------------------
@@ -94,11 +130,14 @@ def job_result(output: object) -> dict[str, Any] | None:
 
 
 def job_failed(command: Sequence[str], code: int, tail: Iterable[str], where: str = "") -> Exception:
-    """The exception for a job that exited with `code`: final for 2 and 3, retryable otherwise."""
+    """The exception for a job that exited with `code`: final for 2 and 3, JobInterrupted (retried
+    at once) for 75, 137 and 143, retryable after a delay otherwise."""
     last = "\n".join(list(tail)[-TAIL_LINES:])
     message = f"`{' '.join(command)}` exited with code {code}{where}:\n{last}"
     if code in PERMANENT_EXIT_CODES:
         return AirflowFailException(f"{message}\n({PERMANENT_EXIT_CODES[code]}: not retried, a retry would not help)")
+    if code in INTERRUPTED_EXIT_CODES:
+        return JobInterrupted(f"{message}\n({INTERRUPTED_EXIT_CODES[code]}: retried at once)")
     return RuntimeError(message)
 
 
@@ -229,13 +268,16 @@ class DockerJobOperator(BaseOperator):
         earlier_rows = 0
         earlier = self._finish_earlier_try(name)
         if earlier is not None:
-            code, lines = earlier
+            code, lines, _ = earlier
             if code == 0:
                 self.log.info("the job container of an earlier try succeeded: using its result")
                 return job_result(lines)
             self.log.warning("the job container of an earlier try exited with code %s; starting the job again", code)
             earlier_rows = (baton_result(lines) or {}).get("rows") or 0
-        code, lines = self._run(name, settings, secrets)
+        code, lines, oom_killed = self._run(name, settings, secrets)
+        if oom_killed:
+            limit = settings.memory or "the machine's memory (no limit set)"
+            raise out_of_memory(self.command, limit, "BATON_JOB_MEMORY (settings.env)", f" (container {name})")
         if code != 0:
             raise job_failed(self.command, code, lines, f" (container {name})")
         result = job_result(lines)
@@ -244,9 +286,9 @@ class DockerJobOperator(BaseOperator):
             result = {**result, "rows": result["rows"] + earlier_rows, "rows_earlier_tries": earlier_rows}
         return result
 
-    def _finish_earlier_try(self, name: str) -> tuple[int, list[str]] | None:
-        """(exit code, output) of the container an earlier try left, followed to its end and removed;
-        None when there is none (or it never started)."""
+    def _finish_earlier_try(self, name: str) -> tuple[int, list[str], bool] | None:
+        """(exit code, output, OOM-killed) of the container an earlier try left, followed to its end
+        and removed; None when there is none (or it never started)."""
         from docker.errors import NotFound
 
         try:
@@ -266,11 +308,14 @@ class DockerJobOperator(BaseOperator):
                 self.log.info("container %s of an earlier try has ended (code %s): its output", name, state["ExitCode"])
                 lines = self._log_lines(self._client.logs(name, stream=True, follow=False))
                 code = int(state["ExitCode"])
-            return code, lines
+            return code, lines, self._oom_killed(name)
         finally:
             self._remove(name)
 
-    def _run(self, name: str, s: DockerSettings, secrets: dict[str, str]) -> tuple[int, list[str]]:
+    def _oom_killed(self, container: str) -> bool:
+        return bool(self._client.inspect_container(container)["State"].get("OOMKilled"))
+
+    def _run(self, name: str, s: DockerSettings, secrets: dict[str, str]) -> tuple[int, list[str], bool]:
         from docker.types import Mount
 
         mounts = [
@@ -295,10 +340,18 @@ class DockerJobOperator(BaseOperator):
             image=s.image,
             command=list(self.command),
             name=name,
-            environment={**self.env, **secrets},
+            # BATON_JOB_NAME: how another run of the same source names this one while it waits for it.
+            environment={**self.env, **secrets, "BATON_JOB_NAME": name},
             # `make down` finds containers left by a dead worker by the project label.
             labels={"baton.project": s.project, "baton.task": f"{self.dag_id}.{self.task_id}"},
-            host_config=self._client.create_host_config(auto_remove=False, mounts=mounts, network_mode=s.network),
+            # The memory limit bounds the job (no swap beyond it); the image derives DuckDB's from it.
+            host_config=self._client.create_host_config(
+                auto_remove=False,
+                mounts=mounts,
+                network_mode=s.network,
+                mem_limit=s.memory,
+                memswap_limit=s.memory,
+            ),
         )
         self._container = container["Id"]
         try:
@@ -307,7 +360,7 @@ class DockerJobOperator(BaseOperator):
             self._client.start(self._container)
             lines = self._log_lines(stream)
             code = int(self._client.wait(self._container)["StatusCode"])
-            return code, lines
+            return code, lines, self._oom_killed(self._container)
         finally:
             self._remove(self._container)
 
@@ -392,23 +445,52 @@ def ecs_operator_class() -> type[BaseOperator]:
             return self.result_from_logs()
 
         def _check_success_task(self) -> None:
+            where = f" (ECS task {self.arn})"
             try:
                 super()._check_success_task()
             except AirflowException as exc:
-                code = self.exit_code()
-                if code in PERMANENT_EXIT_CODES:
-                    raise job_failed(self.command, code, [str(exc)], f" (ECS task {self.arn})") from exc
+                stopped = self.stopped()
+                if "OutOfMemory" in stopped["reason"]:
+                    limit = f"{stopped['memory']} MiB" if stopped["memory"] else "the task's memory"
+                    raise out_of_memory(self.command, limit, "jobs_memory (Terraform)", where) from exc
+                code = stopped["exit_code"]
+                if stopped["spot"] and code not in PERMANENT_EXIT_CODES:
+                    raise self.interrupted(code, where) from exc
+                if code is not None and (code in PERMANENT_EXIT_CODES or code in INTERRUPTED_EXIT_CODES):
+                    raise job_failed(self.command, code, [str(exc)], where) from exc
                 raise
+            stopped = self.stopped()
+            if stopped["spot"] and not stopped["exited_ok"]:  # stopped before its container ended by itself
+                raise self.interrupted(stopped["exit_code"], where)
+
+        def interrupted(self, code: int | None, where: str) -> JobInterrupted:
+            return JobInterrupted(
+                f"`{' '.join(self.command)}`{where} was stopped by a Spot interruption (exit code {code}): "
+                "what it committed is kept; retried at once"
+            )
+
+        def stopped(self) -> dict[str, Any]:
+            """How the task ended: spot (stopCode SpotInterruption, or its stoppedReason), the job
+            container's exit code and reason (e.g. OutOfMemoryError), whether it exited 0 by itself,
+            the task's memory (MiB)."""
+            found: dict[str, Any] = {"spot": False, "exit_code": None, "exited_ok": False, "reason": "", "memory": None}
+            if not self.arn:
+                return found
+            for task in self.client.describe_tasks(cluster=self.cluster, tasks=[self.arn]).get("tasks", []):
+                found["spot"] = task.get("stopCode") == "SpotInterruption" or bool(
+                    re.search(r"Spot Task was interrupted", task.get("stoppedReason") or "", re.IGNORECASE)
+                )
+                found["memory"] = task.get("memory")
+                for container in task.get("containers", []):
+                    if container.get("name") == self.container_name:
+                        if container.get("exitCode") is not None:
+                            found["exit_code"] = int(container["exitCode"])
+                        found["exited_ok"] = container.get("lastStatus") == "STOPPED" and found["exit_code"] == 0
+                        found["reason"] = container.get("reason") or ""
+            return found
 
         def exit_code(self) -> int | None:
-            if not self.arn:
-                return None
-            tasks = self.client.describe_tasks(cluster=self.cluster, tasks=[self.arn]).get("tasks", [])
-            for task in tasks:
-                for container in task.get("containers", []):
-                    if container.get("name") == self.container_name and container.get("exitCode") is not None:
-                        return int(container["exitCode"])
-            return None
+            return self.stopped()["exit_code"]
 
         def last_log_lines(self, count: int = 50) -> list[str]:
             logs = AwsLogsHook(
@@ -451,6 +533,7 @@ def job_operator(
     subprocess runner inherits the whole environment.
     """
     _check_command(command)
+    kwargs.setdefault("retry_policy", RETRY_AT_ONCE)
     if config.runner == "docker":
         return DockerJobOperator(task_id=task_id, command=command, env=env or {}, secrets=secrets, **kwargs)
     cls = SubprocessJobOperator if config.runner == "subprocess" else ecs_operator_class()

@@ -4,6 +4,44 @@
 set -euo pipefail
 home=${BATON_HOME:-/opt/baton}
 
+# DuckDB follows the container's limits, so that a load or a build larger than memory spills to disk
+# instead of being killed: BATON_DUCKDB_MEMORY_LIMIT 75% of the cgroup's memory limit (the rest is
+# Python, Meltano and the extractor), BATON_DUCKDB_THREADS the CPUs this container may use,
+# BATON_DUCKDB_TEMP_DIR a folder on the data volume (else /tmp). Set ones are kept.
+duckdb_settings() {
+  local limit="" cpus
+  if [[ -r /sys/fs/cgroup/memory.max ]]; then
+    limit=$(</sys/fs/cgroup/memory.max)
+  elif [[ -r /sys/fs/cgroup/memory/memory.limit_in_bytes ]]; then
+    limit=$(</sys/fs/cgroup/memory/memory.limit_in_bytes)
+  fi
+  # "max" (v2) or a huge number (v1): no limit; DuckDB keeps its default (80% of the machine).
+  if [[ "$limit" =~ ^[0-9]+$ ]] && (( limit < 1 << 60 )); then
+    export BATON_DUCKDB_MEMORY_LIMIT=${BATON_DUCKDB_MEMORY_LIMIT:-$(( limit * 3 / 4 / 1048576 ))MB}
+  fi
+  cpus=$(nproc 2>/dev/null || echo 1)
+  if [[ -r /sys/fs/cgroup/cpu.max ]]; then
+    local quota period
+    read -r quota period < /sys/fs/cgroup/cpu.max
+    if [[ "$quota" =~ ^[0-9]+$ ]] && (( period > 0 )); then
+      cpus=$(( (quota + period - 1) / period ))
+    fi
+  fi
+  export BATON_DUCKDB_THREADS=${BATON_DUCKDB_THREADS:-$cpus}
+  local data=${BATON_JOB_DATA_DIR:-/data}
+  if [[ -z "${BATON_DUCKDB_TEMP_DIR:-}" ]]; then
+    if [[ -d "$data" && -w "$data" ]]; then
+      BATON_DUCKDB_TEMP_DIR="$data/tmp/duckdb"
+    else
+      BATON_DUCKDB_TEMP_DIR="/tmp/duckdb"
+    fi
+  fi
+  mkdir -p "$BATON_DUCKDB_TEMP_DIR" 2>/dev/null || BATON_DUCKDB_TEMP_DIR=/tmp/duckdb
+  mkdir -p "$BATON_DUCKDB_TEMP_DIR"
+  export BATON_DUCKDB_TEMP_DIR
+}
+duckdb_settings
+
 # Jobs starting together on a fresh system database must not both migrate it (meltano/bin/system_db.py).
 ensure_system_db() {
   BATON_MELTANO_BIN="$home/venvs/meltano/bin/meltano" "$home/venvs/meltano/bin/python" bin/system_db.py
@@ -55,6 +93,10 @@ usage: baton-job el <source>         extract-load one source, then reconcile sou
 settings (environment): MELTANO_DATABASE_URI, MELTANO_ENVIRONMENT (default prod),
   BATON_SHOP_DB_URL, BATON_WAREHOUSE_DIR (default /data/warehouse),
   BATON_MARKETING_DIR (default /data/marketing)
+derived from the container's limits unless set: BATON_DUCKDB_MEMORY_LIMIT (75% of the memory
+  limit, e.g. 1536MB), BATON_DUCKDB_THREADS (its CPUs), BATON_DUCKDB_TEMP_DIR (spill folder)
+el exit codes: 0 ok, 1 load failed (retry later), 2 bad configuration, 3 bad data,
+  75 stopped by SIGTERM at a batch boundary (retry at once)
 USAGE
     ;;
   *)

@@ -2,6 +2,10 @@
 
     python bin/el.py SOURCE          (in the jobs image: baton-job el SOURCE)
 
+0. The source's lock (meltano/bin/system_db.py): a Postgres advisory lock on Meltano's system
+   database, held on the job's own connection until the job ends or dies. A live run of the same
+   source is waited for (BATON_EL_LOCK_WAIT_SECONDS, default 600), naming it; Meltano's record of a
+   dead run of the pipeline is then marked failed at once, so Meltano runs.
 1. `meltano run tap-<source> target-raw-<source>`, its output passed through. A transient fault
    (a database restarting, a DuckDB file locked by another process) is retried in the job, with
    backoff, within about 30 s; the load is state-based and upserts by key, so a retry is safe.
@@ -13,21 +17,31 @@
 3. The last output line is `BATON_RESULT: {json}` (source, rows, reconciled, ok): the ingestion
    task puts it into the raw_<source> event's extra.
 
-Exit codes: 0 ok; 1 the load failed (retryable); 2 bad configuration; 3 bad data or a
-reconciliation mismatch (a retry would not help).
-Settings (environment): BATON_RECONCILE=fail|warn overrides the source's `baton.reconcile`.
+On SIGTERM (docker stop, an ECS StopTask, a Spot interruption's notice) the job passes it on to
+Meltano, which stops the extractor and the loader; the loader commits the batch it holds and stops
+(every STATE it wrote follows a commit), and the job exits with 75 at once, without reconciling.
+
+Exit codes: 0 ok; 1 the load failed (retryable, after a delay); 2 bad configuration; 3 bad data or a
+reconciliation mismatch (a retry would not help); 75 stopped by SIGTERM (EX_TEMPFAIL: what it
+committed is kept; retry at once). A job that ran out of memory says so, naming its limit and
+BATON_JOB_MEMORY (exit 2: a retry with the same limit would run out again).
+Settings (environment): BATON_RECONCILE=fail|warn overrides the source's `baton.reconcile`;
+BATON_EL_LOCK_WAIT_SECONDS how long to wait for a live run of the same source (default 600).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import glob
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,13 +49,14 @@ from typing import Any
 import yaml
 
 PROJECT = Path(__file__).resolve().parent.parent
+BIN = Path(__file__).resolve().parent  # system_db.py lives next to this file
 MELTANO = os.environ.get("BATON_MELTANO_BIN", "meltano")
 RESULT_PREFIX = "BATON_RESULT: "
 LOADER_LINE = re.compile(r"baton-loader: (\{.*)")
 METRIC_LINE = re.compile(r"METRIC: (\{.*)")
 KINDS = ("postgres", "files")
 
-EXIT_LOAD, EXIT_CONFIG, EXIT_DATA = 1, 2, 3
+EXIT_LOAD, EXIT_CONFIG, EXIT_DATA, EXIT_STOPPED = 1, 2, 3, 75
 # Faults that heal by themselves: a database restarting or unreachable for a moment, a DuckDB file
 # held by another process. Matched on the job's output.
 TRANSIENT = re.compile(
@@ -69,6 +84,34 @@ class JobError(RuntimeError):
     def __init__(self, message: str, code: int) -> None:
         super().__init__(message)
         self.code = code
+
+
+class Stop:
+    """SIGTERM: passed on to the running `meltano` (which stops its plugins gracefully); with no
+    `meltano` running, the job stops where it is."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+        self.child: subprocess.Popen | None = None
+
+    def install(self) -> None:
+        signal.signal(signal.SIGTERM, self.handle)
+
+    def handle(self, signum: int, _frame: object) -> None:
+        first = self.signal is None
+        self.signal = signum
+        if self.child is not None and self.child.poll() is None:
+            if first:
+                print("el: SIGTERM: stopping the load at its next batch boundary", flush=True)
+            self.child.send_signal(signum)
+            return
+        raise self.error()
+
+    def error(self) -> JobError:
+        return JobError("stopped by SIGTERM; what was committed is kept: retry at once", EXIT_STOPPED)
+
+
+STOP = Stop()
 
 
 @dataclass
@@ -169,20 +212,63 @@ def folder_environment(decl: Declaration, environ: dict[str, str]) -> dict[str, 
     return env
 
 
+def memory_limit() -> int | None:
+    """The container's memory limit in bytes (cgroup v2, else v1); None when unlimited or unknown."""
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            raw = Path(path).read_text().strip()
+        except OSError:
+            continue
+        if raw.isdigit() and int(raw) < 1 << 60:
+            return int(raw)
+        return None
+    return None
+
+
+def oom_kills() -> int:
+    """Processes of this container the kernel's OOM killer has killed (cgroup v2 memory.events)."""
+    try:
+        text = Path("/sys/fs/cgroup/memory.events").read_text()
+    except OSError:
+        return 0
+    match = re.search(r"^oom_kill (\d+)$", text, re.MULTILINE)
+    return int(match.group(1)) if match else 0
+
+
+def out_of_memory(source: str, limit: int | None) -> JobError:
+    size = f"{limit / 2**20:.0f} MiB" if limit else "the machine's memory"
+    return JobError(
+        f"the ingestion job of {source} ran out of memory (limit {size}; DuckDB's memory_limit "
+        f"{os.environ.get('BATON_DUCKDB_MEMORY_LIMIT', 'unset')}): raise BATON_JOB_MEMORY (sandbox, settings.env) "
+        "or the jobs task's memory (ECS, Terraform jobs_memory); a retry with the same limit would run out again",
+        EXIT_CONFIG,
+    )
+
+
 def run_meltano(source: str) -> Load:
     cmd = [MELTANO, "run", *plugins(source)]
     for attempt in range(len(RETRY_DELAYS) + 1):
         lines: list[str] = []
         print(f"el: {' '.join(cmd[1:])} (attempt {attempt + 1})", flush=True)
+        oom_before = oom_kills()
         with subprocess.Popen(
             cmd, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
         ) as proc:
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                sys.stdout.write(line)
-                lines.append(line.rstrip("\n"))
+            STOP.child = proc
+            try:
+                assert proc.stdout is not None
+                for line in proc.stdout:
+                    sys.stdout.write(line)
+                    lines.append(line.rstrip("\n"))
+            finally:
+                proc.wait()
+                STOP.child = None
+        if STOP.signal is not None:
+            raise STOP.error()
         if proc.returncode == 0:
             return parse_output(lines)
+        if oom_kills() > oom_before:
+            raise out_of_memory(source, memory_limit())
         text = "\n".join(lines[-400:])
         if PERMANENT.search(text):
             raise JobError(
@@ -359,6 +445,36 @@ def reconcile(decl: Declaration, load: Load) -> dict[str, dict[str, int]]:
         return reconcile_files(decl, conn, streams, load)
 
 
+@contextlib.contextmanager
+def source_lock(source: str) -> Iterator[None]:
+    """The source's lock on Meltano's system database, and Meltano's records of dead runs of its
+    pipeline marked failed; nothing to lock where the system database is not Postgres (SQLite: one
+    process)."""
+    import psycopg
+
+    if str(BIN) not in sys.path:
+        sys.path.insert(0, str(BIN))
+    import system_db
+
+    dsn = system_db.dsn_of(os.environ.get("MELTANO_DATABASE_URI", ""))
+    if dsn is None:
+        yield
+        return
+    wait = float(os.environ.get("BATON_EL_LOCK_WAIT_SECONDS") or 600)
+    try:
+        with system_db.source_lock(dsn, source, wait, log=_say) as conn:
+            system_db.fail_dead_runs(conn, "-to-".join(plugins(source)), log=_say)
+            yield
+    except system_db.SourceBusy as exc:
+        raise JobError(str(exc), EXIT_LOAD) from None
+    except psycopg.OperationalError as exc:
+        raise JobError(f"cannot take the lock of {source} on Meltano's system database: {exc}", EXIT_LOAD) from None
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 1 or argv[0].startswith("-"):
         print(__doc__, file=sys.stderr)
@@ -366,12 +482,14 @@ def main(argv: list[str]) -> int:
     source = argv[0]
     result: dict[str, Any] = {"source": source, "rows": None, "reconciled": {}, "ok": False}
     code = 0
+    STOP.install()
     try:
         decl = declaration(source)
         os.environ.update(folder_environment(decl, dict(os.environ)))
-        load = run_meltano(source)
-        result["rows"] = load.rows
-        figures = reconcile(decl, load)
+        with source_lock(source):
+            load = run_meltano(source)
+            result["rows"] = load.rows
+            figures = reconcile(decl, load)
         result["reconciled"] = figures
         for stream, f in sorted(figures.items()):
             print(f"el: reconciled {stream}: source {f['expected']} raw {f['raw']} (raw keys {f['raw_keys']})")

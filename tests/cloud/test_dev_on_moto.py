@@ -268,6 +268,41 @@ def test_ecs_runner_starts_the_job_in_private_subnets(
     assert again.value.trigger.serialize()[1]["task_arn"] == task["taskArn"]
 
 
+def test_an_ecs_task_stopped_by_spot_is_retried_at_once(
+    deployment: Terraform, moto: Moto, aws, aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job task that Fargate Spot takes back ends in JobInterrupted, which the task's retry
+    policy retries with no delay; a task that simply failed keeps the ordinary delayed retry."""
+    from datetime import timedelta
+
+    from airflow.sdk.exceptions import TaskDeferred
+
+    outputs = deployment.outputs
+    for key, value in {**aws_env, **outputs["runner_environment"]}.items():
+        monkeypatch.setenv(key, value)
+    conn = {"conn_type": "aws", "extra": {"endpoint_url": moto.url, "region_name": aws_env["AWS_REGION"]}}
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(conn))
+    monkeypatch.syspath_prepend(str(REPO / "dags"))
+    for module in [m for m in sys.modules if m == "baton" or m.startswith("baton.")]:
+        monkeypatch.delitem(sys.modules, module)
+    from baton.config import load_config
+    from baton.runners import JobInterrupted, job_operator
+
+    ti = TaskInstance()
+    ti.run_id = "scheduled__2026-11-02"  # a task instance of its own: no earlier task to follow
+    operator = job_operator("extract_load", ["el", "shop"], load_config())
+    with pytest.raises(TaskDeferred) as deferred:
+        operator.execute({"ti": ti})
+    arn = deferred.value.trigger.serialize()[1]["task_arn"]
+    # What ECS does to a Spot task whose capacity is taken back (after its two-minute SIGTERM notice).
+    aws("ecs").stop_task(cluster=outputs["cluster_name"], task=arn, reason="Your Spot Task was interrupted.")
+    resumed = job_operator("extract_load", ["el", "shop"], load_config())  # as the triggerer resumes it
+    with pytest.raises(JobInterrupted, match="stopped by a Spot interruption") as raised:
+        resumed.execute_complete({}, {"status": "success", "task_arn": arn, "cluster": outputs["cluster_name"]})
+    decision = resumed.retry_policy.evaluate(raised.value, try_number=1, max_tries=7)
+    assert (decision.action.value, decision.retry_delay) == ("retry", timedelta(0))
+
+
 def test_destroy_leaves_nothing(deployment: Terraform, aws) -> None:
     deployment.destroy()
 

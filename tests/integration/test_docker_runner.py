@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import docker
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
-from baton.runners import DockerJobOperator, container_name
+from baton.runners import DockerJobOperator, JobInterrupted, container_name
 
 
 @dataclass
@@ -129,4 +129,42 @@ def test_a_missing_jobs_image_fails_at_once_naming_it(runner, monkeypatch: pytes
     monkeypatch.setenv("BATON_JOBS_IMAGE", "baton-itest/no-such-image:never")
     with pytest.raises(AirflowFailException, match="BATON_JOBS_IMAGE"):
         _operator(job(rows=1)).execute({"ti": ti})
+    assert containers() == []
+
+
+def test_a_job_past_its_memory_limit_fails_at_once_naming_the_limit(runner, monkeypatch) -> None:
+    _, ti, name, containers, _ = runner
+    monkeypatch.setenv("BATON_JOB_MEMORY", "64m")
+    hog = ["python", "-c", "x = b'x' * (400 * 2**20); print(len(x))"]
+    with pytest.raises(AirflowFailException) as failed:
+        _operator(hog).execute({"ti": ti})
+    message = str(failed.value)
+    assert f"(container {name}) ran out of memory: its limit is 64m. Raise BATON_JOB_MEMORY" in message
+    assert containers() == []
+
+
+def test_a_stopped_job_is_retried_at_once(runner) -> None:
+    """Exit 75 (the ingestion job stopped by SIGTERM at a batch boundary) and a container stopped
+    with docker stop raise JobInterrupted, which the tasks' retry policy retries with no delay."""
+    _, ti, name, containers, _ = runner
+    with pytest.raises(JobInterrupted, match="exited with code 75"):
+        _operator(job(rows=0, code=75)).execute({"ti": ti})
+    op = _operator(["python", "-c", "import time; print('loading', flush=True); time.sleep(60)"])
+    seen: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            op.execute({"ti": ti})
+        except BaseException as exc:  # what the try raised is the result
+            seen.append(exc)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    deadline = time.monotonic() + 30
+    while not [c for c in containers() if c.status == "running"] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    docker.from_env().containers.get(name).kill()  # what the OOM killer or `docker kill` does
+    worker.join(60)
+    assert len(seen) == 1 and isinstance(seen[0], JobInterrupted), seen
+    assert "exited with code 137" in str(seen[0]) and "retried at once" in str(seen[0])
     assert containers() == []

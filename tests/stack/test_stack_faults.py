@@ -1,5 +1,6 @@
 """Fault drills on the sandbox: a failed source, a killed scheduler, a restarted metadata database,
-an earlier day run again. Each drill breaks something while a cycle runs through the real scheduler
+an earlier day run again, a job container killed or stopped in the middle of a 1M-row load. Each
+drill breaks something while a cycle runs through the real scheduler
 and job containers, then checks outcomes: DAG states, raw = source counts, no duplicate keys,
 asset events, times. Runs after test_stack.py on the same stack (brought up again if it is down).
 """
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from samples.generate import write_ad_spend
@@ -253,3 +255,60 @@ def test_drill_d_an_earlier_day_again_loads_what_is_new_under_its_label(live: St
     )
     assert [e["extra"]["cycle_id"] for e in events] == [earlier.cycle_id]
     report(f"drill d: rerun of {earlier.cycle_id} loaded rows {again.rows}")
+
+
+def _a_million_new_orders(stack: Stack) -> int:
+    """The next day of the samples, with about 1M new orders (so that a kill lands inside the load)."""
+    (orders,) = stack.source("select count(*) from shop.orders")[0]
+    with psycopg.connect(stack.shop_url, autocommit=True) as conn:
+        (day,) = conn.execute("select sample_gen.next_day(%s::numeric)", (1_000_000 * 100 / orders,)).fetchone()
+    write_ad_spend(stack.marketing, day)
+    (after,) = stack.source("select count(*) from shop.orders")[0]
+    return after - orders
+
+
+def _drill_stopped_mid_load(live: Stack, how: str) -> None:
+    """A cycle loading ≥ 1M rows; the ingest_shop job container is stopped (`how`: kill = SIGKILL,
+    as the OOM killer or a lost host; stop = SIGTERM, as docker stop, ECS StopTask or a Spot
+    interruption's notice) while it loads. The cycle must end green within 90 s, raw = source."""
+    new = _a_million_new_orders(live)
+    assert new >= 1_000_000
+    cycle = CycleInBackground(live).start()
+    cycle.wait_for(lambda: bool(_job_containers(live, "ingest_shop")), "the ingest_shop job container")
+    (container,) = _job_containers(live, "ingest_shop")
+    # Inside the load: the extractor has sent its first rows (Meltano and discovery take a few seconds).
+    cycle.wait_for(lambda: b"METRIC" in container.logs() or b"Batch" in container.logs(), "the load to start", 120)
+    time.sleep(2)
+    stopped_at = datetime.now(UTC)
+    if how == "kill":
+        container.kill()
+    else:
+        container.stop(timeout=30)
+    log = container.logs().decode(errors="replace")
+    assert '"ok": true' not in log, "the job had ended before it was stopped: the drill stopped nothing"
+    stop_seconds = (datetime.now(UTC) - stopped_at).total_seconds()
+    result = cycle.wait()
+    assert result.ok, _states(result)
+    ended = max(datetime.fromisoformat(r["end_date"]) for r in result.runs.values() if r.get("end_date"))
+    took = (ended - stopped_at).total_seconds()
+    counts = live.assert_raw_equals_source()
+    assert max(cycle.most_containers.values(), default=0) == 1, cycle.most_containers
+    run_id = result.runs["ingest_shop"]["dag_run_id"]
+    (ti,) = live.airflow.request("GET", f"/dags/ingest_shop/dagRuns/{run_id}/taskInstances")["task_instances"]
+    assert ti["try_number"] >= 2, "the stopped job was not retried"
+    if how == "stop":  # it stopped at a batch boundary, in time, and asked for a retry at once
+        assert "el: ERROR stopped by SIGTERM" in log, log[-3000:]
+    figures = (
+        f"drill {how}: {new} new orders; the job {'died' if how == 'kill' else f'stopped in {stop_seconds:.0f}s'}, "
+        f"try {ti['try_number']} finished the load; cycle green {took:.0f}s after the {how}; raw {counts}"
+    )
+    report(figures)
+    assert took <= 90, f"the cycle ended {took:.0f}s after the {how} (goal: within 90 s)"
+
+
+def test_drill_e_job_container_killed_mid_load(live: Stack) -> None:
+    _drill_stopped_mid_load(live, "kill")
+
+
+def test_drill_f_job_container_stopped_mid_load(live: Stack) -> None:
+    _drill_stopped_mid_load(live, "stop")

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -110,3 +114,80 @@ def test_the_result_line_is_the_last_line_and_names_the_failure(tmp_path: Path, 
     assert last.startswith(el.RESULT_PREFIX)
     result = json.loads(last.removeprefix(el.RESULT_PREFIX))
     assert result["ok"] is False and "no source 'nope'" in result["error"]
+
+
+def _fake_meltano(tmp_path: Path, body: str) -> Path:
+    fake = tmp_path / "meltano"
+    fake.write_text(f"#!{sys.executable}\nimport signal, sys, time\n{body}\n")
+    fake.chmod(0o755)
+    return fake
+
+
+def _el(fake: Path, source: str = "shop") -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k != "MELTANO_DATABASE_URI"}  # no system database: no lock
+    return subprocess.Popen(
+        [sys.executable, str(REPO / "meltano" / "bin" / "el.py"), source],
+        env={**env, "BATON_MELTANO_BIN": str(fake)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def test_sigterm_is_passed_to_meltano_and_the_job_exits_75(tmp_path: Path) -> None:
+    fake = _fake_meltano(
+        tmp_path,
+        "def stop(*_):\n"
+        "    print('meltano: SIGTERM received, stopping the plugins', flush=True)\n"
+        "    time.sleep(0.5)\n"
+        "    sys.exit(143)\n"
+        "signal.signal(signal.SIGTERM, stop)\n"
+        "print('meltano: loading', flush=True)\n"
+        "time.sleep(30)\n"
+        "print('meltano: finished', flush=True)\n",
+    )
+    job = _el(fake)
+    assert job.stdout is not None
+    for line in job.stdout:
+        if line.startswith("meltano: loading"):
+            break
+    t0 = time.monotonic()
+    job.send_signal(signal.SIGTERM)
+    out = job.stdout.read()
+    code = job.wait(10)
+    assert code == el.EXIT_STOPPED == 75, out
+    assert time.monotonic() - t0 < 5
+    assert "meltano: SIGTERM received" in out and "meltano: finished" not in out
+    assert "attempt 2" not in out, "a stopped load must not be retried in the job"
+    result = json.loads(out.strip().splitlines()[-1].removeprefix(el.RESULT_PREFIX))
+    assert result["ok"] is False and "stopped by SIGTERM" in result["error"]
+
+
+def test_a_failed_load_is_retried_only_on_a_transient_fault(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(el, "RETRY_DELAYS", (0, 0))
+    tries = tmp_path / "tries"
+    fake = _fake_meltano(
+        tmp_path,
+        f"p = {str(tries)!r}\n"
+        "import os\n"
+        "n = len(open(p).read()) if os.path.exists(p) else 0\n"
+        "open(p, 'a').write('x')\n"
+        "print('psycopg.OperationalError: connection refused' if n < 1 else 'loaded', flush=True)\n"
+        "sys.exit(1 if n < 1 else 0)\n",
+    )
+    monkeypatch.setattr(el, "MELTANO", str(fake))
+    monkeypatch.setattr(el, "PROJECT", tmp_path)
+    assert el.run_meltano("shop").rows is None
+    assert tries.read_text() == "xx"
+    fake.write_text(f"#!{sys.executable}\nprint('Extractor failed: relation does not exist')\nraise SystemExit(1)\n")
+    with pytest.raises(el.JobError, match="failed on its data") as failed:
+        el.run_meltano("shop")
+    assert failed.value.code == el.EXIT_DATA
+
+
+def test_an_out_of_memory_kill_names_the_limit_and_the_setting(monkeypatch) -> None:
+    monkeypatch.setenv("BATON_DUCKDB_MEMORY_LIMIT", "1536MB")
+    error = el.out_of_memory("shop", 2 * 2**30)
+    assert error.code == el.EXIT_CONFIG  # final: the same limit would run out again
+    assert "ingestion job of shop ran out of memory (limit 2048 MiB; DuckDB's memory_limit 1536MB)" in str(error)
+    assert "BATON_JOB_MEMORY" in str(error)

@@ -5,6 +5,7 @@ names, and the ECS runner's result read from CloudWatch."""
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,9 @@ from baton.config import (
     runner_settings,
 )
 from baton.runners import (
+    RETRY_AT_ONCE,
     DockerJobOperator,
+    JobInterrupted,
     SubprocessJobOperator,
     baton_result,
     container_name,
@@ -64,7 +67,9 @@ def test_docker_settings_are_parsed_once_with_their_types() -> None:
         job_env=("MELTANO_DATABASE_URI", "BATON_SHOP_DB_URL"),
         project="baton-test",
         stop_grace_seconds=30,
+        memory=None,
     )
+    assert runner_settings("docker", {**DOCKER, "BATON_JOB_MEMORY": "2G"}).memory == "2g"
 
 
 @pytest.mark.parametrize(
@@ -76,6 +81,7 @@ def test_docker_settings_are_parsed_once_with_their_types() -> None:
         ("docker", {**DOCKER, "BATON_DOCKER_MOUNTS": "/a:/b:rw"}, "BATON_DOCKER_MOUNTS"),
         ("docker", {**DOCKER, "BATON_JOB_ENV": "OK,not-a-name"}, "BATON_JOB_ENV"),
         ("docker", {**DOCKER, "BATON_DOCKER_STOP_GRACE_SECONDS": "soon"}, "BATON_DOCKER_STOP_GRACE_SECONDS"),
+        ("docker", {**DOCKER, "BATON_JOB_MEMORY": "2 GiB"}, "BATON_JOB_MEMORY"),
         ("ecs", {**ECS, "BATON_ECS_SUBNETS": " , "}, "BATON_ECS_SUBNETS"),
         ("ecs", {k: v for k, v in ECS.items() if k != "BATON_ECS_LOG_GROUP"}, "BATON_ECS_LOG_GROUP"),
         ("ecs", {**ECS, "BATON_ECS_DEFERRABLE": "maybe"}, "BATON_ECS_DEFERRABLE"),
@@ -179,19 +185,43 @@ def test_subprocess_el_returns_its_result(tmp_path: Path, monkeypatch: pytest.Mo
     assert _fake_el(tmp_path, 0, monkeypatch).execute({})["rows"] == 1234
 
 
-@pytest.mark.parametrize(("code", "final"), [(1, False), (2, True), (3, True), (137, False)])
-def test_exit_codes_2_and_3_are_not_retried(code: int, final: bool, tmp_path: Path, monkeypatch) -> None:
+@pytest.mark.parametrize(
+    ("code", "outcome"),
+    [(1, "later"), (2, "final"), (3, "final"), (75, "at once"), (137, "at once"), (143, "at once")],
+)
+def test_exit_codes_decide_the_retry(code: int, outcome: str, tmp_path: Path, monkeypatch) -> None:
+    """2 and 3 are final; a stopped or killed job (75, 137, 143) is retried at once; others later."""
     op = _fake_el(tmp_path, code, monkeypatch)
+    assert op.retry_policy is RETRY_AT_ONCE
     with pytest.raises(Exception, match=f"exited with code {code}") as raised:
         op.execute({})
-    assert isinstance(raised.value, AirflowFailException) is final
+    assert isinstance(raised.value, AirflowFailException) is (outcome == "final")
+    assert isinstance(raised.value, JobInterrupted) is (outcome == "at once")
+    if outcome != "final":  # the decision the task runner takes from the policy
+        decision = op.retry_policy.evaluate(raised.value, try_number=1, max_tries=7)
+        if outcome == "at once":
+            assert (decision.action.value, decision.retry_delay) == ("retry", timedelta(0))
+        else:
+            assert decision.action.value == "default"  # baton.yml's growing delay
+
+
+def test_the_retry_policy_survives_dag_serialization() -> None:
+    """The scheduler sees only that the task has a policy; the worker evaluates it on the parsed DAG."""
+    from airflow.sdk import DAG
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    with DAG("ingest_x", schedule=None) as dag:
+        job_operator("extract_load", ["el", "x"], load_config(environ={"BATON_RUNNER": "docker"}))
+    task = DagSerialization.from_dict(DagSerialization.to_dict(dag)).get_task("extract_load")
+    assert task.has_retry_policy
+    assert dag.get_task("extract_load").retry_policy is RETRY_AT_ONCE
 
 
 class FakeEcs:
     """ECS as the operator sees it: tasks it started stay RUNNING until a test stops them."""
 
-    def __init__(self, exit_code: int) -> None:
-        self.exit_code = exit_code
+    def __init__(self, exit_code: int, stop_code: str = "EssentialContainerExited", reason: str = "") -> None:
+        self.exit_code, self.stop_code, self.reason = exit_code, stop_code, reason
         self.running: dict[str, str] = {}  # arn -> startedBy
 
     def run_task(self, **opts):
@@ -203,8 +233,9 @@ class FakeEcs:
         return {"taskArns": [arn for arn, by in self.running.items() if by == startedBy]}
 
     def describe_tasks(self, cluster, tasks):
-        container = {"name": "jobs", "lastStatus": "STOPPED", "exitCode": self.exit_code}
-        return {"tasks": [{"taskArn": tasks[0], "containers": [container]}], "failures": []}
+        container = {"name": "jobs", "lastStatus": "STOPPED", "exitCode": self.exit_code, "reason": self.reason}
+        task = {"taskArn": tasks[0], "containers": [container], "stopCode": self.stop_code, "memory": "2048"}
+        return {"tasks": [task], "failures": []}
 
 
 class FakeLogs:
@@ -255,6 +286,27 @@ def test_ecs_exit_codes_2_and_3_are_final(ecs_job, code: int, final: bool) -> No
     with pytest.raises(Exception) as raised:
         op.execute_complete({}, EVENT)
     assert isinstance(raised.value, AirflowFailException) is final
+
+
+@pytest.mark.parametrize(
+    ("exit_code", "stop_code", "reason", "outcome"),
+    [
+        (143, "SpotInterruption", "", "at once"),
+        (1, "SpotInterruption", "", "at once"),
+        (75, "UserInitiated", "", "at once"),
+        (137, "EssentialContainerExited", "", "at once"),
+        (137, "EssentialContainerExited", "OutOfMemoryError: Container killed due to memory usage", "final"),
+        (3, "SpotInterruption", "", "final"),
+    ],
+)
+def test_an_ecs_task_stopped_by_spot_is_retried_at_once(ecs_job, exit_code, stop_code, reason, outcome) -> None:
+    op, _ = ecs_job(exit_code, ["el: loading"], FakeEcs(exit_code, stop_code, reason))
+    with pytest.raises(Exception) as raised:
+        op.execute_complete({}, EVENT)
+    assert isinstance(raised.value, JobInterrupted) is (outcome == "at once"), raised.value
+    assert isinstance(raised.value, AirflowFailException) is (outcome == "final"), raised.value
+    if reason:
+        assert "ran out of memory: its limit is 2048 MiB. Raise jobs_memory (Terraform)" in str(raised.value)
 
 
 def test_an_ecs_retry_follows_the_task_an_earlier_try_left_running(ecs_job) -> None:
