@@ -163,13 +163,16 @@ def test_oidc_client_secret_goes_to_secrets_manager_never_to_the_plan(deployment
     assert secret["change"]["actions"] == ["create"]
     assert secret["change"]["after"]["name"] == f"{NAME}/oidc-client-secret"
     assert 'module.baton.module.secrets.aws_secretsmanager_secret_version.given["oidc-client-secret"]' in changes
-    api = changes['module.baton.module.airflow.aws_ecs_task_definition.this["api-server"]']["change"]["after"]
-    airflow = next(c for c in json.loads(api["container_definitions"]) if c["name"] == "airflow")
+    task_definition = 'module.baton.module.airflow.aws_ecs_task_definition.this["{}"]'
+    # The api-server's containers name the new secret's ARN, known only once it exists.
+    assert changes[task_definition.format("api-server")]["change"]["after_unknown"]["container_definitions"] is True
+    scheduler = changes[task_definition.format("scheduler")]["change"]["after"]
+    (airflow,) = json.loads(scheduler["container_definitions"])
     env = env_of(airflow)
     assert env["BATON_OIDC_ISSUER"] == "https://login.example.test/realms/data"
     assert env["BATON_OIDC_CLIENT_ID"] == "baton-dev"
     assert json.loads(env["BATON_OIDC_ROLE_MAPPING"]) == {"data-engineers": "Op", "analysts": "Viewer"}
-    assert "BATON_OIDC_CLIENT_SECRET" in secrets_of(airflow)
+    assert "BATON_OIDC_CLIENT_SECRET" not in secrets_of(airflow)  # the api-server's only
     plan.unlink()
 
 
