@@ -8,6 +8,10 @@ compose's `airflow-init` service and the ECS api-server task's `init` container 
    (BATON_DB_ADMIN_USER, BATON_DB_ADMIN_PASSWORD: on ECS the RDS master secret) it creates the role
    each URL names, or sets its password to the URL's, and the database, owned by that role. The
    sandbox leaves it unset: its Postgres init script creates the databases.
+   BATON_INIT_READERS names settings holding URLs of read-only roles (ECS, lake mode:
+   BATON_LAKE_READER_URL): each role gets LOGIN with the URL's password, CONNECT on the URL's
+   database and SELECT on the tables of its schema public, now and as the database's owner
+   creates them (the lake's catalog, for readers outside the stack).
 2. `airflow db migrate`.
 3. the pool BATON_WAREHOUSE_POOL with one slot: dbt runs write analytics.duckdb, and DuckDB allows
    one writer per file. Deferred tasks keep their slot (on ECS a dbt task waits deferred while its
@@ -100,6 +104,29 @@ def ensure_database(conn: psycopg.Connection, setting_name: str) -> None:
     )
 
 
+def ensure_reader(conn: psycopg.Connection, admin: dict[str, str], setting_name: str, wait: float) -> None:
+    parts = url_parts(setting_name)
+    role, password, database = parts["user"], parts["password"], parts["dbname"]
+    found = conn.execute("select pg_get_userbyid(datdba) from pg_database where datname = %s", (database,)).fetchone()
+    if found is None:
+        raise InitError(f"{setting_name}: database {database} does not exist; name its owner in BATON_INIT_DATABASES")
+    owner = found[0]
+    exists = conn.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone()
+    verb = "alter" if exists else "create"
+    conn.execute(sql.SQL(verb + " role {} login password {}").format(sql.Identifier(role), sql.Literal(password)))
+    conn.execute(sql.SQL("grant connect on database {} to {}").format(sql.Identifier(database), sql.Identifier(role)))
+    with connect({**admin, "dbname": database}, wait) as db:
+        reader, owner_id = sql.Identifier(role), sql.Identifier(owner)
+        db.execute(sql.SQL("grant usage on schema public to {}").format(reader))
+        db.execute(sql.SQL("grant select on all tables in schema public to {}").format(reader))
+        db.execute(
+            sql.SQL("alter default privileges for role {} in schema public grant select on tables to {}").format(
+                owner_id, reader
+            )
+        )
+    say(f"{setting_name}: read-only role {role} {'created' if not exists else 'password set'} on database {database}")
+
+
 def databases(wait: float) -> None:
     names = [n.strip() for n in os.environ.get("BATON_INIT_DATABASES", "").split(",") if n.strip()]
     if not names:
@@ -116,10 +143,13 @@ def databases(wait: float) -> None:
         other = url_parts(name)
         if (other["host"], other["port"]) != (first["host"], first["port"]):
             raise InitError(f"{name} names another server than {names[0]}: one admin user manages one server")
+    readers = [n.strip() for n in os.environ.get("BATON_INIT_READERS", "").split(",") if n.strip()]
     with connect(admin, wait) as conn:
         conn.execute("select pg_advisory_lock(%s)", (LOCK_DATABASES,))
         for name in names:
             ensure_database(conn, name)
+        for name in readers:
+            ensure_reader(conn, admin, name, wait)
 
 
 def migrate_and_pool(pool: str, wait: float) -> None:

@@ -6,15 +6,26 @@ environment = "dev"
 
 # This deployment's site: fill in (no secrets here: they live in Secrets Manager).
 # certificate_arn = "arn:aws:acm:eu-central-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"
-# domain_name     = "airflow-dev.example.com"
-# allowed_cidrs   = ["203.0.113.0/24"] # who may reach the UI
-# source_cidrs    = []                 # networks of source databases outside the VPC (port 5432)
+# site = {
+#   domain_name   = "airflow-dev.example.com"
+#   allowed_cidrs = ["203.0.113.0/24"] # who may reach the UI
+# }
+# Sign-in through the company's OpenID Connect provider (the client secret: TF_VAR_oidc_client_secret).
+# oidc_issuer       = "https://login.example.com/realms/data"
+# oidc_client_id    = "baton-dev"
+# oidc_role_mapping = { "data-engineers" = "Op", "analysts" = "Viewer" }
 
-single_nat_gateway          = true
-db_instance_class           = "db.t4g.micro"
-db_multi_az                 = false
-db_backup_retention_days    = 3
-enable_performance_insights = false # not offered on db.t4g.micro
+network = {
+  single_nat_gateway = true
+  # source_cidrs     = [] # networks of source databases outside the VPC (port 5432)
+}
+
+database = {
+  instance_class        = "db.t4g.micro"
+  multi_az              = false
+  backup_retention_days = 3
+  performance_insights  = false # not offered on db.t4g.micro
+}
 
 services = {
   "api-server"    = { cpu = 512, memory = 2048 }
@@ -22,11 +33,15 @@ services = {
   "dag-processor" = { cpu = 256, memory = 1024 }
   "triggerer"     = { cpu = 256, memory = 1024 }
 }
-jobs_cpu               = 1024
-jobs_memory            = 4096
-jobs_capacity_provider = "FARGATE_SPOT"
 
-deletion_protection            = false
-skip_final_snapshot            = true
-force_destroy                  = true
-secret_recovery_window_in_days = 0
+# The job task's size is each job's limit: DuckDB spills to disk beyond it.
+job_cpu               = 1024
+job_memory            = 2048
+job_capacity_provider = "FARGATE_SPOT"
+
+protection = {
+  deletion_protection            = false
+  skip_final_snapshot            = true
+  force_destroy                  = true
+  secret_recovery_window_in_days = 0
+}

@@ -6,27 +6,24 @@ module "baton" {
   environment     = var.environment
   image_tag       = var.image_tag
   certificate_arn = var.certificate_arn
-  domain_name     = var.domain_name
-  allowed_cidrs   = var.allowed_cidrs
-  source_cidrs    = var.source_cidrs
 
-  # Sizes and switches: null (not set in <env>.tfvars) takes modules/deployment's default.
-  single_nat_gateway             = var.single_nat_gateway
-  interface_endpoints            = var.interface_endpoints
-  db_instance_class              = var.db_instance_class
-  db_multi_az                    = var.db_multi_az
-  db_backup_retention_days       = var.db_backup_retention_days
-  enable_performance_insights    = var.enable_performance_insights
-  services                       = var.services
-  jobs_cpu                       = var.jobs_cpu
-  jobs_memory                    = var.jobs_memory
-  jobs_capacity_provider         = var.jobs_capacity_provider
-  deletion_protection            = var.deletion_protection
-  skip_final_snapshot            = var.skip_final_snapshot
-  force_destroy                  = var.force_destroy
-  secret_recovery_window_in_days = var.secret_recovery_window_in_days
-  log_retention_days             = var.log_retention_days
-  secret_generation              = var.secret_generation
+  # Sizes and switches, as objects: null (not set in <env>.tfvars), or an attribute left out,
+  # takes modules/deployment's default.
+  site                       = var.site
+  network                    = var.network
+  database                   = var.database
+  protection                 = var.protection
+  services                   = var.services
+  job_cpu                    = var.job_cpu
+  job_memory                 = var.job_memory
+  job_capacity_provider      = var.job_capacity_provider
+  warehouse                  = var.warehouse
+  oidc_issuer                = var.oidc_issuer
+  oidc_client_id             = var.oidc_client_id
+  oidc_client_secret         = var.oidc_client_secret
+  oidc_client_secret_version = var.oidc_client_secret_version
+  oidc_role_mapping          = var.oidc_role_mapping
+  secret_generation          = var.secret_generation
 
   # Secure defaults (true) everywhere but in tests/cloud, which sets emulator = true.
   enable_efs_backup             = !var.emulator

@@ -97,3 +97,23 @@ output "database_address" {
   description = "Host of the metadata database"
   value       = module.baton.database_address
 }
+
+output "warehouse" {
+  description = "The warehouse: lake or files"
+  value       = module.baton.warehouse
+}
+
+output "lake" {
+  description = "The lake: bucket, data_path, catalog { database, host, port }, reader_role, reader_secret_arn (read-only catalog URL), read_only_policy_arn (S3 read-only policy); null in files mode"
+  value       = module.baton.lake
+}
+
+output "access" {
+  description = "Sign-in: admin_user, admin_password_secret_arn, automation_user, automation_password_secret_arn, oidc_issuer"
+  value       = module.baton.access
+}
+
+output "efs_file_system_id" {
+  description = "File system of the file sources' folders; null when the deployment has none"
+  value       = module.baton.efs_file_system_id
+}

@@ -6,17 +6,25 @@ environment = "prod"
 
 # This deployment's site: fill in (no secrets here: they live in Secrets Manager).
 # certificate_arn = "arn:aws:acm:eu-central-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"
-# domain_name     = "airflow.example.com"
-# allowed_cidrs   = ["203.0.113.0/24"] # who may reach the UI
-# source_cidrs    = []                 # networks of source databases outside the VPC (port 5432)
+# site = {
+#   domain_name   = "airflow.example.com"
+#   allowed_cidrs = ["203.0.113.0/24"] # who may reach the UI
+# }
+# network = { source_cidrs = [] } # networks of source databases outside the VPC (port 5432)
+# Sign-in through the company's OpenID Connect provider (the client secret: TF_VAR_oidc_client_secret).
+# oidc_issuer       = "https://login.example.com/realms/data"
+# oidc_client_id    = "baton-prod"
+# oidc_role_mapping = { "data-engineers" = "Op", "analysts" = "Viewer" }
 
-db_instance_class = "db.t4g.medium"
-db_multi_az       = true
+database = {
+  instance_class = "db.t4g.medium"
+  multi_az       = true
+}
 
 services = {
   "api-server" = { desired_count = 2 }
   "scheduler"  = { memory = 4096 }
 }
-jobs_cpu               = 2048
-jobs_memory            = 8192
-jobs_capacity_provider = "FARGATE_SPOT"
+job_cpu               = 2048
+job_memory            = 8192
+job_capacity_provider = "FARGATE_SPOT"

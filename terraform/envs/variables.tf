@@ -19,24 +19,6 @@ variable "certificate_arn" {
   type        = string
 }
 
-variable "domain_name" {
-  description = "Host name of the UI; unset or empty: the load balancer's DNS name"
-  type        = string
-  default     = null
-}
-
-variable "allowed_cidrs" {
-  description = "Client networks allowed to reach the UI (unset: anyone)"
-  type        = list(string)
-  default     = null
-}
-
-variable "source_cidrs" {
-  description = "Networks outside the VPC holding source databases"
-  type        = list(string)
-  default     = null
-}
-
 variable "aws_endpoint_url" {
   description = "One endpoint for every AWS service (an emulator such as moto); empty: the real AWS endpoints"
   type        = string
@@ -52,43 +34,51 @@ variable "emulator" {
   default     = false
 }
 
-# Sizes and switches of an environment (<env>.tfvars). Unset (null): modules/deployment's
-# default, the secure and production-sized one; the descriptions there say what each does.
+# Sizes and switches of an environment (<env>.tfvars), grouped as modules/deployment takes them.
+# Unset (null), and any attribute left out: modules/deployment's default, the secure and
+# production-sized one; the descriptions there say what each does.
 
-variable "single_nat_gateway" {
-  description = "One NAT gateway for all zones instead of one per zone"
-  type        = bool
-  default     = null
+variable "site" {
+  description = "The UI's site: { domain_name, allowed_cidrs }"
+  type = object({
+    domain_name   = optional(string)
+    allowed_cidrs = optional(list(string))
+  })
+  default = null
 }
 
-variable "interface_endpoints" {
-  description = "AWS services reached through interface endpoints instead of NAT"
-  type        = list(string)
-  default     = null
+variable "network" {
+  description = "{ single_nat_gateway, interface_endpoints, source_cidrs (networks of source databases outside the VPC) }"
+  type = object({
+    single_nat_gateway  = optional(bool)
+    interface_endpoints = optional(list(string))
+    source_cidrs        = optional(list(string))
+  })
+  default = null
 }
 
-variable "db_instance_class" {
-  description = "RDS instance class of the metadata database"
-  type        = string
-  default     = null
+variable "database" {
+  description = "The RDS instance: { instance_class, multi_az, backup_retention_days, performance_insights, monitoring_interval }"
+  type = object({
+    instance_class        = optional(string)
+    multi_az              = optional(bool)
+    backup_retention_days = optional(number)
+    performance_insights  = optional(bool)
+    monitoring_interval   = optional(number)
+  })
+  default = null
 }
 
-variable "db_multi_az" {
-  description = "Standby of the metadata database in a second zone"
-  type        = bool
-  default     = null
-}
-
-variable "db_backup_retention_days" {
-  description = "Days of automated backups of the metadata database"
-  type        = number
-  default     = null
-}
-
-variable "enable_performance_insights" {
-  description = "Performance Insights on the metadata database (not offered on db.t4g.micro/small)"
-  type        = bool
-  default     = null
+variable "protection" {
+  description = "{ deletion_protection, skip_final_snapshot, force_destroy, secret_recovery_window_in_days, log_retention_days }"
+  type = object({
+    deletion_protection            = optional(bool)
+    skip_final_snapshot            = optional(bool)
+    force_destroy                  = optional(bool)
+    secret_recovery_window_in_days = optional(number)
+    log_retention_days             = optional(number)
+  })
+  default = null
 }
 
 variable "services" {
@@ -101,56 +91,64 @@ variable "services" {
   default = null
 }
 
-variable "jobs_cpu" {
+variable "job_cpu" {
   description = "CPU units of a job task (1024 = 1 vCPU)"
   type        = number
   default     = null
 }
 
-variable "jobs_memory" {
-  description = "Memory (MiB) of a job task"
+variable "job_memory" {
+  description = "Memory (MiB) of a job task: the job's memory limit"
   type        = number
   default     = null
 }
 
-variable "jobs_capacity_provider" {
+variable "job_capacity_provider" {
   description = "FARGATE_SPOT or FARGATE for job tasks"
   type        = string
   default     = null
 }
 
-variable "deletion_protection" {
-  description = "Deletion protection of the database and the load balancer"
-  type        = bool
+variable "warehouse" {
+  description = "lake (DuckLake on RDS + S3, the default) or files (DuckDB files on EFS)"
+  type        = string
   default     = null
 }
 
-variable "skip_final_snapshot" {
-  description = "Delete the database without a final snapshot (throwaway environments only)"
-  type        = bool
+variable "oidc_issuer" {
+  description = "Sign-in through this OpenID Connect provider (issuer URL); unset: local users only"
+  type        = string
   default     = null
 }
 
-variable "force_destroy" {
-  description = "Let destroy delete the image repositories and the DAG bucket with their contents (throwaway environments only)"
-  type        = bool
+variable "oidc_client_id" {
+  description = "Client ID at the OIDC provider"
+  type        = string
   default     = null
 }
 
-variable "secret_recovery_window_in_days" {
-  description = "Days deleted secrets can be restored (0: at once)"
+variable "oidc_client_secret" {
+  description = "Client secret at the OIDC provider: never in a tfvars file or the state; give it as TF_VAR_oidc_client_secret on the apply that sets or changes it (with oidc_client_secret_version bumped)"
+  type        = string
+  ephemeral   = true
+  sensitive   = true
+  default     = null
+}
+
+variable "oidc_client_secret_version" {
+  description = "Bump to write a new oidc_client_secret"
   type        = number
   default     = null
 }
 
-variable "log_retention_days" {
-  description = "Days logs are kept"
-  type        = number
+variable "oidc_role_mapping" {
+  description = "OIDC group -> Airflow role (Admin, Op, User, Viewer)"
+  type        = map(string)
   default     = null
 }
 
 variable "secret_generation" {
-  description = "Bump to regenerate the JWT secret, Fernet key and database passwords"
+  description = "Bump to regenerate the generated secrets (JWT secret, Fernet key, passwords, database passwords)"
   type        = number
   default     = null
 }

@@ -31,7 +31,9 @@ DECLARATIONS = {
 }
 SOURCE_SECRETS = {env for d in DECLARATIONS.values() for env in d.get("secrets") or []}
 FOLDERS = {folder for d in DECLARATIONS.values() for folder in (d.get("folders") or {}).values()}
-JOBS_SECRETS = {"MELTANO_DATABASE_URI", *SOURCE_SECRETS}
+# dev's warehouse is the lake: jobs get its catalog URL as a secret.
+JOBS_SECRETS = {"MELTANO_DATABASE_URI", "BATON_LAKE_CATALOG_URL", *SOURCE_SECRETS}
+SIGN_IN_SECRETS = {"BATON_AIRFLOW_PASSWORD", "BATON_AUTOMATION_PASSWORD"}
 
 
 def containers(aws, task_definition: str) -> list[dict[str, Any]]:
@@ -81,19 +83,20 @@ def test_jobs_task_definition_runs_the_jobs_image_from_ecr(deployment: Terraform
     assert task["requiresCompatibilities"] == ["FARGATE"]
     assert task["networkMode"] == "awsvpc"
     assert task["executionRoleArn"] != task["taskRoleArn"]
-    # The warehouse and one access point per folder the sources declare, mounted under /data.
+    # One access point per folder the sources declare, mounted read-only under /data; the
+    # warehouse is the lake, not a volume.
     volumes = {v["name"]: v["efsVolumeConfiguration"] for v in task["volumes"]}
-    assert set(volumes) == {"warehouse", *FOLDERS}
+    assert set(volumes) == FOLDERS
     assert all(v["transitEncryption"] == "ENABLED" for v in volumes.values())
     data = SETTINGS["BATON_JOB_DATA_DIR"]
     mounts = {m["sourceVolume"]: (m["containerPath"], m["readOnly"]) for m in container["mountPoints"]}
-    assert mounts == {"warehouse": (f"{data}/warehouse", False), **{f: (f"{data}/{f}", True) for f in FOLDERS}}
+    assert mounts == {f: (f"{data}/{f}", True) for f in FOLDERS}
     env = {e["name"]: e["value"] for e in container["environment"]}
     for declaration in DECLARATIONS.values():
         for variable, folder in (declaration.get("folders") or {}).items():
             assert env[variable] == f"{data}/{folder}"
     access_points = aws("efs").describe_access_points()["AccessPoints"]
-    assert {a["RootDirectory"]["Path"] for a in access_points} == {"/warehouse", *(f"/{f}" for f in FOLDERS)}
+    assert {a["RootDirectory"]["Path"] for a in access_points} == {f"/{f}" for f in FOLDERS}
     assert container["logConfiguration"]["options"]["awslogs-group"] == deployment.outputs["jobs_log_group"]
 
 
@@ -107,7 +110,7 @@ def test_secrets_are_passed_as_secrets_not_environment(deployment: Terraform, aw
         for container in containers(aws, f"{NAME}-{component}"):
             names = {s["name"] for s in container["secrets"]}
             assert names >= AIRFLOW_SECRETS, (component, container["name"])
-            leaked = (AIRFLOW_SECRETS | JOBS_SECRETS | {"BATON_DB_ADMIN_PASSWORD"}) & {
+            leaked = (AIRFLOW_SECRETS | JOBS_SECRETS | SIGN_IN_SECRETS | {"BATON_DB_ADMIN_PASSWORD"}) & {
                 e["name"] for e in container["environment"]
             }
             assert not leaked, (component, container["name"], leaked)
@@ -133,16 +136,18 @@ def test_generated_secrets_hold_usable_values(deployment: Terraform, aws) -> Non
     from cryptography.fernet import Fernet
 
     secretsmanager, arns = aws("secretsmanager"), deployment.outputs["secret_arns"]
-    generated = ("jwt-secret", "fernet-key", "api-secret-key", "airflow-db-url", "meltano-db-url")
+    generated = ("jwt-secret", "fernet-key", "api-secret-key", "airflow-db-url", "meltano-db-url", "lake-catalog-url")
     value = {k: secretsmanager.get_secret_value(SecretId=arns[k])["SecretString"] for k in generated}
     Fernet(value["fernet-key"].encode())  # raises unless a valid Fernet key
     assert len(value["jwt-secret"]) == 64 and len(value["api-secret-key"]) == 64
     host = deployment.outputs["database_address"]
     assert value["airflow-db-url"].startswith("postgresql+psycopg2://airflow:")
     assert value["meltano-db-url"].startswith("postgresql+psycopg://meltano:")
+    assert value["lake-catalog-url"].startswith("postgresql://lake:")
+    assert value["lake-catalog-url"].endswith(f"@{host}:5432/lake?sslmode=require")
     assert f"@{host}" in value["airflow-db-url"]
     state = (deployment.workdir / "terraform.tfstate").read_text()
-    for key in ("jwt-secret", "fernet-key", "api-secret-key", "airflow-db-url", "meltano-db-url"):
+    for key in generated:
         assert value[key] not in state, f"{key} leaked into the Terraform state"
 
 
@@ -323,6 +328,8 @@ def test_destroy_leaves_nothing(deployment: Terraform, aws) -> None:
     assert not aws("servicediscovery").list_namespaces()["Namespaces"]
     roles = [r["RoleName"] for r in aws("iam").list_roles()["Roles"] if r["RoleName"].startswith(NAME)]
     assert not roles, roles
+    policies = [p["PolicyName"] for p in aws("iam").list_policies(Scope="Local")["Policies"]]
+    assert not [p for p in policies if p.startswith(NAME)], policies
     ec2 = aws("ec2")
     vpcs = [v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"] if not v["IsDefault"]]
     assert not vpcs, vpcs

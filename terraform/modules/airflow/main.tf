@@ -3,7 +3,6 @@ data "aws_region" "current" {}
 data "aws_caller_identity" "current" {}
 
 locals {
-  api_port = one([for s in var.services : s.port if s.port != null])
   task_arn = "arn:${data.aws_partition.current.partition}:ecs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:task/${var.cluster_name}/*"
 }
 
@@ -31,49 +30,28 @@ resource "aws_security_group" "this" {
   tags = merge(var.tags, { Name = "${var.name}-airflow" })
 }
 
-resource "aws_vpc_security_group_ingress_rule" "alb" {
+resource "aws_vpc_security_group_ingress_rule" "this" {
+  for_each = var.ingress_rules
+
   security_group_id            = aws_security_group.this.id
-  description                  = "UI and API from the load balancer"
-  referenced_security_group_id = var.load_balancer_security_group_id
-  ip_protocol                  = "tcp"
-  from_port                    = local.api_port
-  to_port                      = local.api_port
+  description                  = each.value.description
+  ip_protocol                  = each.value.ip_protocol
+  from_port                    = each.value.from_port
+  to_port                      = coalesce(each.value.to_port, each.value.from_port)
+  cidr_ipv4                    = each.value.cidr_ipv4
+  referenced_security_group_id = each.value.referenced_security_group_id == "self" ? aws_security_group.this.id : each.value.referenced_security_group_id
 }
 
-resource "aws_vpc_security_group_ingress_rule" "execution_api" {
+resource "aws_vpc_security_group_egress_rule" "this" {
+  for_each = var.egress_rules
+
   security_group_id            = aws_security_group.this.id
-  description                  = "Execution API from task processes (scheduler, triggerer, dag-processor)"
-  referenced_security_group_id = aws_security_group.this.id
-  ip_protocol                  = "tcp"
-  from_port                    = local.api_port
-  to_port                      = local.api_port
-}
-
-resource "aws_vpc_security_group_egress_rule" "execution_api" {
-  security_group_id            = aws_security_group.this.id
-  description                  = "To the api-server's execution API"
-  referenced_security_group_id = aws_security_group.this.id
-  ip_protocol                  = "tcp"
-  from_port                    = local.api_port
-  to_port                      = local.api_port
-}
-
-resource "aws_vpc_security_group_egress_rule" "https" {
-  security_group_id = aws_security_group.this.id
-  description       = "HTTPS: ECR, Secrets Manager, CloudWatch Logs, S3, ECS"
-  cidr_ipv4         = "0.0.0.0/0"
-  ip_protocol       = "tcp"
-  from_port         = 443
-  to_port           = 443
-}
-
-resource "aws_vpc_security_group_egress_rule" "postgres" {
-  security_group_id = aws_security_group.this.id
-  description       = "Postgres: the metadata database"
-  cidr_ipv4         = var.vpc_cidr
-  ip_protocol       = "tcp"
-  from_port         = 5432
-  to_port           = 5432
+  description                  = each.value.description
+  ip_protocol                  = each.value.ip_protocol
+  from_port                    = each.value.from_port
+  to_port                      = coalesce(each.value.to_port, each.value.from_port)
+  cidr_ipv4                    = each.value.cidr_ipv4
+  referenced_security_group_id = each.value.referenced_security_group_id == "self" ? aws_security_group.this.id : each.value.referenced_security_group_id
 }
 
 # Task role: what Airflow itself does: read the DAG bundle, write task logs, run job tasks.

@@ -31,19 +31,9 @@ variable "vpc_id" {
   type        = string
 }
 
-variable "vpc_cidr" {
-  description = "CIDR of the VPC (Postgres and the execution API are inside it)"
-  type        = string
-}
-
 variable "subnet_ids" {
   description = "Private subnets of the services (no public IPs)"
   type        = list(string)
-}
-
-variable "load_balancer_security_group_id" {
-  description = "Security group of the ALB in front of the api-server"
-  type        = string
 }
 
 variable "target_group_arn" {
@@ -112,6 +102,34 @@ variable "health_check_grace_period" {
   description = "Seconds the ALB's health check is ignored after an api-server task starts (init container + startup)"
   type        = number
   default     = 300
+}
+
+variable "ingress_rules" {
+  description = "Who may reach the Airflow tasks: rule name -> { description, from_port, to_port (null: from_port), ip_protocol (tcp), cidr_ipv4 or referenced_security_group_id (\"self\": this group) }"
+  type = map(object({
+    description                  = string
+    from_port                    = number
+    to_port                      = optional(number)
+    ip_protocol                  = optional(string, "tcp")
+    cidr_ipv4                    = optional(string)
+    referenced_security_group_id = optional(string)
+  }))
+  nullable = false
+  default  = {}
+}
+
+variable "egress_rules" {
+  description = "Where the Airflow tasks may connect: rule name -> { description, from_port, to_port (null: from_port), ip_protocol (tcp), cidr_ipv4 or referenced_security_group_id (\"self\": this group) }"
+  type = map(object({
+    description                  = string
+    from_port                    = number
+    to_port                      = optional(number)
+    ip_protocol                  = optional(string, "tcp")
+    cidr_ipv4                    = optional(string)
+    referenced_security_group_id = optional(string)
+  }))
+  nullable = false
+  default  = {}
 }
 
 variable "tags" {

@@ -6,36 +6,29 @@ resource "aws_security_group" "this" {
   tags = merge(var.tags, { Name = "${var.name}-alb" })
 }
 
-resource "aws_vpc_security_group_ingress_rule" "https" {
-  for_each = toset(var.allowed_cidrs)
+resource "aws_vpc_security_group_ingress_rule" "this" {
+  #checkov:skip=CKV_AWS_260:port 80 is open only to answer with a redirect to HTTPS (the listener below); no content is served over HTTP
+  for_each = var.ingress_rules
 
-  security_group_id = aws_security_group.this.id
-  description       = "HTTPS from ${each.key}"
-  cidr_ipv4         = each.key
-  ip_protocol       = "tcp"
-  from_port         = 443
-  to_port           = 443
+  security_group_id            = aws_security_group.this.id
+  description                  = each.value.description
+  ip_protocol                  = each.value.ip_protocol
+  from_port                    = each.value.from_port
+  to_port                      = coalesce(each.value.to_port, each.value.from_port)
+  cidr_ipv4                    = each.value.cidr_ipv4
+  referenced_security_group_id = each.value.referenced_security_group_id == "self" ? aws_security_group.this.id : each.value.referenced_security_group_id
 }
 
-resource "aws_vpc_security_group_ingress_rule" "http" {
-  #checkov:skip=CKV_AWS_260:port 80 only answers with a redirect to HTTPS (listener below); no content is served over HTTP
-  for_each = toset(var.allowed_cidrs)
+resource "aws_vpc_security_group_egress_rule" "this" {
+  for_each = var.egress_rules
 
-  security_group_id = aws_security_group.this.id
-  description       = "HTTP from ${each.key}, redirected to HTTPS"
-  cidr_ipv4         = each.key
-  ip_protocol       = "tcp"
-  from_port         = 80
-  to_port           = 80
-}
-
-resource "aws_vpc_security_group_egress_rule" "targets" {
-  security_group_id = aws_security_group.this.id
-  description       = "To the api-server tasks"
-  cidr_ipv4         = var.vpc_cidr
-  ip_protocol       = "tcp"
-  from_port         = var.target_port
-  to_port           = var.target_port
+  security_group_id            = aws_security_group.this.id
+  description                  = each.value.description
+  ip_protocol                  = each.value.ip_protocol
+  from_port                    = each.value.from_port
+  to_port                      = coalesce(each.value.to_port, each.value.from_port)
+  cidr_ipv4                    = each.value.cidr_ipv4
+  referenced_security_group_id = each.value.referenced_security_group_id == "self" ? aws_security_group.this.id : each.value.referenced_security_group_id
 }
 
 resource "aws_lb" "this" {

@@ -8,11 +8,6 @@ variable "vpc_id" {
   type        = string
 }
 
-variable "vpc_cidr" {
-  description = "CIDR of the VPC: the load balancer forwards only into it"
-  type        = string
-}
-
 variable "subnet_ids" {
   description = "Public subnets (internet-facing) or private ones (internal)"
   type        = list(string)
@@ -22,12 +17,6 @@ variable "internal" {
   description = "Reachable only inside the VPC (behind a VPN or a peering) instead of from the internet"
   type        = bool
   default     = false
-}
-
-variable "allowed_cidrs" {
-  description = "Client networks allowed to reach the UI (HTTPS, and HTTP which only redirects)"
-  type        = list(string)
-  default     = ["0.0.0.0/0"]
 }
 
 variable "certificate_arn" {
@@ -68,6 +57,34 @@ variable "idle_timeout" {
   description = "Seconds an idle connection stays open (the UI streams logs)"
   type        = number
   default     = 120
+}
+
+variable "ingress_rules" {
+  description = "Who may reach the load balancer: rule name -> { description, from_port, to_port (null: from_port), ip_protocol (tcp), cidr_ipv4 or referenced_security_group_id (\"self\": this group) }"
+  type = map(object({
+    description                  = string
+    from_port                    = number
+    to_port                      = optional(number)
+    ip_protocol                  = optional(string, "tcp")
+    cidr_ipv4                    = optional(string)
+    referenced_security_group_id = optional(string)
+  }))
+  nullable = false
+  default  = {}
+}
+
+variable "egress_rules" {
+  description = "Where the load balancer may forward: rule name -> { description, from_port, to_port (null: from_port), ip_protocol (tcp), cidr_ipv4 or referenced_security_group_id (\"self\": this group) }"
+  type = map(object({
+    description                  = string
+    from_port                    = number
+    to_port                      = optional(number)
+    ip_protocol                  = optional(string, "tcp")
+    cidr_ipv4                    = optional(string)
+    referenced_security_group_id = optional(string)
+  }))
+  nullable = false
+  default  = {}
 }
 
 variable "tags" {

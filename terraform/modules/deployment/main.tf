@@ -1,4 +1,5 @@
-# One baton deployment: every module wired together. envs/<env> call this with their sizes.
+# One baton deployment: every module wired together. envs/ calls this with an environment's sizes.
+# Who may talk to whom (every security group rule) is in security.tf.
 
 data "aws_region" "current" {}
 
@@ -6,7 +7,11 @@ locals {
   name = "${var.project}-${var.environment}"
   tags = merge({ Project = var.project, Environment = var.environment, ManagedBy = "terraform" }, var.tags)
   # Named zones, not "whatever is available now": the subnets do not move when AWS adds a zone.
-  azs = length(var.availability_zones) > 0 ? var.availability_zones : [for suffix in slice(["a", "b", "c"], 0, var.az_count) : "${data.aws_region.current.name}${suffix}"]
+  azs  = length(var.availability_zones) > 0 ? var.availability_zones : [for suffix in slice(["a", "b", "c"], 0, var.az_count) : "${data.aws_region.current.name}${suffix}"]
+  lake = var.warehouse == "lake"
+  oidc = var.oidc_issuer != ""
+  # EFS only for volumes: the folders file sources read and, in files mode, the warehouse.
+  efs = length(module.spec.jobs_volumes) > 0
 }
 
 module "kms" {
@@ -22,9 +27,9 @@ module "network" {
   name                = local.name
   cidr                = var.vpc_cidr
   azs                 = local.azs
-  single_nat_gateway  = var.single_nat_gateway
-  interface_endpoints = var.interface_endpoints
-  log_retention_days  = var.log_retention_days
+  single_nat_gateway  = var.network.single_nat_gateway
+  interface_endpoints = var.network.interface_endpoints
+  log_retention_days  = var.protection.log_retention_days
   kms_key_arn         = module.kms.key_arn
   tags                = local.tags
 }
@@ -35,16 +40,28 @@ module "ecr" {
   name         = local.name
   images       = ["airflow", "jobs"]
   kms_key_arn  = module.kms.key_arn
-  force_delete = var.force_destroy
+  force_delete = var.protection.force_destroy
   tags         = local.tags
 }
 
 module "dag_bucket" {
-  source = "../dag-bucket"
+  source = "../bucket"
 
   name          = "${local.name}-dags-${module.kms.account_id}"
   kms_key_arn   = module.kms.key_arn
-  force_destroy = var.force_destroy
+  force_destroy = var.protection.force_destroy
+  tags          = local.tags
+}
+
+# The lake's data (S3); its catalog is the `lake` database on the RDS instance below.
+module "lake" {
+  source = "../lake"
+  count  = local.lake ? 1 : 0
+
+  name          = local.name
+  bucket_name   = "${local.name}-lake-${module.kms.account_id}"
+  kms_key_arn   = module.kms.key_arn
+  force_destroy = var.protection.force_destroy
   tags          = local.tags
 }
 
@@ -54,17 +71,33 @@ module "rds" {
   name                           = local.name
   vpc_id                         = module.network.vpc_id
   subnet_ids                     = module.network.private_subnet_ids
-  allowed_security_groups        = { airflow = module.airflow.security_group_id, jobs = module.jobs.security_group_id }
-  instance_class                 = var.db_instance_class
-  multi_az                       = var.db_multi_az
+  ingress_rules                  = local.security_rules.database.ingress
+  instance_class                 = var.database.instance_class
+  multi_az                       = var.database.multi_az
   kms_key_arn                    = module.kms.key_arn
-  backup_retention_period        = var.db_backup_retention_days
-  deletion_protection            = var.deletion_protection
-  skip_final_snapshot            = var.skip_final_snapshot
-  enable_performance_insights    = var.enable_performance_insights
-  monitoring_interval            = var.db_monitoring_interval
-  secret_recovery_window_in_days = var.secret_recovery_window_in_days
+  backup_retention_period        = var.database.backup_retention_days
+  deletion_protection            = var.protection.deletion_protection
+  skip_final_snapshot            = var.protection.skip_final_snapshot
+  enable_performance_insights    = var.database.performance_insights
+  monitoring_interval            = var.database.monitoring_interval
+  secret_recovery_window_in_days = var.protection.secret_recovery_window_in_days
   tags                           = local.tags
+}
+
+locals {
+  automation_user = "baton-automation"
+  # Each application's own role and database on the RDS instance (the init container creates
+  # them); the lake's catalog has a second, read-only role for readers outside the stack.
+  database_urls = merge(
+    {
+      "airflow-db-url" = { role = "airflow", database = "airflow", scheme = "postgresql+psycopg2", description = "Airflow's metadata database URL (role and database airflow)" }
+      "meltano-db-url" = { role = "meltano", database = "meltano", scheme = "postgresql+psycopg", description = "Meltano's system database URL (role and database meltano): state of every source" }
+    },
+    local.lake ? {
+      "lake-catalog-url" = { role = "lake", database = "lake", description = "The lake's DuckLake catalog (role and database lake): jobs read and write it" }
+      "lake-reader-url"  = { role = "lake_reader", database = "lake", description = "The lake's catalog, read-only role lake_reader: for readers outside the stack (ATTACH ... READ_ONLY)" }
+    } : {},
+  )
 }
 
 module "secrets" {
@@ -75,20 +108,28 @@ module "secrets" {
   database_host = module.rds.address
   database_port = module.rds.port
   generation    = var.secret_generation
+  database_urls = local.database_urls
+  passwords = {
+    "airflow-admin-password" = "Password of the first Airflow admin (BATON_AIRFLOW_USER of settings.env): BATON_AIRFLOW_PASSWORD"
+    "automation-password"    = "Password of the service account ${local.automation_user} (role Op): CI/CD and batonctl, BATON_AUTOMATION_PASSWORD"
+  }
+  given_secrets = local.oidc ? { "oidc-client-secret" = { description = "Client secret at the OIDC provider ${var.oidc_issuer}: BATON_OIDC_CLIENT_SECRET", version = var.oidc_client_secret_version } } : {}
+  given_values  = local.oidc ? { "oidc-client-secret" = var.oidc_client_secret } : {}
   # One secret per variable the sources declare in their `baton:` blocks (module spec).
   external_secrets        = { for env, s in module.spec.source_secrets : s.key => s.description }
-  recovery_window_in_days = var.secret_recovery_window_in_days
+  recovery_window_in_days = var.protection.secret_recovery_window_in_days
   tags                    = local.tags
 }
 
 module "efs" {
   source = "../efs"
+  count  = local.efs ? 1 : 0
 
-  name                    = local.name
-  vpc_id                  = module.network.vpc_id
-  subnet_ids              = module.network.private_subnet_ids
-  allowed_security_groups = { jobs = module.jobs.security_group_id }
-  # The warehouse and one access point per folder the sources declare (module spec).
+  name          = local.name
+  vpc_id        = module.network.vpc_id
+  subnet_ids    = module.network.private_subnet_ids
+  ingress_rules = local.security_rules.efs.ingress
+  # One access point per volume of the job task (module spec).
   access_points = { for name, v in module.spec.jobs_volumes : name => v.path }
   kms_key_arn   = module.kms.key_arn
   enable_backup = var.enable_efs_backup
@@ -110,12 +151,12 @@ module "alb" {
 
   name                = local.name
   vpc_id              = module.network.vpc_id
-  vpc_cidr            = module.network.vpc_cidr
   subnet_ids          = module.network.public_subnet_ids
-  allowed_cidrs       = var.allowed_cidrs
+  ingress_rules       = local.security_rules.load_balancer.ingress
+  egress_rules        = local.security_rules.load_balancer.egress
   certificate_arn     = var.certificate_arn
   target_port         = module.spec.api_port # BATON_AIRFLOW_PORT of settings.env
-  deletion_protection = var.deletion_protection
+  deletion_protection = var.protection.deletion_protection
   tags                = local.tags
 }
 
@@ -127,12 +168,27 @@ locals {
     AIRFLOW__API__SECRET_KEY            = local.secrets["api-secret-key"]
     AIRFLOW__DATABASE__SQL_ALCHEMY_CONN = local.secrets["airflow-db-url"]
   }
+  # Sign-in (FAB auth manager): the first admin, the service account, the OIDC client.
+  api_server_secrets = merge(
+    {
+      BATON_AIRFLOW_PASSWORD    = local.secrets["airflow-admin-password"]
+      BATON_AUTOMATION_PASSWORD = local.secrets["automation-password"]
+    },
+    local.oidc ? { BATON_OIDC_CLIENT_SECRET = local.secrets["oidc-client-secret"] } : {},
+  )
   # baton-airflow-init creates the applications' roles and databases as the RDS master user.
-  init_secrets = {
-    BATON_DB_ADMIN_USER     = "${module.rds.master_user_secret_arn}:username::"
-    BATON_DB_ADMIN_PASSWORD = "${module.rds.master_user_secret_arn}:password::"
-    MELTANO_DATABASE_URI    = local.secrets["meltano-db-url"]
-  }
+  init_secrets = merge(
+    {
+      BATON_DB_ADMIN_USER     = "${module.rds.master_user_secret_arn}:username::"
+      BATON_DB_ADMIN_PASSWORD = "${module.rds.master_user_secret_arn}:password::"
+      MELTANO_DATABASE_URI    = local.secrets["meltano-db-url"]
+    },
+    local.lake ? { BATON_LAKE_CATALOG_URL = local.secrets["lake-catalog-url"], BATON_LAKE_READER_URL = local.secrets["lake-reader-url"] } : {},
+  )
+  jobs_secrets = merge(
+    { MELTANO_DATABASE_URI = local.secrets["meltano-db-url"] },
+    local.lake ? { BATON_LAKE_CATALOG_URL = local.secrets["lake-catalog-url"] } : {},
+  )
 }
 
 module "spec" {
@@ -144,63 +200,69 @@ module "spec" {
   jobs_image              = "${module.ecr.repository_urls["jobs"]}:${var.image_tag}"
   task_log_group_arn      = module.airflow.task_log_group_arn
   airflow_secrets         = local.airflow_secrets
+  api_server_secrets      = local.api_server_secrets
   init_secrets            = local.init_secrets
-  jobs_secrets            = { MELTANO_DATABASE_URI = local.secrets["meltano-db-url"] }
+  jobs_secrets            = local.jobs_secrets
   secret_arns             = local.secrets
-  api_base_url            = "https://${coalesce(var.domain_name, module.alb.dns_name)}/"
+  api_base_url            = "https://${coalesce(var.site.domain_name, module.alb.dns_name)}/"
   dag_bucket              = module.dag_bucket.name
   jobs_subnet_ids         = module.network.private_subnet_ids
   jobs_security_group_ids = [module.jobs.security_group_id]
-  jobs_capacity_provider  = var.jobs_capacity_provider
+  jobs_capacity_provider  = var.job_capacity_provider
   services                = var.services
-  jobs_cpu                = var.jobs_cpu
-  jobs_memory             = var.jobs_memory
+  job_cpu                 = var.job_cpu
+  job_memory              = var.job_memory
+  warehouse               = var.warehouse
+  lake_data_path          = local.lake ? module.lake[0].data_path : ""
+  oidc                    = local.oidc ? { issuer = var.oidc_issuer, client_id = var.oidc_client_id, role_mapping = var.oidc_role_mapping } : null
 }
 
 module "jobs" {
   source = "../jobs"
 
-  name                  = local.name
-  spec                  = module.spec.jobs
-  log_group_name        = module.spec.names.jobs_log_group
-  vpc_id                = module.network.vpc_id
-  vpc_cidr              = module.network.vpc_cidr
-  source_cidrs          = var.source_cidrs
-  efs_security_group_id = module.efs.security_group_id
-  efs_file_system_id    = module.efs.id
-  efs_file_system_arn   = module.efs.arn
-  efs_access_point_ids  = module.efs.access_point_ids
-  efs_access_point_arns = module.efs.access_point_arns
+  name           = local.name
+  spec           = module.spec.jobs
+  log_group_name = module.spec.names.jobs_log_group
+  vpc_id         = module.network.vpc_id
+  egress_rules   = local.security_rules.jobs.egress
+  efs = local.efs ? {
+    file_system_id    = module.efs[0].id
+    file_system_arn   = module.efs[0].arn
+    access_point_ids  = module.efs[0].access_point_ids
+    access_point_arns = module.efs[0].access_point_arns
+    writable          = [for name, v in module.spec.jobs_volumes : name if !v.read_only]
+  } : null
+  # The lake: read and write under its prefix only.
+  task_policy_documents = local.lake ? [module.lake[0].read_write_policy_json] : []
   repository_arn        = module.ecr.repository_arns["jobs"]
   secret_arns           = distinct(values(module.spec.jobs_secrets))
-  writable_volumes      = [for name, v in module.spec.jobs_volumes : name if !v.read_only]
   kms_key_arn           = module.kms.key_arn
-  log_retention_days    = var.log_retention_days
+  log_retention_days    = var.protection.log_retention_days
   tags                  = local.tags
 }
 
 module "airflow" {
   source = "../airflow"
 
-  name                            = local.name
-  services                        = module.spec.services
-  cluster_arn                     = module.cluster.arn
-  cluster_name                    = module.cluster.name
-  vpc_id                          = module.network.vpc_id
-  vpc_cidr                        = module.network.vpc_cidr
-  subnet_ids                      = module.network.private_subnet_ids
-  load_balancer_security_group_id = module.alb.security_group_id
-  target_group_arn                = module.alb.target_group_arn
-  service_connect_namespace_arn   = module.cluster.service_connect_namespace_arn
-  log_group_name                  = module.spec.names.airflow_log_group
-  task_log_group_name             = module.spec.names.task_log_group
-  log_retention_days              = var.log_retention_days
-  repository_arn                  = module.ecr.repository_arns["airflow"]
-  secret_arns                     = concat(values(local.airflow_secrets), [local.secrets["meltano-db-url"], module.rds.master_user_secret_arn])
-  kms_key_arn                     = module.kms.key_arn
-  dag_bucket_arn                  = module.dag_bucket.arn
-  jobs_task_definition_arn        = module.jobs.task_definition_arn_without_revision
-  jobs_role_arns                  = [module.jobs.execution_role_arn, module.jobs.task_role_arn]
-  jobs_log_group_arn              = module.jobs.log_group_arn
-  tags                            = local.tags
+  name                          = local.name
+  services                      = module.spec.services
+  cluster_arn                   = module.cluster.arn
+  cluster_name                  = module.cluster.name
+  vpc_id                        = module.network.vpc_id
+  subnet_ids                    = module.network.private_subnet_ids
+  ingress_rules                 = local.security_rules.airflow.ingress
+  egress_rules                  = local.security_rules.airflow.egress
+  target_group_arn              = module.alb.target_group_arn
+  service_connect_namespace_arn = module.cluster.service_connect_namespace_arn
+  log_group_name                = module.spec.names.airflow_log_group
+  task_log_group_name           = module.spec.names.task_log_group
+  log_retention_days            = var.protection.log_retention_days
+  repository_arn                = module.ecr.repository_arns["airflow"]
+  secret_arns                   = distinct(concat(values(local.airflow_secrets), values(local.api_server_secrets), values(local.init_secrets)))
+  kms_key_arn                   = module.kms.key_arn
+  dag_bucket_arn                = module.dag_bucket.arn
+  jobs_task_definition_arn      = module.jobs.task_definition_arn_without_revision
+  jobs_role_arns                = [module.jobs.execution_role_arn, module.jobs.task_role_arn]
+  jobs_log_group_arn            = module.jobs.log_group_arn
+  tags                          = local.tags
 }

@@ -92,3 +92,36 @@ output "image_tag" {
   description = "Image tag the services and job task definition run"
   value       = var.image_tag
 }
+
+output "warehouse" {
+  description = "The warehouse: lake or files"
+  value       = var.warehouse
+}
+
+output "lake" {
+  description = "The lake (null in files mode): bucket, data_path (DATA_PATH), catalog (database, host, port), reader_role and reader_secret_arn (the read-only catalog role and the secret holding its URL), read_only_policy_arn (S3 read-only IAM policy for readers outside the stack)"
+  value = local.lake ? {
+    bucket               = module.lake[0].bucket
+    data_path            = module.lake[0].data_path
+    catalog              = { database = local.database_urls["lake-catalog-url"].database, host = module.rds.address, port = module.rds.port }
+    reader_role          = local.database_urls["lake-reader-url"].role
+    reader_secret_arn    = module.secrets.arns["lake-reader-url"]
+    read_only_policy_arn = module.lake[0].read_only_policy_arn
+  } : null
+}
+
+output "access" {
+  description = "Sign-in: the first admin (admin_user, admin_password_secret_arn), the service account of automation (automation_user, role Op, automation_password_secret_arn), oidc_issuer (empty: local users only)"
+  value = {
+    admin_user                     = module.spec.settings["BATON_AIRFLOW_USER"]
+    admin_password_secret_arn      = module.secrets.arns["airflow-admin-password"]
+    automation_user                = local.automation_user
+    automation_password_secret_arn = module.secrets.arns["automation-password"]
+    oidc_issuer                    = var.oidc_issuer
+  }
+}
+
+output "efs_file_system_id" {
+  description = "The file system of the file sources' folders (and the files warehouse); null when the deployment has none"
+  value       = local.efs ? module.efs[0].id : null
+}

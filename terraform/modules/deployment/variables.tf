@@ -22,18 +22,51 @@ variable "certificate_arn" {
   type        = string
 }
 
-variable "domain_name" {
-  description = "Host name of the UI (e.g. airflow.example.com); empty uses the load balancer's DNS name"
-  type        = string
-  nullable    = false
-  default     = ""
+variable "site" {
+  description = "The UI's site: domain_name (empty: the load balancer's DNS name), allowed_cidrs (client networks allowed to reach it)"
+  type = object({
+    domain_name   = optional(string, "")
+    allowed_cidrs = optional(list(string), ["0.0.0.0/0"])
+  })
+  nullable = false
+  default  = {}
 }
 
-variable "allowed_cidrs" {
-  description = "Client networks allowed to reach the UI"
-  type        = list(string)
-  nullable    = false
-  default     = ["0.0.0.0/0"]
+variable "network" {
+  description = "single_nat_gateway (one NAT gateway for all zones instead of one per zone), interface_endpoints (AWS services reached through interface endpoints instead of NAT; each costs per hour and zone), source_cidrs (networks outside the VPC holding source databases: jobs reach them on 5432)"
+  type = object({
+    single_nat_gateway  = optional(bool, false)
+    interface_endpoints = optional(list(string), [])
+    source_cidrs        = optional(list(string), [])
+  })
+  nullable = false
+  default  = {}
+}
+
+variable "database" {
+  description = "The RDS instance (Airflow, Meltano, the lake's catalog): instance_class, multi_az (standby in a second zone), backup_retention_days, performance_insights (not offered on db.t4g.micro/small), monitoring_interval (seconds between Enhanced Monitoring samples, 0 off)"
+  type = object({
+    instance_class        = optional(string, "db.t4g.medium")
+    multi_az              = optional(bool, true)
+    backup_retention_days = optional(number, 14)
+    performance_insights  = optional(bool, true)
+    monitoring_interval   = optional(number, 60)
+  })
+  nullable = false
+  default  = {}
+}
+
+variable "protection" {
+  description = "What guards against loss: deletion_protection (database, load balancer), skip_final_snapshot, force_destroy (destroy empties the image repositories and buckets), secret_recovery_window_in_days (0: at once, so a throwaway environment can be recreated under the same names), log_retention_days. Relax only in throwaway environments"
+  type = object({
+    deletion_protection            = optional(bool, true)
+    skip_final_snapshot            = optional(bool, false)
+    force_destroy                  = optional(bool, false)
+    secret_recovery_window_in_days = optional(number, 30)
+    log_retention_days             = optional(number, 365)
+  })
+  nullable = false
+  default  = {}
 }
 
 variable "vpc_cidr" {
@@ -59,106 +92,16 @@ variable "availability_zones" {
   default     = []
 }
 
-variable "single_nat_gateway" {
-  description = "One NAT gateway for all zones instead of one per zone"
-  type        = bool
-  nullable    = false
-  default     = false
-}
-
-variable "interface_endpoints" {
-  description = "AWS services reached through interface endpoints instead of NAT (each costs per hour and zone)"
-  type        = list(string)
-  nullable    = false
-  default     = []
-}
-
-variable "source_cidrs" {
-  description = "Networks outside the VPC holding source databases (jobs may reach them on 5432)"
-  type        = list(string)
-  nullable    = false
-  default     = []
-}
-
-variable "db_instance_class" {
-  description = "RDS instance class of the metadata database"
-  type        = string
-  nullable    = false
-  default     = "db.t4g.medium"
-}
-
-variable "db_multi_az" {
-  description = "Standby of the metadata database in a second zone"
-  type        = bool
-  nullable    = false
-  default     = true
-}
-
-variable "db_backup_retention_days" {
-  description = "Days of automated backups of the metadata database"
-  type        = number
-  nullable    = false
-  default     = 14
-}
-
-variable "enable_performance_insights" {
-  description = "Performance Insights on the metadata database (not offered on db.t4g.micro/small)"
-  type        = bool
-  nullable    = false
-  default     = true
-}
-
-variable "db_monitoring_interval" {
-  description = "Seconds between Enhanced Monitoring samples of the database (0 turns it off)"
-  type        = number
-  default     = 60
-}
-
 variable "enable_efs_backup" {
-  description = "Daily AWS Backup of the warehouse file system. Keep true; false exists only for AWS emulators without it"
+  description = "Daily AWS Backup of the file system (file sources' folders, the files warehouse). Keep true; false exists only for AWS emulators without it"
   type        = bool
   default     = true
 }
 
 variable "enable_efs_file_system_policy" {
-  description = "Warehouse file system policy (TLS only, access points only). Keep true; false exists only for AWS emulators without it"
+  description = "File system policy (TLS only, access points only). Keep true; false exists only for AWS emulators without it"
   type        = bool
   default     = true
-}
-
-variable "deletion_protection" {
-  description = "Deletion protection of the database and the load balancer"
-  type        = bool
-  nullable    = false
-  default     = true
-}
-
-variable "skip_final_snapshot" {
-  description = "Delete the database without a final snapshot (throwaway environments only)"
-  type        = bool
-  nullable    = false
-  default     = false
-}
-
-variable "force_destroy" {
-  description = "Let destroy delete the image repositories and the DAG bucket with their contents (throwaway environments only)"
-  type        = bool
-  nullable    = false
-  default     = false
-}
-
-variable "secret_recovery_window_in_days" {
-  description = "Days deleted secrets can be restored (0: at once, so a throwaway environment can be recreated under the same names)"
-  type        = number
-  nullable    = false
-  default     = 30
-}
-
-variable "log_retention_days" {
-  description = "Days logs are kept (components, task logs, jobs, VPC flow log)"
-  type        = number
-  nullable    = false
-  default     = 365
 }
 
 variable "services" {
@@ -172,29 +115,72 @@ variable "services" {
   default  = {}
 }
 
-variable "jobs_cpu" {
+variable "job_cpu" {
   description = "CPU units of a job task (1024 = 1 vCPU)"
   type        = number
   nullable    = false
   default     = 1024
 }
 
-variable "jobs_memory" {
-  description = "Memory (MiB) of a job task"
+variable "job_memory" {
+  description = "Memory (MiB) of a job task: the job's memory limit. DuckDB sizes its memory_limit, threads and spilling from it; a job that still runs out names this setting"
   type        = number
   nullable    = false
-  default     = 4096
+  default     = 2048
 }
 
-variable "jobs_capacity_provider" {
+variable "job_capacity_provider" {
   description = "FARGATE_SPOT (about 70% cheaper; a reclaimed job fails and Airflow retries it) or FARGATE"
   type        = string
   nullable    = false
   default     = "FARGATE_SPOT"
 }
 
+variable "warehouse" {
+  description = "lake (DuckLake: catalog database on RDS, Parquet in an S3 bucket; many writers) or files (DuckDB files on EFS, one writer per file)"
+  type        = string
+  nullable    = false
+  default     = "lake"
+}
+
+variable "oidc_issuer" {
+  description = "Sign-in through this OpenID Connect provider (its issuer URL); empty: local users only"
+  type        = string
+  nullable    = false
+  default     = ""
+}
+
+variable "oidc_client_id" {
+  description = "Client ID of the deployment at the OIDC provider"
+  type        = string
+  nullable    = false
+  default     = ""
+}
+
+variable "oidc_client_secret" {
+  description = "Client secret at the OIDC provider: written to Secrets Manager (BATON_OIDC_CLIENT_SECRET), never to the state; give it on the apply that sets or changes it (TF_VAR_oidc_client_secret) and bump oidc_client_secret_version"
+  type        = string
+  ephemeral   = true
+  sensitive   = true
+  default     = null
+}
+
+variable "oidc_client_secret_version" {
+  description = "Bump to write a new oidc_client_secret"
+  type        = number
+  nullable    = false
+  default     = 1
+}
+
+variable "oidc_role_mapping" {
+  description = "OIDC group -> Airflow role (Admin, Op, User, Viewer), e.g. { \"data-team\" = \"Op\", \"analysts\" = \"Viewer\" }"
+  type        = map(string)
+  nullable    = false
+  default     = {}
+}
+
 variable "secret_generation" {
-  description = "Bump to regenerate the JWT secret, Fernet key and database passwords (then redeploy every component)"
+  description = "Bump to regenerate the generated secrets: JWT secret, Fernet key, API key, the admin and service account passwords, database passwords (then redeploy every component)"
   type        = number
   nullable    = false
   default     = 1

@@ -13,12 +13,6 @@ variable "subnet_ids" {
   type        = list(string)
 }
 
-variable "allowed_security_groups" {
-  description = "Security groups that may mount over NFS: label -> security group ID (labels known at plan time)"
-  type        = map(string)
-  default     = {}
-}
-
 variable "kms_key_arn" {
   description = "KMS key encrypting the file system"
   type        = string
@@ -45,6 +39,20 @@ variable "enable_file_system_policy" {
   description = "File system policy: TLS only, mounts only through an access point. Keep true; false exists for AWS emulators without it"
   type        = bool
   default     = true
+}
+
+variable "ingress_rules" {
+  description = "Who may mount the file system (NFS): rule name -> { description, from_port, to_port (null: from_port), ip_protocol (tcp), cidr_ipv4 or referenced_security_group_id (\"self\": this group) }"
+  type = map(object({
+    description                  = string
+    from_port                    = number
+    to_port                      = optional(number)
+    ip_protocol                  = optional(string, "tcp")
+    cidr_ipv4                    = optional(string)
+    referenced_security_group_id = optional(string)
+  }))
+  nullable = false
+  default  = {}
 }
 
 variable "tags" {

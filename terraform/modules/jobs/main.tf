@@ -11,62 +11,47 @@ resource "aws_cloudwatch_log_group" "this" {
 resource "aws_security_group" "this" {
   #checkov:skip=CKV2_AWS_5:attached at run time: the ecs runner passes it to RunTask for each job (BATON_ECS_SECURITY_GROUPS)
   name        = "${var.name}-jobs"
-  description = "Job tasks: no inbound; out to AWS APIs, Postgres and the warehouse"
+  description = "Job tasks: no inbound; out to AWS APIs and S3, Postgres, the file sources' folders"
   vpc_id      = var.vpc_id
 
   tags = merge(var.tags, { Name = "${var.name}-jobs" })
 }
 
-resource "aws_vpc_security_group_egress_rule" "https" {
-  security_group_id = aws_security_group.this.id
-  description       = "HTTPS: ECR, Secrets Manager, CloudWatch Logs, S3"
-  cidr_ipv4         = "0.0.0.0/0"
-  ip_protocol       = "tcp"
-  from_port         = 443
-  to_port           = 443
-}
+resource "aws_vpc_security_group_egress_rule" "this" {
+  for_each = var.egress_rules
 
-resource "aws_vpc_security_group_egress_rule" "postgres" {
-  for_each = toset(concat([var.vpc_cidr], var.source_cidrs))
-
-  security_group_id = aws_security_group.this.id
-  description       = "Postgres in ${each.key}: Meltano's system database, source databases"
-  cidr_ipv4         = each.key
-  ip_protocol       = "tcp"
-  from_port         = 5432
-  to_port           = 5432
-}
-
-resource "aws_vpc_security_group_egress_rule" "efs" {
   security_group_id            = aws_security_group.this.id
-  description                  = "NFS to the warehouse"
-  referenced_security_group_id = var.efs_security_group_id
-  ip_protocol                  = "tcp"
-  from_port                    = 2049
-  to_port                      = 2049
+  description                  = each.value.description
+  ip_protocol                  = each.value.ip_protocol
+  from_port                    = each.value.from_port
+  to_port                      = coalesce(each.value.to_port, each.value.from_port)
+  cidr_ipv4                    = each.value.cidr_ipv4
+  referenced_security_group_id = each.value.referenced_security_group_id == "self" ? aws_security_group.this.id : each.value.referenced_security_group_id
 }
 
-# Task role: what the job itself may do. Only mount its access points. Both roles come from
-# modules/task-roles.
-data "aws_iam_policy_document" "task" {
-  statement {
-    sid       = "MountWarehouse"
-    actions   = ["elasticfilesystem:ClientMount"]
-    resources = [var.efs_file_system_arn]
-    condition {
-      test     = "StringEquals"
-      variable = "elasticfilesystem:AccessPointArn"
-      values   = values(var.efs_access_point_arns)
-    }
+# Task role: what the job itself may do: mount its access points (write only the writable ones)
+# and whatever the caller adds (the lake's prefix). Both roles come from modules/task-roles.
+locals {
+  efs_statements = var.efs == null ? {} : {
+    MountVolumes = { action = "elasticfilesystem:ClientMount", access_points = values(var.efs.access_point_arns) }
+    WriteVolumes = { action = "elasticfilesystem:ClientWrite", access_points = [for k, arn in var.efs.access_point_arns : arn if contains(var.efs.writable, k)] }
   }
-  statement {
-    sid       = "WriteWarehouse"
-    actions   = ["elasticfilesystem:ClientWrite"]
-    resources = [var.efs_file_system_arn]
-    condition {
-      test     = "StringEquals"
-      variable = "elasticfilesystem:AccessPointArn"
-      values   = [for k, arn in var.efs_access_point_arns : arn if contains(var.writable_volumes, k)]
+}
+
+data "aws_iam_policy_document" "task" {
+  source_policy_documents = var.task_policy_documents
+
+  dynamic "statement" {
+    for_each = { for sid, s in local.efs_statements : sid => s if length(s.access_points) > 0 }
+    content {
+      sid       = statement.key
+      actions   = [statement.value.action]
+      resources = [var.efs.file_system_arn]
+      condition {
+        test     = "StringEquals"
+        variable = "elasticfilesystem:AccessPointArn"
+        values   = statement.value.access_points
+      }
     }
   }
 }
@@ -100,11 +85,11 @@ resource "aws_ecs_task_definition" "this" {
   }
 
   dynamic "volume" {
-    for_each = var.efs_access_point_ids
+    for_each = var.efs == null ? {} : var.efs.access_point_ids
     content {
       name = volume.key
       efs_volume_configuration {
-        file_system_id     = var.efs_file_system_id
+        file_system_id     = var.efs.file_system_id
         transit_encryption = "ENABLED"
         authorization_config {
           access_point_id = volume.value

@@ -24,46 +24,23 @@ variable "vpc_id" {
   type        = string
 }
 
-variable "vpc_cidr" {
-  description = "CIDR of the VPC (Postgres inside it)"
-  type        = string
+variable "efs" {
+  description = "The file system of the job's volumes, or null when it has none: { file_system_id, file_system_arn, access_point_ids and access_point_arns by volume name, writable (the volumes the task role may write; the rest are mounted read-only) }"
+  type = object({
+    file_system_id    = string
+    file_system_arn   = string
+    access_point_ids  = map(string)
+    access_point_arns = map(string)
+    writable          = optional(set(string), [])
+  })
+  default = null
 }
 
-variable "source_cidrs" {
-  description = "Networks outside the VPC that jobs reach on Postgres' port (source databases)"
+variable "task_policy_documents" {
+  description = "More policy documents (JSON) of the task role, e.g. the lake's read-write access to its prefix"
   type        = list(string)
+  nullable    = false
   default     = []
-}
-
-variable "efs_security_group_id" {
-  description = "Security group of the EFS mount targets"
-  type        = string
-}
-
-variable "efs_file_system_id" {
-  description = "EFS file system of the warehouse"
-  type        = string
-}
-
-variable "efs_file_system_arn" {
-  description = "ARN of the EFS file system (the task role may mount it)"
-  type        = string
-}
-
-variable "efs_access_point_ids" {
-  description = "Access point IDs by task volume name (warehouse, marketing)"
-  type        = map(string)
-}
-
-variable "efs_access_point_arns" {
-  description = "Access point ARNs by task volume name: the task role may mount only these; marketing is read-only"
-  type        = map(string)
-}
-
-variable "writable_volumes" {
-  description = "Volumes the task role may write (the rest are mounted read-only)"
-  type        = set(string)
-  default     = ["warehouse"]
 }
 
 variable "repository_arn" {
@@ -85,6 +62,20 @@ variable "log_retention_days" {
   description = "Days job output is kept"
   type        = number
   default     = 365
+}
+
+variable "egress_rules" {
+  description = "Where job tasks may connect (they accept no inbound traffic): rule name -> { description, from_port, to_port (null: from_port), ip_protocol (tcp), cidr_ipv4 or referenced_security_group_id (\"self\": this group) }"
+  type = map(object({
+    description                  = string
+    from_port                    = number
+    to_port                      = optional(number)
+    ip_protocol                  = optional(string, "tcp")
+    cidr_ipv4                    = optional(string)
+    referenced_security_group_id = optional(string)
+  }))
+  nullable = false
+  default  = {}
 }
 
 variable "tags" {

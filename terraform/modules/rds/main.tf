@@ -14,14 +14,15 @@ resource "aws_security_group" "this" {
 }
 
 resource "aws_vpc_security_group_ingress_rule" "this" {
-  for_each = var.allowed_security_groups
+  for_each = var.ingress_rules
 
   security_group_id            = aws_security_group.this.id
-  description                  = "Postgres from ${each.key}"
-  referenced_security_group_id = each.value
-  ip_protocol                  = "tcp"
-  from_port                    = 5432
-  to_port                      = 5432
+  description                  = each.value.description
+  ip_protocol                  = each.value.ip_protocol
+  from_port                    = each.value.from_port
+  to_port                      = coalesce(each.value.to_port, each.value.from_port)
+  cidr_ipv4                    = each.value.cidr_ipv4
+  referenced_security_group_id = each.value.referenced_security_group_id == "self" ? aws_security_group.this.id : each.value.referenced_security_group_id
 }
 
 resource "aws_db_parameter_group" "this" {

@@ -13,12 +13,6 @@ variable "subnet_ids" {
   type        = list(string)
 }
 
-variable "allowed_security_groups" {
-  description = "Security groups that may connect on the Postgres port: label -> security group ID (labels must be known at plan time)"
-  type        = map(string)
-  default     = {}
-}
-
 variable "engine_version" {
   description = "Postgres version; a major version lets RDS apply minor upgrades"
   type        = string
@@ -112,6 +106,20 @@ variable "secret_recovery_window_in_days" {
   description = "Days a deleted master secret can be restored (0 deletes at once; only when manage_master_user_password is false)"
   type        = number
   default     = 30
+}
+
+variable "ingress_rules" {
+  description = "Who may connect to the database: rule name -> { description, from_port, to_port (null: from_port), ip_protocol (tcp), cidr_ipv4 or referenced_security_group_id (\"self\": this group) }"
+  type = map(object({
+    description                  = string
+    from_port                    = number
+    to_port                      = optional(number)
+    ip_protocol                  = optional(string, "tcp")
+    cidr_ipv4                    = optional(string)
+    referenced_security_group_id = optional(string)
+  }))
+  nullable = false
+  default  = {}
 }
 
 variable "tags" {

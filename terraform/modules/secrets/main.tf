@@ -1,23 +1,24 @@
 locals {
-  generated = {
-    "jwt-secret"     = "Airflow [api_auth] jwt_secret: signs the tokens between the api-server and task processes (every component needs the same)"
-    "fernet-key"     = "Airflow [core] fernet_key: encrypts connections and variables in the metadata database"
-    "api-secret-key" = "Airflow [api] secret_key: signs UI sessions (every api-server needs the same)"
-    "airflow-db-url" = "Airflow's metadata database URL (role and database airflow)"
-    "meltano-db-url" = "Meltano's system database URL (role and database meltano): state of every source"
-  }
-  all = merge(local.generated, var.external_secrets)
+  generated = merge(
+    {
+      "jwt-secret"     = "Airflow [api_auth] jwt_secret: signs the tokens between the api-server and task processes (every component needs the same)"
+      "fernet-key"     = "Airflow [core] fernet_key: encrypts connections and variables in the metadata database"
+      "api-secret-key" = "Airflow [api] secret_key: signs UI sessions (every api-server needs the same)"
+    },
+    var.passwords,
+    { for k, u in var.database_urls : k => u.description },
+  )
+  all = merge(local.generated, { for k, s in var.given_secrets : k => s.description }, var.external_secrets)
 
   # Values exist only during plan/apply (ephemeral) and reach AWS through write-only arguments:
   # none is stored in the Terraform state.
-  fernet_key = replace(replace(base64encode(substr(ephemeral.aws_secretsmanager_random_password.this["fernet-key"].random_password, 0, 32)), "+", "-"), "/", "_")
-  values = {
-    "jwt-secret"     = ephemeral.aws_secretsmanager_random_password.this["jwt-secret"].random_password
-    "fernet-key"     = local.fernet_key
-    "api-secret-key" = ephemeral.aws_secretsmanager_random_password.this["api-secret-key"].random_password
-    "airflow-db-url" = "postgresql+psycopg2://airflow:${ephemeral.aws_secretsmanager_random_password.this["airflow-db-url"].random_password}@${var.database_host}:${var.database_port}/airflow?sslmode=require"
-    "meltano-db-url" = "postgresql+psycopg://meltano:${ephemeral.aws_secretsmanager_random_password.this["meltano-db-url"].random_password}@${var.database_host}:${var.database_port}/meltano?sslmode=require"
-  }
+  password   = { for k, p in ephemeral.aws_secretsmanager_random_password.this : k => p.random_password }
+  fernet_key = replace(replace(base64encode(substr(local.password["fernet-key"], 0, 32)), "+", "-"), "/", "_")
+  values = merge(
+    local.password,
+    { "fernet-key" = local.fernet_key },
+    { for k, u in var.database_urls : k => "${u.scheme}://${u.role}:${local.password[k]}@${var.database_host}:${var.database_port}/${u.database}?sslmode=require" },
+  )
 }
 
 # Letters and digits only: the values go into URLs and a Fernet key unescaped.
@@ -46,4 +47,13 @@ resource "aws_secretsmanager_secret_version" "this" {
   secret_id                = aws_secretsmanager_secret.this[each.key].id
   secret_string_wo         = local.values[each.key]
   secret_string_wo_version = var.generation
+}
+
+# Values Terraform is given but never stores (an OIDC client secret: an ephemeral variable).
+resource "aws_secretsmanager_secret_version" "given" {
+  for_each = var.given_secrets
+
+  secret_id                = aws_secretsmanager_secret.this[each.key].id
+  secret_string_wo         = var.given_values[each.key]
+  secret_string_wo_version = each.value.version
 }

@@ -1,5 +1,5 @@
 output "arns" {
-  description = "Secret key (jwt-secret, fernet-key, api-secret-key, airflow-db-url, meltano-db-url and the external ones) -> ARN"
+  description = "Secret key (jwt-secret, fernet-key, api-secret-key, the passwords, database URLs, given and external secrets) -> ARN"
   value       = { for k, s in aws_secretsmanager_secret.this : k => s.arn }
 }
 

@@ -20,9 +20,46 @@ variable "database_port" {
 }
 
 variable "generation" {
-  description = "Bump to generate new values for every generated secret (JWT secret, Fernet key, database passwords); the api-server's init container re-passwords the roles on its next start"
+  description = "Bump to generate new values for every generated secret (JWT secret, Fernet key, passwords, database URLs); the api-server's init container re-passwords the roles on its next start"
   type        = number
   default     = 1
+}
+
+variable "passwords" {
+  description = "Generated passwords (64 letters and digits): secret key -> description, e.g. the first admin's"
+  type        = map(string)
+  nullable    = false
+  default     = {}
+}
+
+variable "database_urls" {
+  description = "Generated database URLs, each with its own role's password: secret key -> { role, database, scheme (postgresql, postgresql+psycopg2, ...), description }; host and port from database_host/database_port, sslmode=require"
+  type = map(object({
+    role        = string
+    database    = string
+    scheme      = optional(string, "postgresql")
+    description = string
+  }))
+  nullable = false
+  default  = {}
+}
+
+variable "given_secrets" {
+  description = "Secrets whose value the caller gives (given_values): secret key -> { description, version (bump to write a new value) }"
+  type = map(object({
+    description = string
+    version     = optional(number, 1)
+  }))
+  nullable = false
+  default  = {}
+}
+
+variable "given_values" {
+  description = "Values of given_secrets by key: ephemeral, written through a write-only argument, never in the state"
+  type        = map(string)
+  ephemeral   = true
+  sensitive   = true
+  default     = {}
 }
 
 variable "external_secrets" {

@@ -1,4 +1,14 @@
 locals {
+  # Fargate's memory (MiB) per CPU size: [min, max, step] (256 CPU: 512, 1024 or 2048).
+  fargate_memory = {
+    "512"   = [1024, 4096, 1024]
+    "1024"  = [2048, 8192, 1024]
+    "2048"  = [4096, 16384, 1024]
+    "4096"  = [8192, 30720, 1024]
+    "8192"  = [16384, 61440, 4096]
+    "16384" = [32768, 122880, 8192]
+  }
+
   # The kit's constants (settings.env at the repository's root: KEY=VALUE lines), read here once;
   # the deployment module passes on what other modules need (the api-server's port to the ALB).
   settings_file = coalesce(var.settings_file, "${path.module}/../../../settings.env")
@@ -24,13 +34,40 @@ locals {
     }
   }
   # Folder variable -> folder under the data folder; each folder is an EFS access point mounted
-  # read-only at <BATON_JOB_DATA_DIR>/<folder>. The warehouse is the one writable folder.
+  # read-only at <BATON_JOB_DATA_DIR>/<folder>. In `files` mode the warehouse is one more, the one
+  # writable folder; in `lake` mode the warehouse is the lake (S3 + the catalog database), so a
+  # deployment without file sources has no volume, and so no EFS.
   folder_variables = merge(values(local.source_folders)...)
   folders          = toset(values(local.folder_variables))
+  lake             = var.warehouse == "lake"
   jobs_volumes = merge(
-    { (var.warehouse_volume) = { path = "/${var.warehouse_volume}", container_path = "${local.data_dir}/${var.warehouse_volume}", read_only = false } },
+    local.lake ? {} : { (var.warehouse_volume) = { path = "/${var.warehouse_volume}", container_path = "${local.data_dir}/${var.warehouse_volume}", read_only = false } },
     { for folder in local.folders : folder => { path = "/${folder}", container_path = "${local.data_dir}/${folder}", read_only = true } },
   )
+
+  # The lake's catalog: the init container creates its owner role and database (as it does
+  # Airflow's and Meltano's) and its read-only role; jobs get the owner's URL as a secret.
+  init_databases      = concat(["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "MELTANO_DATABASE_URI"], local.lake ? [local.lake_catalog_secret] : [])
+  init_readers        = local.lake ? [local.lake_reader_secret] : []
+  lake_catalog_secret = "BATON_LAKE_CATALOG_URL"
+  lake_reader_secret  = "BATON_LAKE_READER_URL"
+  warehouse_environment = local.lake ? {
+    BATON_WAREHOUSE      = "lake"
+    BATON_LAKE_DATA_PATH = var.lake_data_path
+    BATON_LAKE_S3_REGION = var.region
+    } : {
+    BATON_WAREHOUSE     = "files"
+    BATON_WAREHOUSE_DIR = "${local.data_dir}/${var.warehouse_volume}"
+  }
+
+  # Sign-in: the FAB auth manager (roles Admin, Op, User, Viewer); the first admin is
+  # BATON_AIRFLOW_USER (settings.env) with the password of the secret BATON_AIRFLOW_PASSWORD.
+  # OIDC, when an issuer is set: the client secret is a secret, the rest plain settings.
+  oidc_environment = var.oidc == null ? {} : {
+    BATON_OIDC_ISSUER       = var.oidc.issuer
+    BATON_OIDC_CLIENT_ID    = var.oidc.client_id
+    BATON_OIDC_ROLE_MAPPING = jsonencode(var.oidc.role_mapping)
+  }
 
   # The four Airflow components, one map: the airflow module creates a task definition and a
   # service for each entry. Only the api-server listens (ALB target, execution API for tasks).
@@ -93,9 +130,12 @@ locals {
       AIRFLOW__LOGGING__REMOTE_LOGGING               = var.task_log_group_arn == "" ? "False" : "True"
       AIRFLOW__LOGGING__REMOTE_BASE_LOG_FOLDER       = var.task_log_group_arn == "" ? "" : "cloudwatch://${var.task_log_group_arn}"
       AIRFLOW__LOGGING__REMOTE_LOG_CONN_ID           = "aws_default"
+      AIRFLOW__CORE__AUTH_MANAGER                    = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
       BATON_AIRFLOW_USER                             = local.settings["BATON_AIRFLOW_USER"]
       BATON_WAREHOUSE_POOL                           = local.settings["BATON_WAREHOUSE_POOL"]
+      BATON_WAREHOUSE                                = var.warehouse
     },
+    local.oidc_environment,
     local.runner_environment,
     var.airflow_environment,
   )
@@ -142,7 +182,7 @@ locals {
           appProtocol   = "http"
         }]
         environment            = [for k in sort(keys(local.airflow_environment)) : { name = k, value = local.airflow_environment[k] }]
-        secrets                = [for k in sort(keys(var.airflow_secrets)) : { name = k, valueFrom = var.airflow_secrets[k] }]
+        secrets                = [for k, arn in local.component_secrets[name] : { name = k, valueFrom = arn }]
         healthCheck            = { command = local.health_checks[name], interval = 30, timeout = 10, retries = 3, startPeriod = 120 }
         dependsOn              = name == "api-server" ? [{ containerName = "init", condition = "SUCCESS" }] : []
         readonlyRootFilesystem = false
@@ -159,10 +199,17 @@ locals {
     )
   }
 
-  # baton-airflow-init (images/airflow): creates the roles and databases named in these URLs as
-  # the RDS master user (init_secrets), migrates Airflow's schema, creates the warehouse pool.
+  # Secrets by component (maps iterate in key order): every component gets airflow_secrets; the
+  # api-server also the sign-in secrets (first admin, service account, OIDC client).
+  component_secrets = { for name in keys(local.service_defaults) : name => merge(var.airflow_secrets, name == "api-server" ? var.api_server_secrets : {}) }
+  init_secrets      = merge(var.airflow_secrets, var.api_server_secrets, var.init_secrets)
+
+  # baton-airflow-init (images/airflow): as the RDS master user (init_secrets) creates the roles
+  # and databases named in the BATON_INIT_DATABASES URLs and the read-only roles of the
+  # BATON_INIT_READERS URLs, migrates Airflow's schema, creates the warehouse pool.
   init_environment = merge(local.airflow_environment, {
-    BATON_INIT_DATABASES = "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN,MELTANO_DATABASE_URI"
+    BATON_INIT_DATABASES = join(",", local.init_databases)
+    BATON_INIT_READERS   = join(",", local.init_readers)
   })
 
   init_container = {
@@ -171,7 +218,7 @@ locals {
     essential              = false
     command                = ["baton-airflow-init"]
     environment            = [for k in sort(keys(local.init_environment)) : { name = k, value = local.init_environment[k] }]
-    secrets                = [for k in sort(keys(merge(var.airflow_secrets, var.init_secrets))) : { name = k, valueFrom = merge(var.airflow_secrets, var.init_secrets)[k] }]
+    secrets                = [for k, arn in local.init_secrets : { name = k, valueFrom = arn }]
     readonlyRootFilesystem = false
     privileged             = false
     logConfiguration = {
@@ -191,8 +238,8 @@ locals {
     {
       MELTANO_ENVIRONMENT = "prod"
       BATON_JOB_DATA_DIR  = local.data_dir
-      BATON_WAREHOUSE_DIR = local.jobs_volumes[var.warehouse_volume].container_path
     },
+    local.warehouse_environment,
     { for env, folder in local.folder_variables : env => local.jobs_volumes[folder].container_path },
     var.jobs_environment,
   )
@@ -201,8 +248,8 @@ locals {
   jobs = {
     family                     = local.jobs_family
     container                  = local.jobs_container
-    cpu                        = var.jobs_cpu
-    memory                     = var.jobs_memory
+    cpu                        = var.job_cpu
+    memory                     = var.job_memory
     container_definitions_json = jsonencode(local.jobs_containers)
     container_definitions      = local.jobs_containers
   }
@@ -211,20 +258,20 @@ locals {
     name      = local.jobs_container
     image     = var.jobs_image
     essential = true
-    # The one container has the whole task: its hard memory limit is the task's.
-    cpu         = var.jobs_cpu
-    memory      = var.jobs_memory
+    # The one container has the whole task: its hard memory limit is the task's, the job's limit.
+    cpu         = var.job_cpu
+    memory      = var.job_memory
     command     = ["--help"]
     environment = [for k in sort(keys(local.jobs_environment)) : { name = k, value = local.jobs_environment[k] }]
     secrets     = [for k in sort(keys(local.jobs_secrets)) : { name = k, valueFrom = local.jobs_secrets[k] }]
     mountPoints = [
-      for name in concat([var.warehouse_volume], sort(tolist(local.folders))) : {
+      for name in concat(local.lake ? [] : [var.warehouse_volume], sort(tolist(local.folders))) : {
         sourceVolume  = name
         containerPath = local.jobs_volumes[name].container_path
         readOnly      = local.jobs_volumes[name].read_only
       }
     ]
-    # DuckDB and Meltano write temporary files next to the project; the warehouse is on EFS.
+    # DuckDB (its spill files) and Meltano write temporary files next to the project.
     readonlyRootFilesystem = false
     privileged             = false
     logConfiguration = {

@@ -32,6 +32,10 @@ output "jobs" {
     condition     = length(local.folder_variables) == length(distinct(flatten([for f in values(local.source_folders) : [for env, folder in f : "${env}=${folder}"]])))
     error_message = "two sources declare the same folder variable with different folders."
   }
+  precondition {
+    condition     = !local.lake || (can(regex("^s3://[a-z0-9.-]+/.+/$", var.lake_data_path)) && contains(keys(var.jobs_secrets), local.lake_catalog_secret) && alltrue([for k in concat(local.init_databases, local.init_readers) : contains(keys(local.init_secrets), k)]))
+    error_message = "warehouse = lake needs lake_data_path (s3://<bucket>/<prefix>/, got \"${var.lake_data_path}\"), ${local.lake_catalog_secret} in jobs_secrets and ${local.lake_catalog_secret}, ${local.lake_reader_secret} in init_secrets."
+  }
 }
 
 output "jobs_secrets" {
@@ -40,7 +44,7 @@ output "jobs_secrets" {
 }
 
 output "jobs_volumes" {
-  description = "The job task's volumes, one EFS access point each: name -> { path (on the file system), container_path, read_only }. The warehouse is writable; each folder the sources declare is read-only"
+  description = "The job task's volumes, one EFS access point each: name -> { path (on the file system), container_path, read_only }. Each folder the sources declare is read-only; in files mode the warehouse is one more, writable. Empty: no EFS"
   value       = local.jobs_volumes
 }
 

@@ -35,13 +35,13 @@ variable "airflow_secrets" {
 }
 
 variable "init_secrets" {
-  description = "Extra secrets of the api-server's init container, which creates the databases and migrates Airflow's (e.g. the RDS master user)"
+  description = "Extra secrets of the api-server's init container, which creates the databases and migrates Airflow's: the RDS master user, the URLs named by BATON_INIT_DATABASES and BATON_INIT_READERS"
   type        = map(string)
   default     = {}
 }
 
 variable "jobs_secrets" {
-  description = "Secrets of the jobs container besides the sources' (MELTANO_DATABASE_URI): environment variable name -> Secrets Manager ARN"
+  description = "Secrets of the jobs container besides the sources' (MELTANO_DATABASE_URI, BATON_LAKE_CATALOG_URL): environment variable name -> Secrets Manager ARN"
   type        = map(string)
 }
 
@@ -127,20 +127,74 @@ variable "services" {
   }
 }
 
-variable "jobs_cpu" {
+variable "job_cpu" {
   description = "CPU units of a job task (1024 = 1 vCPU)"
   type        = number
+  nullable    = false
   default     = 1024
 }
 
-variable "jobs_memory" {
-  description = "Memory (MiB) of a job task"
+variable "job_memory" {
+  description = "Memory (MiB) of a job task: the job's memory limit (the container's hard limit; DuckDB sizes its memory_limit, threads and spilling from it)"
   type        = number
-  default     = 4096
+  nullable    = false
+  default     = 2048
+
+  # Fargate's task sizes: memory in this range and step for each CPU size.
+  validation {
+    condition = (var.job_cpu == 256 ? contains([512, 1024, 2048], var.job_memory) :
+      contains(keys(local.fargate_memory), tostring(var.job_cpu)) ? (
+        var.job_memory >= local.fargate_memory[tostring(var.job_cpu)][0] &&
+        var.job_memory <= local.fargate_memory[tostring(var.job_cpu)][1] &&
+        var.job_memory % local.fargate_memory[tostring(var.job_cpu)][2] == 0
+    ) : false)
+    error_message = "job_cpu ${var.job_cpu} with job_memory ${var.job_memory} is no Fargate task size: 1024 CPU takes 2048-8192 MiB in steps of 1024, 2048 takes 4096-16384 (AWS: Fargate task CPU and memory)."
+  }
+}
+
+variable "warehouse" {
+  description = "The warehouse: lake (DuckLake: catalog database on RDS, Parquet on S3; no single writer) or files (DuckDB files on EFS)"
+  type        = string
+  nullable    = false
+  default     = "lake"
+
+  validation {
+    condition     = contains(["lake", "files"], var.warehouse)
+    error_message = "warehouse must be lake or files."
+  }
+}
+
+variable "lake_data_path" {
+  description = "The lake's DATA_PATH, s3://<bucket>/<prefix>/ (BATON_LAKE_DATA_PATH); needed when warehouse = lake"
+  type        = string
+  nullable    = false
+  default     = ""
+}
+
+variable "api_server_secrets" {
+  description = "Secrets of the api-server's containers only (init and airflow): the first admin's password BATON_AIRFLOW_PASSWORD, the service account's BATON_AUTOMATION_PASSWORD, the OIDC client's BATON_OIDC_CLIENT_SECRET -> Secrets Manager ARN"
+  type        = map(string)
+  nullable    = false
+  default     = {}
+}
+
+variable "oidc" {
+  description = "Sign-in through an OpenID Connect provider, or null: { issuer, client_id, role_mapping (group -> Airflow role) }; the client secret goes in api_server_secrets"
+  type = object({
+    issuer       = string
+    client_id    = string
+    role_mapping = map(string)
+  })
+  default = null
+
+  validation {
+    condition     = var.oidc == null || alltrue([for role in values(try(var.oidc.role_mapping, {})) : contains(["Admin", "Op", "User", "Viewer"], role)])
+    error_message = "oidc.role_mapping maps groups to the roles Admin, Op, User or Viewer."
+  }
 }
 
 variable "warehouse_volume" {
-  description = "Name of the warehouse: its task volume and EFS access point, its folder under BATON_JOB_DATA_DIR (read-write in jobs)"
+  description = "Name of the warehouse in files mode: its task volume and EFS access point, its folder under BATON_JOB_DATA_DIR (read-write in jobs)"
   type        = string
   default     = "warehouse"
 }

@@ -16,14 +16,23 @@ variables {
     AIRFLOW__API__SECRET_KEY            = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:api-key"
     AIRFLOW__DATABASE__SQL_ALCHEMY_CONN = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:airflow-db"
   }
+  api_server_secrets = {
+    BATON_AIRFLOW_PASSWORD    = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:admin"
+    BATON_AUTOMATION_PASSWORD = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:automation"
+  }
   init_secrets = {
     BATON_DB_ADMIN_USER     = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:rds:username::"
     BATON_DB_ADMIN_PASSWORD = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:rds:password::"
     MELTANO_DATABASE_URI    = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:meltano-db"
+    BATON_LAKE_CATALOG_URL  = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:lake-catalog"
+    BATON_LAKE_READER_URL   = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:lake-reader"
   }
   jobs_secrets = {
-    MELTANO_DATABASE_URI = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:meltano-db"
+    MELTANO_DATABASE_URI   = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:meltano-db"
+    BATON_LAKE_CATALOG_URL = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:lake-catalog"
   }
+  # The default warehouse, the lake (DuckLake: catalog on RDS, data on S3).
+  lake_data_path = "s3://baton-test-lake-123456789012/lake/"
   # The sources' declarations come from the fixtures in tests/sources (settings from the
   # repository's settings.env); the secrets module's ARNs by key.
   sources_dir = "tests/sources"
@@ -55,25 +64,34 @@ run "four_airflow_components_from_one_map" {
 run "secrets_are_secrets_never_environment" {
   command = plan
 
+  variables {
+    oidc               = { issuer = "https://login.example.com/realms/data", client_id = "baton", role_mapping = {} }
+    api_server_secrets = merge(var.api_server_secrets, { BATON_OIDC_CLIENT_SECRET = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:oidc" })
+  }
+
   assert {
     condition = alltrue(flatten([
-      for s in output.services : [
-        for c in s.container_definitions : [for e in c.environment : !contains(["AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY", "AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "MELTANO_DATABASE_URI", "BATON_DB_ADMIN_PASSWORD"], e.name)]
+      for c in concat(flatten([for s in output.services : s.container_definitions]), output.jobs.container_definitions) : [
+        for e in c.environment : !contains(["AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY", "AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "MELTANO_DATABASE_URI", "BATON_DB_ADMIN_PASSWORD", "BATON_LAKE_CATALOG_URL", "BATON_LAKE_READER_URL", "BATON_AIRFLOW_PASSWORD", "BATON_AUTOMATION_PASSWORD", "BATON_OIDC_CLIENT_SECRET"], e.name) && !startswith(e.value, "arn:aws:secretsmanager:")
       ]
     ]))
     error_message = "a secret leaked into a container's environment"
   }
   assert {
-    condition     = toset([for s in output.services["scheduler"].container_definitions[0].secrets : s.name]) == toset(keys(var.airflow_secrets))
-    error_message = "every Airflow container gets the JWT secret, Fernet key and database URL as secrets"
+    condition     = alltrue([for k in ["scheduler", "dag-processor", "triggerer"] : toset([for s in output.services[k].container_definitions[0].secrets : s.name]) == toset(keys(var.airflow_secrets))])
+    error_message = "every Airflow container gets the JWT secret, Fernet key and database URL as secrets, and only the api-server the sign-in secrets"
+  }
+  assert {
+    condition     = toset([for s in output.services["api-server"].container_definitions[1].secrets : s.name]) == toset(concat(keys(var.airflow_secrets), ["BATON_AIRFLOW_PASSWORD", "BATON_AUTOMATION_PASSWORD", "BATON_OIDC_CLIENT_SECRET"]))
+    error_message = "the api-server gets the first admin's and the service account's passwords and the OIDC client secret as secrets"
   }
   assert {
     condition     = alltrue([for e in output.jobs.container_definitions[0].environment : !contains(keys(output.jobs_secrets), e.name)])
     error_message = "a jobs secret leaked into the jobs container's environment"
   }
   assert {
-    condition     = toset([for s in output.services["api-server"].container_definitions[0].secrets : s.name]) == toset(concat(keys(var.airflow_secrets), ["BATON_DB_ADMIN_USER", "BATON_DB_ADMIN_PASSWORD", "MELTANO_DATABASE_URI"]))
-    error_message = "the init container needs the master user to create the databases, and both URLs"
+    condition     = toset([for s in output.services["api-server"].container_definitions[0].secrets : s.name]) == toset(concat(keys(var.airflow_secrets), ["BATON_DB_ADMIN_USER", "BATON_DB_ADMIN_PASSWORD", "MELTANO_DATABASE_URI", "BATON_LAKE_CATALOG_URL", "BATON_LAKE_READER_URL", "BATON_AIRFLOW_PASSWORD", "BATON_AUTOMATION_PASSWORD", "BATON_OIDC_CLIENT_SECRET"]))
+    error_message = "the init container needs the master user to create the databases, their URLs and the sign-in secrets"
   }
 }
 
@@ -180,8 +198,12 @@ run "one_init_command_for_compose_and_ecs" {
     error_message = "the init container keeps the image's entrypoint"
   }
   assert {
-    condition     = one([for e in output.services["api-server"].container_definitions[0].environment : e.value if e.name == "BATON_INIT_DATABASES"]) == "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN,MELTANO_DATABASE_URI"
-    error_message = "on RDS the init command creates the airflow and meltano roles and databases"
+    condition     = one([for e in output.services["api-server"].container_definitions[0].environment : e.value if e.name == "BATON_INIT_DATABASES"]) == "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN,MELTANO_DATABASE_URI,BATON_LAKE_CATALOG_URL"
+    error_message = "on RDS the init command creates the airflow, meltano and lake roles and databases"
+  }
+  assert {
+    condition     = one([for e in output.services["api-server"].container_definitions[0].environment : e.value if e.name == "BATON_INIT_READERS"]) == "BATON_LAKE_READER_URL"
+    error_message = "the init command creates the lake's read-only role"
   }
   assert {
     condition     = output.airflow_environment["BATON_WAREHOUSE_POOL"] == output.settings["BATON_WAREHOUSE_POOL"] && output.airflow_environment["BATON_AIRFLOW_USER"] == output.settings["BATON_AIRFLOW_USER"]
@@ -213,7 +235,7 @@ run "settings_come_from_the_settings_file" {
     error_message = "the Airflow containers get the pool and the UI user from the settings file"
   }
   assert {
-    condition     = [for m in output.jobs.container_definitions[0].mountPoints : m.containerPath] == ["/mnt/baton/warehouse", "/mnt/baton/crm-exports", "/mnt/baton/marketing"]
+    condition     = [for m in output.jobs.container_definitions[0].mountPoints : m.containerPath] == ["/mnt/baton/crm-exports", "/mnt/baton/marketing"]
     error_message = "the jobs' folders live under BATON_JOB_DATA_DIR"
   }
 }
@@ -227,14 +249,14 @@ run "the_repository_settings_and_sources_parse" {
   }
 
   # Whatever sources the repository holds: each declared secret is a jobs secret, each folder a
-  # read-only mount, the warehouse the one writable one.
+  # read-only mount; the warehouse is the lake, so nothing is writable.
   assert {
     condition     = alltrue([for k in ["BATON_AIRFLOW_PORT", "BATON_AIRFLOW_USER", "BATON_WAREHOUSE_POOL", "BATON_JOB_DATA_DIR"] : contains(keys(output.settings), k)])
     error_message = "settings.env holds the constants Terraform reads"
   }
   assert {
-    condition     = [for name, v in output.jobs_volumes : name if !v.read_only] == ["warehouse"] && alltrue([for name, v in output.jobs_volumes : v.container_path == "${output.settings["BATON_JOB_DATA_DIR"]}/${name}"])
-    error_message = "only the warehouse is writable; every folder lives under BATON_JOB_DATA_DIR"
+    condition     = [for name, v in output.jobs_volumes : name if !v.read_only] == [] && alltrue([for name, v in output.jobs_volumes : v.container_path == "${output.settings["BATON_JOB_DATA_DIR"]}/${name}"])
+    error_message = "in lake mode no volume is writable; every folder lives under BATON_JOB_DATA_DIR"
   }
   assert {
     condition     = alltrue([for env, s in output.source_secrets : can(regex("^[a-z0-9-]+$", s.key)) && length(s.sources) > 0])
@@ -257,12 +279,13 @@ run "secrets_derive_from_the_source_declarations" {
   }
   assert {
     condition = { for s in output.jobs.container_definitions[0].secrets : s.name => s.valueFrom } == {
-      MELTANO_DATABASE_URI = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:meltano-db"
-      BATON_SHOP_DB_URL    = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:shop-db"
-      BATON_CRM_DB_URL     = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:crm-db"
-      BATON_CRM_API_TOKEN  = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:crm-api"
+      MELTANO_DATABASE_URI   = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:meltano-db"
+      BATON_LAKE_CATALOG_URL = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:lake-catalog"
+      BATON_SHOP_DB_URL      = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:shop-db"
+      BATON_CRM_DB_URL       = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:crm-db"
+      BATON_CRM_API_TOKEN    = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:crm-api"
     }
-    error_message = "the jobs container gets Meltano's database URL and every declared secret, as secrets"
+    error_message = "the jobs container gets Meltano's database URL, the lake's catalog URL and every declared secret, as secrets"
   }
   assert {
     condition     = output.jobs_secrets == { for s in output.jobs.container_definitions[0].secrets : s.name => s.valueFrom }
@@ -275,25 +298,161 @@ run "folders_derive_from_the_source_declarations" {
 
   assert {
     condition = output.jobs_volumes == {
-      warehouse     = { path = "/warehouse", container_path = "/data/warehouse", read_only = false }
       marketing     = { path = "/marketing", container_path = "/data/marketing", read_only = true }
       "crm-exports" = { path = "/crm-exports", container_path = "/data/crm-exports", read_only = true }
     }
-    error_message = "one access point for the warehouse and one per declared folder (shared folders once)"
+    error_message = "one read-only access point per declared folder (shared folders once), none for the lake"
   }
   assert {
-    condition     = [for m in output.jobs.container_definitions[0].mountPoints : [m.sourceVolume, m.containerPath, m.readOnly]] == [["warehouse", "/data/warehouse", false], ["crm-exports", "/data/crm-exports", true], ["marketing", "/data/marketing", true]]
-    error_message = "jobs write the warehouse and read the sources' folders"
+    condition     = [for m in output.jobs.container_definitions[0].mountPoints : [m.sourceVolume, m.containerPath, m.readOnly]] == [["crm-exports", "/data/crm-exports", true], ["marketing", "/data/marketing", true]]
+    error_message = "jobs read the sources' folders"
   }
   assert {
     condition = { for e in output.jobs.container_definitions[0].environment : e.name => e.value if startswith(e.name, "BATON_") } == {
       BATON_JOB_DATA_DIR    = "/data"
-      BATON_WAREHOUSE_DIR   = "/data/warehouse"
+      BATON_WAREHOUSE       = "lake"
+      BATON_LAKE_DATA_PATH  = "s3://baton-test-lake-123456789012/lake/"
+      BATON_LAKE_S3_REGION  = "eu-central-1"
       BATON_MARKETING_DIR   = "/data/marketing"
       BATON_CRM_EXPORTS_DIR = "/data/crm-exports"
     }
-    error_message = "each folder variable points at its mount"
+    error_message = "each folder variable points at its mount; the lake's settings are plain, its catalog URL a secret"
   }
+  assert {
+    condition     = output.airflow_environment["BATON_WAREHOUSE"] == "lake"
+    error_message = "the Airflow containers know the warehouse is the lake (no single-writer pool)"
+  }
+}
+
+run "files_warehouse_is_the_one_writable_volume" {
+  command = plan
+
+  variables {
+    warehouse      = "files"
+    lake_data_path = ""
+    jobs_secrets   = { MELTANO_DATABASE_URI = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:meltano-db" }
+  }
+
+  assert {
+    condition     = output.jobs_volumes["warehouse"] == { path = "/warehouse", container_path = "/data/warehouse", read_only = false } && length(output.jobs_volumes) == 3
+    error_message = "files mode: one writable access point for the warehouse beside the sources' folders"
+  }
+  assert {
+    condition     = [for m in output.jobs.container_definitions[0].mountPoints : [m.sourceVolume, m.readOnly]] == [["warehouse", false], ["crm-exports", true], ["marketing", true]]
+    error_message = "files mode: jobs write the warehouse and read the sources' folders"
+  }
+  assert {
+    condition = { for e in output.jobs.container_definitions[0].environment : e.name => e.value if startswith(e.name, "BATON_WAREHOUSE") || startswith(e.name, "BATON_LAKE") } == {
+      BATON_WAREHOUSE     = "files"
+      BATON_WAREHOUSE_DIR = "/data/warehouse"
+    }
+    error_message = "files mode: the warehouse folder, no lake settings"
+  }
+  assert {
+    condition     = one([for e in output.services["api-server"].container_definitions[0].environment : e.value if e.name == "BATON_INIT_DATABASES"]) == "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN,MELTANO_DATABASE_URI" && one([for e in output.services["api-server"].container_definitions[0].environment : e.value if e.name == "BATON_INIT_READERS"]) == ""
+    error_message = "files mode: no lake database, no read-only role"
+  }
+}
+
+run "no_file_sources_no_volumes" {
+  command = plan
+
+  variables {
+    sources_dir = "tests/sources-no-files"
+  }
+
+  assert {
+    condition     = output.jobs_volumes == {} && output.jobs.container_definitions[0].mountPoints == []
+    error_message = "a lake deployment whose sources read no folders has no volume (so the deployment creates no EFS)"
+  }
+}
+
+run "lake_without_its_data_path_or_catalog_fails" {
+  command = plan
+
+  variables {
+    lake_data_path = "baton-test-lake/lake"
+  }
+
+  expect_failures = [output.jobs]
+}
+
+run "fab_sign_in_without_oidc" {
+  command = plan
+
+  assert {
+    condition     = output.airflow_environment["AIRFLOW__CORE__AUTH_MANAGER"] == "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
+    error_message = "every Airflow component runs the FAB auth manager"
+  }
+  assert {
+    condition     = length([for k in keys(output.airflow_environment) : k if startswith(k, "BATON_OIDC_") || strcontains(k, "SIMPLE_AUTH_MANAGER")]) == 0
+    error_message = "no OIDC settings without an issuer, and nothing of the simple auth manager"
+  }
+}
+
+run "oidc_settings" {
+  command = plan
+
+  variables {
+    oidc = {
+      issuer       = "https://login.example.com/realms/data"
+      client_id    = "baton"
+      role_mapping = { "data-engineers" = "Op", analysts = "Viewer" }
+    }
+  }
+
+  assert {
+    condition     = output.airflow_environment["BATON_OIDC_ISSUER"] == "https://login.example.com/realms/data" && output.airflow_environment["BATON_OIDC_CLIENT_ID"] == "baton"
+    error_message = "the issuer and client id are plain settings of the Airflow containers"
+  }
+  assert {
+    condition     = jsondecode(output.airflow_environment["BATON_OIDC_ROLE_MAPPING"]) == { "data-engineers" = "Op", analysts = "Viewer" }
+    error_message = "the group -> role mapping reaches the containers as JSON"
+  }
+}
+
+run "oidc_rejects_an_unknown_role" {
+  command = plan
+
+  variables {
+    oidc = { issuer = "https://login.example.com", client_id = "baton", role_mapping = { analysts = "Reader" } }
+  }
+
+  expect_failures = [var.oidc]
+}
+
+run "the_job_task_size_is_the_jobs_memory_limit" {
+  command = plan
+
+  variables {
+    job_cpu    = 2048
+    job_memory = 6144
+  }
+
+  assert {
+    condition     = output.jobs.cpu == 2048 && output.jobs.memory == 6144 && output.jobs.container_definitions[0].memory == 6144 && output.jobs.container_definitions[0].cpu == 2048
+    error_message = "the task's size and the container's hard limit follow job_cpu and job_memory"
+  }
+}
+
+run "defaults_one_vcpu_and_2_gib" {
+  command = plan
+
+  assert {
+    condition     = output.jobs.cpu == 1024 && output.jobs.memory == 2048
+    error_message = "a job task is 1 vCPU and 2048 MiB by default"
+  }
+}
+
+run "rejects_a_size_fargate_does_not_offer" {
+  command = plan
+
+  variables {
+    job_cpu    = 1024
+    job_memory = 16384
+  }
+
+  expect_failures = [var.job_memory]
 }
 
 run "a_secret_without_its_arn_fails" {

@@ -1,8 +1,8 @@
-# The DAG bundle: `make sync-dags` uploads dags/ here; Airflow's S3DagBundle downloads it.
+# A private bucket of the deployment: the DAG bundle (`make sync-dags` uploads, Airflow's
+# S3DagBundle downloads) and the lake's Parquet files (modules/lake).
 resource "aws_s3_bucket" "this" {
-  #checkov:skip=CKV_AWS_18:server access logs would need a second bucket per deployment; who changed the DAGs is in CloudTrail (data events can be enabled) and in the versions kept here
-  #checkov:skip=CKV_AWS_144:the DAGs are a copy of the repository, rebuilt by `make sync-dags`: a replica in a second region adds cost and no recovery
-  #checkov:skip=CKV2_AWS_62:nothing reacts to uploads: the dag-processor polls the bundle every refresh interval
+  #checkov:skip=CKV_AWS_18:server access logs would need a second bucket per deployment; who changed what is in CloudTrail (data events can be enabled) and in the versions kept here
+  #checkov:skip=CKV_AWS_144:the DAGs are a copy of the repository (make sync-dags rebuilds them) and the lake keeps its history in versions and snapshots: a replica in a second region doubles the cost; add one where the data must outlive a region
   bucket        = var.name
   force_destroy = var.force_destroy
 
@@ -65,6 +65,13 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
   }
 
   depends_on = [aws_s3_bucket_versioning.this]
+}
+
+# Object events go to EventBridge (free for AWS service events on the default bus): nothing
+# subscribes by default (Airflow polls the bundle, the lake's catalog knows its files), a rule can.
+resource "aws_s3_bucket_notification" "this" {
+  bucket      = aws_s3_bucket.this.id
+  eventbridge = true
 }
 
 data "aws_iam_policy_document" "this" {

@@ -9,7 +9,7 @@ variable "kms_key_arn" {
 }
 
 variable "noncurrent_version_days" {
-  description = "Days replaced or deleted DAG files are kept as old versions (to restore a bad sync)"
+  description = "Days replaced or deleted objects are kept as old versions (to restore a bad DAG sync or a deleted lake file)"
   type        = number
   default     = 30
 }
