@@ -59,6 +59,9 @@ def test_all_text_stream_over_several_batches_loses_no_row(loader: Loader, metad
         "rows": 5,
         "inserted": 5,
         "updated": 0,
+        "unchanged": 0,
+        "deleted": 0,
+        "schema_changes": [],
     }
 
 
@@ -144,30 +147,38 @@ def test_table_names_come_from_the_stream(loader: Loader):
     assert catalogue[0] == ("ad_spend", "marketing", "ad_spend", ["id"])
 
 
-# --- upsert and append ----------------------------------------------------------------------------
-def test_upsert_by_key_and_append_without_keys(loader: Loader):
+# --- upsert -------------------------------------------------------------------------------------
+def _summary(stream: str, table: str, **figures: int) -> dict:
+    base = {"rows": 0, "inserted": 0, "updated": 0, "unchanged": 0, "deleted": 0}
+    return {"stream": stream, "table": table, **base, **figures, "schema_changes": []}
+
+
+def test_upsert_by_key_rewrites_only_changed_rows(loader: Loader):
     props = {"id": {"type": "integer"}, "status": TEXT, "updated_at": {"type": "string", "format": "date-time"}}
-    first = [schema(ORDERS, props, ["id"], bookmark="updated_at"), schema("shop-events", props)]
+    first = [schema(ORDERS, props, ["id"], bookmark="updated_at")]
     for i in range(1, 6):
         first.append(record(ORDERS, {"id": i, "status": "placed", "updated_at": "2026-01-01T00:00:00Z"}))
-        first.append(record("shop-events", {"id": i, "status": "placed", "updated_at": "2026-01-01T00:00:00Z"}))
     # The same key twice in one batch, and again in a later one: the last record wins.
     first.append(record(ORDERS, {"id": 2, "status": "shipped", "updated_at": "2026-01-02T00:00:00Z"}))
-    run1 = loader.run(first, batch_size_rows=4)  # id 2 lands in the first batch, is replaced in the second
-    assert run1.summaries[ORDERS] == {"stream": ORDERS, "table": "shop.orders", "rows": 6, "inserted": 5, "updated": 1}
+    # id 2 lands in the first batch, is replaced in the second
+    run1 = loader.run(first, batch_size_rows=4, add_metadata_columns=True)
+    assert run1.summaries[ORDERS] == _summary(ORDERS, "shop.orders", rows=6, inserted=5, updated=1)
+    first_load = loader.query("select id, _sdc_batched_at from shop.orders where id in (1, 3) order by id")
 
-    second = [schema(ORDERS, props, ["id"], bookmark="updated_at"), schema("shop-events", props)]
+    second = [schema(ORDERS, props, ["id"], bookmark="updated_at")]
     second.append(record(ORDERS, {"id": 2, "status": "completed", "updated_at": "2026-01-03T00:00:00Z"}))
     second.append(record(ORDERS, {"id": 6, "status": "placed", "updated_at": "2026-01-03T00:00:00Z"}))
-    second.append(record("shop-events", {"id": 2, "status": "completed", "updated_at": "2026-01-03T00:00:00Z"}))
-    run2 = loader.run(second)
+    # Re-read at the inclusive bookmark, unchanged: not rewritten.
+    second.append(record(ORDERS, {"id": 3, "status": "placed", "updated_at": "2026-01-01T00:00:00Z"}))
+    run2 = loader.run(second, add_metadata_columns=True)
 
     assert loader.query("select count(*), count(distinct id) from shop.orders") == [(6, 6)]
     assert loader.query("select status from shop.orders where id = 2") == [("completed",)]
-    assert loader.query("select count(*) from shop.events") == [(6,)]  # no keys: appended
-    assert loader.query("select count(*) from shop.events where id = 2") == [(2,)]
-    assert run2.summaries[ORDERS] == {"stream": ORDERS, "table": "shop.orders", "rows": 2, "inserted": 1, "updated": 1}
-    assert run2.summaries["shop-events"]["inserted"] == 1
+    assert run2.summaries[ORDERS] == _summary(ORDERS, "shop.orders", rows=3, inserted=1, updated=1, unchanged=1)
+    # The unchanged row is the row the first run wrote: it keeps the moment it was loaded.
+    assert loader.query("select id, _sdc_batched_at from shop.orders where id in (1, 3) order by id") == first_load
+    (changed_at,) = loader.query("select _sdc_batched_at from shop.orders where id = 2")[0]
+    assert changed_at > first_load[0][1]
     assert loader.query("select replication_key, key_properties from _baton.streams where stream = ?", [ORDERS]) == [
         ("updated_at", ["id"])
     ]
