@@ -14,8 +14,11 @@
      postgres  row and key counts in the source database against the raw table. Rows changed in the
                source after the load are counted where the raw table has them (see reconcile_postgres)
      files     the rows and distinct keys of the files the extractor reads against the raw table
-3. The last output line is `BATON_RESULT: {json}` (source, rows, reconciled, ok): the ingestion
-   task puts it into the raw_<source> event's extra.
+   Streams without key properties compare row counts (with a replication key: the source rows up
+   to the newest key value in raw); a mismatch says which side has more rows and what to do.
+3. The last output line is `BATON_RESULT: {json}` (source, rows, reconciled, schema_changes, ok):
+   the ingestion task puts it into the raw_<source> event's extra. schema_changes lists the
+   columns the loader found dropped from, widened in or added to a stream's schema.
 
 On SIGTERM (docker stop, an ECS StopTask, a Spot interruption's notice) the job passes it on to
 Meltano, which stops the extractor and the loader; the loader commits the batch it holds and stops
@@ -346,7 +349,18 @@ def reconcile_postgres(decl: Declaration, conn: Any, streams: list[Stream]) -> d
             (total, total_keys) = pg.execute(f"select count(*), {distinct} from {source_table}").fetchone()
             raw_rows, raw_keys = _raw_counts(conn, s)
             expected = total
-            if s.replication_key and s.keys:
+            if s.replication_key and not s.keys:
+                # No keys: raw must hold exactly the source rows up to its newest key value (rows
+                # added after the load lie beyond it), plus those without a key value.
+                rk = _ident(s.replication_key)
+                (newest,) = conn.execute(
+                    f"select max({rk})::varchar from {_ident(s.schema)}.{_ident(s.table)}"
+                ).fetchone()
+                if newest is not None:
+                    (expected,) = pg.execute(
+                        f"select count(*) from {source_table} where {rk} <= %s or {rk} is null", (newest,)
+                    ).fetchone()
+            elif s.replication_key and s.keys:
                 rk = _ident(s.replication_key)
                 (newest,) = conn.execute(
                     f"select max({rk})::varchar from {_ident(s.schema)}.{_ident(s.table)}"
@@ -417,13 +431,37 @@ def reconcile_files(decl: Declaration, conn: Any, streams: list[Stream], load: L
 
 
 def mismatches(figures: dict[str, dict[str, int]]) -> list[str]:
+    """Each stream whose raw table differs from the source, saying which side has more and what to do."""
     problems = []
     for stream, f in sorted(figures.items()):
-        if f["raw"] != f["expected"]:
-            problems.append(f"{stream}: source has {f['expected']} rows that raw should hold, raw has {f['raw']}")
-        elif f["raw_keys"] != f["raw"]:
-            problems.append(f"{stream}: raw has {f['raw']} rows but {f['raw_keys']} distinct keys (duplicates)")
+        expected, raw = f["expected"], f["raw"]
+        if raw > expected:
+            problems.append(
+                f"{stream}: raw has {raw - expected} row(s) more than the source ({raw} against {expected}): likely "
+                "duplicates from a re-read (a table without key properties loaded by a loader that appended, or "
+                "rows removed at the source after they were loaded). Reset the stream's bookmark "
+                "(`make state`, or the meltano_state DAG) so the next run reloads the table"
+            )
+        elif raw < expected:
+            problems.append(
+                f"{stream}: raw has {expected - raw} row(s) fewer than the source ({raw} against {expected}): a "
+                "lost load or rows deleted in raw. Reset the stream's bookmark (`make state`, or the meltano_state "
+                "DAG) so the next run reloads the table"
+            )
+        elif f["raw_keys"] != raw:
+            problems.append(
+                f"{stream}: raw has {raw} rows but {f['raw_keys']} distinct keys (duplicate keys). Reset the "
+                "stream's bookmark (`make state`, or the meltano_state DAG) so the next run reloads the table"
+            )
     return problems
+
+
+def schema_changes(load: Load) -> list[dict[str, Any]]:
+    """The schema changes the loader announced (`baton-loader:` lines), every stream's in one list."""
+    changes = []
+    for report in load.loaded.values():
+        changes += [c for c in report.get("schema_changes") or [] if isinstance(c, dict)]
+    return changes
 
 
 def reconcile(decl: Declaration, load: Load) -> dict[str, dict[str, int]]:
@@ -480,7 +518,7 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return EXIT_CONFIG
     source = argv[0]
-    result: dict[str, Any] = {"source": source, "rows": None, "reconciled": {}, "ok": False}
+    result: dict[str, Any] = {"source": source, "rows": None, "reconciled": {}, "schema_changes": [], "ok": False}
     code = 0
     STOP.install()
     try:
@@ -489,6 +527,7 @@ def main(argv: list[str]) -> int:
         with source_lock(source):
             load = run_meltano(source)
             result["rows"] = load.rows
+            result["schema_changes"] = schema_changes(load)
             figures = reconcile(decl, load)
         result["reconciled"] = figures
         for stream, f in sorted(figures.items()):
@@ -497,11 +536,7 @@ def main(argv: list[str]) -> int:
         if problems:
             detail = "; ".join(problems)
             if decl.reconcile == "fail":
-                raise JobError(
-                    f"reconciliation of {source} failed: {detail}. The raw data differs from the source: "
-                    f"check for rows deleted in raw or a lost load; `make state` can reset the bookmark to reload",
-                    EXIT_DATA,
-                )
+                raise JobError(f"reconciliation of {source} failed: {detail}", EXIT_DATA)
             print(f"el: WARNING reconciliation of {source}: {detail} (baton.reconcile is warn)", flush=True)
             result["warnings"] = problems
         result["ok"] = True

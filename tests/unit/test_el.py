@@ -102,8 +102,29 @@ def test_file_source_reconciles_rows_and_keys_and_names_a_mismatch(tmp_path: Pat
     # A row deleted behind the loader's back.
     (warehouse / "raw_marketing.duckdb").unlink()
     _raw_file(warehouse / "raw_marketing.duckdb", [("2026-01-01", "a"), ("2026-01-01", "b")])
-    problems = el.mismatches(el.reconcile(decl, load))
-    assert problems == ["ad_spend: source has 3 rows that raw should hold, raw has 2"]
+    (problem,) = el.mismatches(el.reconcile(decl, load))
+    assert problem.startswith("ad_spend: raw has 1 row(s) fewer than the source (2 against 3): a lost load")
+    assert "`make state`" in problem
+
+    # A row loaded twice (a re-read appended): raw has more, and the message says so.
+    (warehouse / "raw_marketing.duckdb").unlink()
+    rows = [("2026-01-01", "a"), ("2026-01-01", "b"), ("2026-01-01", "c"), ("2026-01-01", "c")]
+    _raw_file(warehouse / "raw_marketing.duckdb", rows)
+    (problem,) = el.mismatches(el.reconcile(decl, load))
+    assert problem.startswith("ad_spend: raw has 1 row(s) more than the source (4 against 3): likely duplicates")
+    assert "rows deleted in raw" not in problem
+
+
+def test_the_loaders_schema_changes_reach_the_result() -> None:
+    change = {"stream": "shop-orders", "table": "shop.orders", "column": "campaign_key", "change": "dropped",
+              "from": "VARCHAR", "to": None}  # fmt: skip
+    lines = [
+        'baton-loader: {"stream": "shop-orders", "table": "shop.orders", "rows": 5, "inserted": 5, "updated": 0, '
+        f'"schema_changes": [{json.dumps(change)}]}}',
+        'baton-loader: {"stream": "shop-customers", "table": "shop.customers", "rows": 1, "inserted": 1, '
+        '"updated": 0, "schema_changes": []}',
+    ]
+    assert el.schema_changes(el.parse_output(lines)) == [change]
 
 
 def test_the_result_line_is_the_last_line_and_names_the_failure(tmp_path: Path, monkeypatch, capsys) -> None:

@@ -59,6 +59,9 @@ def test_all_text_stream_over_several_batches_loses_no_row(loader: Loader, metad
         "rows": 5,
         "inserted": 5,
         "updated": 0,
+        "unchanged": 0,
+        "deleted": 0,
+        "schema_changes": [],
     }
 
 
@@ -144,30 +147,38 @@ def test_table_names_come_from_the_stream(loader: Loader):
     assert catalogue[0] == ("ad_spend", "marketing", "ad_spend", ["id"])
 
 
-# --- upsert and append ----------------------------------------------------------------------------
-def test_upsert_by_key_and_append_without_keys(loader: Loader):
+# --- upsert -------------------------------------------------------------------------------------
+def _summary(stream: str, table: str, **figures: int) -> dict:
+    base = {"rows": 0, "inserted": 0, "updated": 0, "unchanged": 0, "deleted": 0}
+    return {"stream": stream, "table": table, **base, **figures, "schema_changes": []}
+
+
+def test_upsert_by_key_rewrites_only_changed_rows(loader: Loader):
     props = {"id": {"type": "integer"}, "status": TEXT, "updated_at": {"type": "string", "format": "date-time"}}
-    first = [schema(ORDERS, props, ["id"], bookmark="updated_at"), schema("shop-events", props)]
+    first = [schema(ORDERS, props, ["id"], bookmark="updated_at")]
     for i in range(1, 6):
         first.append(record(ORDERS, {"id": i, "status": "placed", "updated_at": "2026-01-01T00:00:00Z"}))
-        first.append(record("shop-events", {"id": i, "status": "placed", "updated_at": "2026-01-01T00:00:00Z"}))
     # The same key twice in one batch, and again in a later one: the last record wins.
     first.append(record(ORDERS, {"id": 2, "status": "shipped", "updated_at": "2026-01-02T00:00:00Z"}))
-    run1 = loader.run(first, batch_size_rows=4)  # id 2 lands in the first batch, is replaced in the second
-    assert run1.summaries[ORDERS] == {"stream": ORDERS, "table": "shop.orders", "rows": 6, "inserted": 5, "updated": 1}
+    # id 2 lands in the first batch, is replaced in the second
+    run1 = loader.run(first, batch_size_rows=4, add_metadata_columns=True)
+    assert run1.summaries[ORDERS] == _summary(ORDERS, "shop.orders", rows=6, inserted=5, updated=1)
+    first_load = loader.query("select id, _sdc_batched_at from shop.orders where id in (1, 3) order by id")
 
-    second = [schema(ORDERS, props, ["id"], bookmark="updated_at"), schema("shop-events", props)]
+    second = [schema(ORDERS, props, ["id"], bookmark="updated_at")]
     second.append(record(ORDERS, {"id": 2, "status": "completed", "updated_at": "2026-01-03T00:00:00Z"}))
     second.append(record(ORDERS, {"id": 6, "status": "placed", "updated_at": "2026-01-03T00:00:00Z"}))
-    second.append(record("shop-events", {"id": 2, "status": "completed", "updated_at": "2026-01-03T00:00:00Z"}))
-    run2 = loader.run(second)
+    # Re-read at the inclusive bookmark, unchanged: not rewritten.
+    second.append(record(ORDERS, {"id": 3, "status": "placed", "updated_at": "2026-01-01T00:00:00Z"}))
+    run2 = loader.run(second, add_metadata_columns=True)
 
     assert loader.query("select count(*), count(distinct id) from shop.orders") == [(6, 6)]
     assert loader.query("select status from shop.orders where id = 2") == [("completed",)]
-    assert loader.query("select count(*) from shop.events") == [(6,)]  # no keys: appended
-    assert loader.query("select count(*) from shop.events where id = 2") == [(2,)]
-    assert run2.summaries[ORDERS] == {"stream": ORDERS, "table": "shop.orders", "rows": 2, "inserted": 1, "updated": 1}
-    assert run2.summaries["shop-events"]["inserted"] == 1
+    assert run2.summaries[ORDERS] == _summary(ORDERS, "shop.orders", rows=3, inserted=1, updated=1, unchanged=1)
+    # The unchanged row is the row the first run wrote: it keeps the moment it was loaded.
+    assert loader.query("select id, _sdc_batched_at from shop.orders where id in (1, 3) order by id") == first_load
+    (changed_at,) = loader.query("select _sdc_batched_at from shop.orders where id = 2")[0]
+    assert changed_at > first_load[0][1]
     assert loader.query("select replication_key, key_properties from _baton.streams where stream = ?", [ORDERS]) == [
         ("updated_at", ["id"])
     ]
@@ -519,3 +530,167 @@ def test_a_rounding_value_is_refused(loader: Loader):
     line = '{"type":"RECORD","stream":"shop-orders","record":{"id":1,"amount":1.005}}'
     result = loader.run([schema(ORDERS, props, ["id"]), line], ok=False)
     assert "value would be rounded in column 'amount'" in result.stderr and "id=1: 1.005" in result.stderr
+
+
+# --- streams without key properties ---------------------------------------------------------------
+CONTACTS = "crm-contacts"
+CONTACT_PROPS = {
+    "email": TEXT,
+    "score": {"type": ["number", "null"], "x-sql-datatype": "decimal(5,1)"},
+    "updated_at": {"type": ["string"], "format": "date-time"},
+}
+
+
+def _contacts_day(day: int) -> list[tuple[str, str, str]]:
+    """The source table on day 1, 2, 3: rows are added, some at the newest updated_at of the day
+    before (the inclusive bookmark re-reads them), 10 exact duplicates from day 1 on."""
+    rows = [(f"c{i}@x", f"{i}.5", "2026-01-01T10:00:00+00:00") for i in range(5)]
+    rows += [("dup@x", "1.0", "2026-01-01T12:00:00+00:00")] * 10  # the newest of day 1: the first bookmark
+    if day >= 2:
+        rows += [("late@x", "2.0", "2026-01-01T12:00:00+00:00")]  # arrives at the bookmark itself
+        rows += [(f"d{i}@x", "3.0", "2026-01-02T09:00:00+00:00") for i in range(4)]
+    if day >= 3:
+        rows += [("d0@x", "3.0", "2026-01-02T09:00:00+00:00")]  # an exact duplicate, at the bookmark
+        rows += [(f"e{i}@x", None, "2026-01-03T08:00:00+00:00") for i in range(3)]
+    return rows
+
+
+def _extract(rows: list[tuple], incremental: bool, bookmark: str | None) -> list[tuple]:
+    """What the extractor reads: every row, or those at or after the bookmark, in key order."""
+    if not incremental or bookmark is None:
+        return sorted(rows, key=lambda r: r[2])
+    start = datetime.fromisoformat(bookmark)
+    return sorted((r for r in rows if datetime.fromisoformat(r[2]) >= start), key=lambda r: r[2])
+
+
+def _keyless_run(loader: Loader, tmp_path: Path, day: int, path: str, incremental: bool, bookmark: str | None):
+    read = _extract(_contacts_day(day), incremental, bookmark)
+    newest = max(r[2] for r in read) if read else bookmark
+    messages: list[dict | str] = []
+    if incremental and bookmark:  # the extractor echoes the state it starts from
+        messages.append(state({CONTACTS: {"replication_key": "updated_at", "replication_key_value": bookmark}}))
+    messages.append(schema(CONTACTS, CONTACT_PROPS, [], bookmark="updated_at" if incremental else None))
+    if path == "records":
+        messages += [record(CONTACTS, {"email": e, "score": s and float(s), "updated_at": u}) for e, s, u in read]
+    else:  # COPY: CSV files of at most 4 rows, unordered within the run as COPY may deliver them
+        for n in range(0, len(read), 4):
+            f = tmp_path / f"day{day}-{n}.csv"
+            chunk = read[n : n + 4][::-1]
+            f.write_text("".join(f"{e},{'' if s is None else s},{u}\n" for e, s, u in chunk))
+            messages.append(batch(CONTACTS, [f], "csv", columns=list(CONTACT_PROPS)))
+    if incremental:
+        messages.append(state({CONTACTS: {"replication_key": "updated_at", "replication_key_value": newest}}))
+    result = loader.run(messages, batch_size_rows=4)
+    return result, newest
+
+
+@pytest.mark.parametrize("path", ["records", "copy"])
+@pytest.mark.parametrize("incremental", [True, False], ids=["incremental", "full-table"])
+def test_a_table_without_keys_equals_the_source_every_day(loader: Loader, tmp_path: Path, path: str, incremental: bool):
+    bookmark = None
+    for day in (1, 2, 3):
+        result, bookmark = _keyless_run(loader, tmp_path, day, path, incremental, bookmark)
+        raw = loader.query("select email, score::varchar, updated_at from shop.contacts")
+        source = _contacts_day(day)
+        as_source = sorted((e, s, datetime.fromisoformat(u)) for e, s, u in source)
+        assert sorted(raw, key=lambda r: (r[0], r[1] or "", r[2])) == sorted(
+            as_source, key=lambda r: (r[0], r[1] or "", r[2])
+        ), f"day {day}"
+        assert loader.query("select count(*) from shop.contacts where email = 'dup@x'") == [(10,)]
+        figures = result.summaries[CONTACTS]
+        if incremental and day > 1:
+            # The rows at the bookmark were removed and read again: replaced, not appended.
+            at_bookmark = {2: 10, 3: 4}[day]
+            assert figures["deleted"] == at_bookmark, figures
+            assert "replaced its re-read window (updated_at >= 2026-01-0" in result.stderr
+        if not incremental:
+            assert figures["deleted"] == (0 if day == 1 else len(_contacts_day(day - 1)))
+            assert "Replaced table shop.contacts of FULL_TABLE stream 'crm-contacts'" in result.stderr
+
+
+def test_full_table_without_keys_is_swapped_in_before_the_final_state(loader: Loader, tmp_path: Path):
+    """Until the end of the input, readers (and a killed run) see the table of the run before."""
+    _keyless_run(loader, tmp_path, 1, "records", False, None)
+    messages: list[dict | str] = [schema(CONTACTS, CONTACT_PROPS, [])]
+    messages += [record(CONTACTS, {"email": f"n{i}@x", "updated_at": "2026-01-04T00:00:00Z"}) for i in range(6)]
+    messages.append(state({"other": {"replication_key_value": 1}}))
+    proc = subprocess.Popen(
+        loader.command(batch_size_rows=2), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(encode(messages))
+    proc.stdin.flush()
+    # Three batches are committed to the run's temp table and the STATE after them is written ...
+    assert json.loads(proc.stdout.readline()) == {"bookmarks": {"other": {"replication_key_value": 1}}}
+    # ... while the table is still the old one, whole; a kill now keeps it.
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert loader.query("select count(*) from shop.contacts") == [(len(_contacts_day(1)),)]
+
+    loader.run(messages, batch_size_rows=2)
+    assert loader.query("select count(*), min(email) from shop.contacts") == [(6, "n0@x")]
+
+
+def test_incremental_without_keys_and_without_a_bookmark_reloads_the_table(loader: Loader, tmp_path: Path):
+    """A reset bookmark (make state): the extractor reads the whole table, which replaces raw."""
+    _keyless_run(loader, tmp_path, 1, "records", True, None)
+    _keyless_run(loader, tmp_path, 2, "records", True, None)
+    assert loader.query("select count(*) from shop.contacts") == [(len(_contacts_day(2)),)]
+
+
+# --- schema changes announced ----------------------------------------------------------------------
+def test_a_dropped_or_widened_column_is_announced_once(loader: Loader):
+    v1 = {
+        "id": {"type": "integer"},
+        "campaign_key": TEXT,
+        "amount": {"type": "number", "x-sql-datatype": "decimal(10,2)"},
+    }
+    first = loader.run([schema(ORDERS, v1, ["id"]), record(ORDERS, {"id": 1, "campaign_key": "c", "amount": 1.5})])
+    assert first.summaries[ORDERS]["schema_changes"] == []
+    v2 = {"id": {"type": "integer"}, "amount": {"type": "number", "x-sql-datatype": "decimal(14,2)"}}
+    second = loader.run([schema(ORDERS, v2, ["id"]), record(ORDERS, {"id": 2, "amount": 2.25})])
+    assert second.summaries[ORDERS]["schema_changes"] == [
+        {"stream": ORDERS, "table": "shop.orders", "column": "amount", "change": "widened",
+         "from": "DECIMAL(10,2)", "to": "DECIMAL(14,2)"},
+        {"stream": ORDERS, "table": "shop.orders", "column": "campaign_key", "change": "dropped",
+         "from": "VARCHAR", "to": None},
+    ]  # fmt: skip
+    warnings = [line for line in second.stderr.splitlines() if "WARNING" in line and "Schema change" in line]
+    assert len(warnings) == 2
+    assert "stream 'shop-orders': column 'campaign_key' (VARCHAR) is no longer in the source's schema" in warnings[1]
+    assert "column 'amount' widened from DECIMAL(10,2) to DECIMAL(14,2)" in warnings[0]
+    assert loader.query("select id, campaign_key, amount from shop.orders order by id") == [
+        (1, "c", Decimal("1.50")),
+        (2, None, Decimal("2.25")),
+    ]
+    # Announced once: the next run under the same schema is quiet.
+    third = loader.run([schema(ORDERS, v2, ["id"]), record(ORDERS, {"id": 3, "amount": 1})])
+    assert third.summaries[ORDERS]["schema_changes"] == []
+    assert "Schema change" not in third.stderr
+
+
+# --- uuid -------------------------------------------------------------------------------------------
+def test_uuid_lands_as_uuid_through_records_and_csv(loader: Loader, tmp_path: Path):
+    props = {
+        "id": {"type": "integer"},
+        "ref": {"type": ["string", "null"], "format": "uuid"},
+        "other": {"type": ["string", "null"], "x-sql-datatype": "uuid"},
+    }
+    a, b = "0b3c8a7e-1f2d-4c5e-9a8b-7c6d5e4f3a2b", "f47ac10b-58cc-4372-a567-0e02b2c3d479"
+    csv = tmp_path / "u.csv"
+    csv.write_text(f"2,{b},\n3,,{a}\n")
+    loader.run([
+        schema(ORDERS, props, ["id"]), record(ORDERS, {"id": 1, "ref": a, "other": b}), batch(ORDERS, [csv], "csv")
+    ])  # fmt: skip
+    assert loader.types("shop.orders") == {"id": "BIGINT", "ref": "UUID", "other": "UUID"}
+    assert loader.query("select id, ref::varchar, other::varchar from shop.orders order by id") == [
+        (1, a, b),
+        (2, b, None),
+        (3, None, a),
+    ]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("4,not-a-uuid,\n")
+    result = loader.run([schema(ORDERS, props, ["id"]), batch(ORDERS, [bad], "csv")], ok=False)
+    assert "value 'not-a-uuid' of column 'ref' of stream 'shop-orders'" in result.stderr
+    assert "does not convert to UUID" in result.stderr

@@ -143,7 +143,10 @@ class DuckDBSink(BatchSink):
         """Timestamps stay as the tap wrote them: DuckDB casts ISO 8601 text (and `infinity`) exactly."""
 
     def setup(self) -> None:
-        self.target.store.ensure_table(self.spec)
+        changes = self.target.store.ensure_table(self.spec)
+        self.target.note_schema_changes(self.stream_name, changes)
+        if not self.spec.keys and not self.spec.replication_key:
+            self.target.full_table(self.spec)
 
     def process_record(self, record: dict, context: dict) -> None:
         for prop in DROPPED_METADATA:
@@ -181,9 +184,12 @@ class DuckDBSink(BatchSink):
                     fh.write("\n")
             names = list(self.spec.columns)
             self.target.store.stage_jsonl(self.spec, str(path), "none", names)
-            result = self.target.store.merge(self.spec, names, non_finite=self.target.non_finite_numbers)
+            result = self.target.store.merge(
+                self.spec, names, non_finite=self.target.non_finite_numbers, **self.target.placement(self.spec)
+            )
         finally:
             path.unlink(missing_ok=True)
+        self.target.placed(self.spec, result)
         self.target.count_merged(self.stream_name, result)
 
     # --- BATCH messages -------------------------------------------------------------------------
@@ -246,17 +252,25 @@ class DuckDBSink(BatchSink):
         (rows,) = store.conn.execute("select count(*) from _baton_stage").fetchone()
         self.target.count_received(self.stream_name, int(rows))
         result: MergeResult = store.merge(
-            self.spec, names, source=source, non_finite=self.target.non_finite_numbers, constants=constants
+            self.spec,
+            names,
+            source=source,
+            non_finite=self.target.non_finite_numbers,
+            constants=constants,
+            **self.target.placement(self.spec),
         )
+        self.target.placed(self.spec, result)
         self.target.count_merged(self.stream_name, result)
         self.logger.info(
-            "Loaded BATCH of '%s' (%s, %d file(s)): %d rows, %d inserted, %d updated",
+            "Loaded BATCH of '%s' (%s, %d file(s)): %d rows, %d inserted, %d updated, %d unchanged, %d removed",
             self.stream_name,
             fmt,
             len(paths),
             result.rows,
             result.inserted,
             result.updated,
+            result.unchanged,
+            result.deleted,
         )
         if self.config.get("delete_batch_files", False):
             for path in paths:

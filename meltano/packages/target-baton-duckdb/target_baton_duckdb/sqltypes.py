@@ -58,8 +58,9 @@ JSON = SqlType("JSON")
 DATE = SqlType("DATE")
 TIME = SqlType("TIME")
 TIMESTAMPTZ = SqlType("TIMESTAMPTZ")
+UUID = SqlType("UUID")
 
-_STRING_FORMATS = {"date-time": TIMESTAMPTZ, "date": DATE, "time": TIME}
+_STRING_FORMATS = {"date-time": TIMESTAMPTZ, "date": DATE, "time": TIME, "uuid": UUID}
 
 
 class TypeDeclarationError(ValueError):
@@ -138,6 +139,8 @@ def from_jsonschema(prop: t.Any) -> SqlType:
     if kind in ("object", "array"):
         return JSON
     if kind == "string":
+        if str(prop.get("x-sql-datatype", "")).strip().lower() == "uuid":
+            return UUID
         return _STRING_FORMATS.get(str(prop.get("format", "")), VARCHAR)
     return JSON
 

@@ -5,12 +5,17 @@ Ordering guarantees (what makes a killed load resume without loss or duplicates)
   SDK's drain of all sinks (a full batch drains all sinks here, not one), or at once when it
   arrives with nothing pending;
 - a BATCH message is loaded (committed) when it arrives, after the stream's pending records;
-- every STATE passes the bookmark guard first (see bookmarks.py).
+- every STATE passes the bookmark guard first (see bookmarks.py);
+- streams without key properties (see store.py): an INCREMENTAL one replaces its re-read window,
+  from the bookmark the run started from (the STATE the extractor echoes before it reads the
+  stream; none: the whole table is re-read) in the transaction of its first batch; a FULL_TABLE
+  one is swapped in at the end of the input, before the final STATE is written.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import shutil
 import sys
@@ -25,9 +30,10 @@ from singer_sdk.target_base import Target
 
 from target_baton_duckdb.bookmarks import BookmarkGuard
 from target_baton_duckdb.sink import DuckDBSink
-from target_baton_duckdb.store import LoaderError, MergeResult, Store
+from target_baton_duckdb.store import LoaderError, MergeResult, SchemaChange, Store, TableSpec
 
 SUMMARY_PREFIX = "baton-loader: "
+FULL_TABLE_STAGE = "_baton_full_{}"
 
 
 class TargetBatonDuckDB(Target):
@@ -89,6 +95,14 @@ class TargetBatonDuckDB(Target):
         self._replication_keys: dict[str, str] = {}
         self._written_state: dict | None = None
         self._report: dict[str, dict[str, int]] = {}
+        self._schema_changes: dict[str, list[dict]] = {}
+        # Streams without key properties: the bookmark each stream's latest STATE held before the
+        # stream's first message (its starting bookmark), the streams whose re-read window is
+        # replaced already, and the FULL_TABLE streams with the temp table of their run.
+        self._bookmarks_seen: dict[str, t.Any] = {}
+        self._start_bookmarks: dict[str, t.Any] = {}
+        self._windows_replaced: set[str] = set()
+        self._full_tables: dict[str, tuple[TableSpec, str | None]] = {}
         self.guard = BookmarkGuard(
             self.started_at,
             float(self.config.get("bookmark_tolerance_seconds", 300)),
@@ -127,7 +141,7 @@ class TargetBatonDuckDB(Target):
 
     # --- the run's figures ----------------------------------------------------------------------
     def _figures(self, stream: str) -> dict[str, int]:
-        return self._report.setdefault(stream, {"rows": 0, "inserted": 0, "updated": 0})
+        return self._report.setdefault(stream, {"rows": 0, "inserted": 0, "updated": 0, "unchanged": 0, "deleted": 0})
 
     def count_received(self, stream: str, rows: int) -> None:
         self._figures(stream)["rows"] += rows
@@ -136,6 +150,91 @@ class TargetBatonDuckDB(Target):
         figures = self._figures(stream)
         figures["inserted"] += result.inserted
         figures["updated"] += result.updated
+        figures["unchanged"] += result.unchanged
+        figures["deleted"] += result.deleted
+
+    def note_schema_changes(self, stream: str, changes: list[SchemaChange]) -> None:
+        known = self._schema_changes.setdefault(stream, [])
+        for change in changes:
+            if change.as_dict() not in known:
+                known.append(change.as_dict())
+
+    # --- streams without key properties -----------------------------------------------------------
+    def _note_bookmarks(self, state: t.Any) -> None:
+        bookmarks = state.get("bookmarks") if isinstance(state, dict) else None
+        if not isinstance(bookmarks, dict):
+            return
+        for stream, bookmark in bookmarks.items():
+            if stream not in self._start_bookmarks:
+                self._bookmarks_seen[stream] = _bookmark_value(bookmark)
+
+    def _stream_begins(self, stream: str) -> None:
+        """The stream's first RECORD or BATCH of the run: its starting bookmark is the one seen so far."""
+        if stream not in self._start_bookmarks:
+            self._start_bookmarks[stream] = self._bookmarks_seen.get(stream)
+
+    def placement(self, spec: TableSpec) -> dict[str, t.Any]:
+        """Where a batch of a stream without key properties goes (store.merge's `into`, `window`)."""
+        if spec.keys:
+            return {}
+        if spec.stream in self._full_tables:
+            into = self._full_tables[spec.stream][1] or FULL_TABLE_STAGE.format(
+                hashlib.sha1(spec.stream.encode()).hexdigest()[:12]
+            )
+            self._full_tables[spec.stream] = (spec, into)
+            return {"into": into}
+        if spec.replication_key and spec.stream not in self._windows_replaced:
+            start = self._start_bookmarks.get(spec.stream)
+            return {"window": (spec.replication_key, start)}
+        return {}
+
+    def placed(self, spec: TableSpec, result: MergeResult) -> None:
+        """A batch is committed: the run's window of the stream is replaced."""
+        if not spec.keys and spec.replication_key and spec.stream not in self._full_tables:
+            if spec.stream not in self._windows_replaced:
+                start = self._start_bookmarks.get(spec.stream)
+                self.logger.info(
+                    "Stream '%s' has no key properties: replaced its re-read window (%s) with this run's rows: "
+                    "%d row(s) removed",
+                    spec.stream,
+                    f"{spec.replication_key} >= {start}" if start is not None else "every row: no starting bookmark",
+                    result.deleted,
+                )
+            self._windows_replaced.add(spec.stream)
+
+    def full_table(self, spec: TableSpec) -> None:
+        """A stream without key properties nor replication key: its table is replaced at the end."""
+        if spec.stream not in self._full_tables:
+            self._full_tables[spec.stream] = (spec, None)
+        else:
+            self._full_tables[spec.stream] = (spec, self._full_tables[spec.stream][1])
+
+    def _replace_full_tables(self) -> None:
+        for stream, (spec, into) in sorted(self._full_tables.items()):
+            deleted, inserted = self.store.replace_table(spec, into)
+            figures = self._figures(stream)
+            figures["deleted"] += deleted
+            self.logger.info(
+                "Replaced table %s of FULL_TABLE stream '%s' (no key properties) with this run's %d row(s) "
+                "(%d before), in one transaction",
+                spec.label,
+                stream,
+                inserted,
+                deleted,
+            )
+        self._full_tables.clear()
+
+    def drain_all(self, *, is_endofpipe: bool = False) -> None:
+        """At the end of the input, FULL_TABLE streams without keys are swapped in before the final STATE."""
+        if not is_endofpipe or not self._full_tables:
+            super().drain_all(is_endofpipe=is_endofpipe)
+            return
+        latest, self._latest_state = self._latest_state, None
+        super().drain_all(is_endofpipe=True)
+        self._replace_full_tables()
+        self._latest_state = latest
+        if latest:
+            self._write_state_message(copy.deepcopy(latest))
 
     # --- messages -------------------------------------------------------------------------------
     def _process_schema_message(self, message_dict: dict) -> None:
@@ -157,6 +256,7 @@ class TargetBatonDuckDB(Target):
         super()._process_schema_message(message_dict)
 
     def _process_record_message(self, message_dict: dict) -> None:
+        self._stream_begins(message_dict.get("stream", ""))
         super()._process_record_message(message_dict)
         stream = message_dict["stream"]
         for stream_map in self.mapper.stream_maps.get(stream, []):
@@ -173,6 +273,7 @@ class TargetBatonDuckDB(Target):
         self._assert_line_requires(message_dict, requires={"stream", "encoding", "manifest"})
         stream = message_dict["stream"]
         self._assert_sink_exists(stream)
+        self._stream_begins(stream)
         sink = t.cast("DuckDBSink", self.get_sink(stream))
         self.drain_one(sink)  # the stream's records that came before these files go first
         sink.load_batch(
@@ -189,6 +290,7 @@ class TargetBatonDuckDB(Target):
         if self._latest_state == state:
             return
         self._latest_state = state
+        self._note_bookmarks(state)
         self._learn_replication_keys(state)
         if not any(sink.current_size for sink in [*self._sinks_active.values(), *self._sinks_to_clear]):
             # Everything received before this STATE is committed: it may be written now.
@@ -219,13 +321,34 @@ class TargetBatonDuckDB(Target):
         for stream in sorted({*self._sinks_active, *self._report}):
             sink = self._sinks_active.get(stream)
             table = sink.spec.label if isinstance(sink, DuckDBSink) else None
-            line = {"stream": stream, "table": table, **self._figures(stream)}
+            line = {
+                "stream": stream,
+                "table": table,
+                **self._figures(stream),
+                "schema_changes": self._schema_changes.get(stream, []),
+            }
             sys.stderr.write(SUMMARY_PREFIX + json.dumps(line) + "\n")
         sys.stderr.flush()
         if self._store is not None:
             self._store.close()
         if self._work_dir is not None:
             shutil.rmtree(self._work_dir, ignore_errors=True)
+
+
+def _bookmark_value(bookmark: t.Any) -> t.Any:
+    """The replication key value a stream's bookmark starts a read from: its own, or the smallest of
+    its partitions' (None when one partition has none: that partition is read from its start)."""
+    if not isinstance(bookmark, dict):
+        return None
+    if bookmark.get("replication_key_value") is not None:
+        return bookmark["replication_key_value"]
+    values = [p.get("replication_key_value") for p in bookmark.get("partitions") or [] if isinstance(p, dict)]
+    if values and all(v is not None for v in values):
+        try:
+            return min(values)
+        except TypeError:
+            return None
+    return None
 
 
 __all__ = ["LoaderError", "TargetBatonDuckDB"]
