@@ -69,7 +69,7 @@ def test_source_file_follows_the_convention(path: Path) -> None:
     assert config["baton"]["kind"] in ("postgres", "files"), f"{path.name}: baton.kind"
     assert loader["config"]["path"] == f"$BATON_WAREHOUSE_DIR/raw_{source}.duckdb"
     assert loader["config"]["default_target_schema"] == source
-    assert config["jobs"] == [{"name": f"el-{source}", "tasks": [f"tap-{source} target-raw-{source}"]}]
+    assert "jobs" not in config, f"{path.name}: the ingestion job runs `meltano run`, not a Meltano job"
 
 
 def test_dbt_sources_read_the_raw_files_meltano_writes() -> None:
