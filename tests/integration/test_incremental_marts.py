@@ -99,6 +99,36 @@ def _order(rng: random.Random, order_id: int, day: date) -> dict:
     }
 
 
+def _customers(rng: random.Random) -> list[dict]:
+    since = _ts(DAY1 - timedelta(days=30))
+    return [
+        {
+            "customer_id": c,
+            "full_name": f"Customer {c}",
+            "email": f"c{c}@example.com",
+            "country": rng.choice(["DE", "FR", "NL"]),
+            "created_at": since,
+            "updated_at": since,
+        }
+        for c in range(1, 21)
+    ]
+
+
+def _products() -> list[dict]:
+    since = _ts(DAY1 - timedelta(days=60))
+    return [
+        {
+            "product_id": p,
+            "product_name": f"Product {p}",
+            "category": ["books", "toys", "games"][p % 3],
+            "unit_price": round(9.99 * p, 2),
+            "created_at": since,
+            "updated_at": since,
+        }
+        for p in range(1, 6)
+    ]
+
+
 def _spend(day: date, campaign: str, amount: float) -> dict:
     return {
         "spend_date": day.isoformat(),
@@ -161,24 +191,8 @@ def test_incremental_builds_equal_a_full_refresh_after_days_of_changes(warehouse
     day2, day3, day4 = (DAY1 + timedelta(days=n) for n in (1, 2, 3))
 
     # Day 1: customers, products, 300 orders over the three days before and day 1, spend for each.
-    raw.load(
-        "shop.customers",
-        [
-            {"customer_id": c, "full_name": f"Customer {c}", "email": f"c{c}@example.com",
-             "country": rng.choice(["DE", "FR", "NL"]), "created_at": _ts(DAY1 - timedelta(days=30)),
-             "updated_at": _ts(DAY1 - timedelta(days=30))}  # fmt: skip
-            for c in range(1, 21)
-        ],
-    )
-    raw.load(
-        "shop.products",
-        [
-            {"product_id": p, "product_name": f"Product {p}", "category": ["books", "toys", "games"][p % 3],
-             "unit_price": 9.99 * p, "created_at": _ts(DAY1 - timedelta(days=60)),
-             "updated_at": _ts(DAY1 - timedelta(days=60))}  # fmt: skip
-            for p in range(1, 6)
-        ],
-    )
+    raw.load("shop.customers", _customers(rng))
+    raw.load("shop.products", _products())
     raw.load("shop.orders", [_order(rng, i, DAY1 - timedelta(days=i % 4)) for i in range(1, 301)])
     raw.load(
         "marketing.ad_spend",
@@ -186,7 +200,7 @@ def test_incremental_builds_equal_a_full_refresh_after_days_of_changes(warehouse
     )
     _dbt(incremental, "build")
 
-    # Day 2: new orders; day-1 orders shipped, cancelled (one with a corrected amount); a customer moved.
+    # Day 2: new orders; 40 orders of the four days before change status and amount; a customer moved.
     raw.load("shop.orders", [_order(rng, i, day2) for i in range(301, 401)])
     old = raw.rows("shop.orders", "order_id between 1 and 40")
     raw.load(
@@ -197,7 +211,7 @@ def test_incremental_builds_equal_a_full_refresh_after_days_of_changes(warehouse
     raw.load("marketing.ad_spend", [_spend(day2, c, 31.5) for c in CAMPAIGNS[:4]])
     _dbt(incremental, "build")
 
-    # Day 3: late changes. An order of three days ago changes amount and loses its campaign, one
+    # Day 3: late changes. An order of day 1 changes amount and loses its campaign, another
     # without a campaign gains one; a product changes category; a late ad spend file for day 1
     # (a new campaign) and a corrected one for day 2.
     late = raw.rows("shop.orders", "order_id in (4, 8)")
@@ -241,16 +255,8 @@ def test_full_refresh_rebuilds_what_an_incremental_build_would_not(warehouses: t
     incremental, _ = warehouses
     rng = random.Random(7)
     raw = Raw(incremental)
-    raw.load(
-        "shop.customers",
-        [{"customer_id": c, "full_name": "x", "email": "x@example.com", "country": "DE",
-          "created_at": _ts(DAY1), "updated_at": _ts(DAY1)} for c in range(1, 21)],  # fmt: skip
-    )
-    raw.load(
-        "shop.products",
-        [{"product_id": p, "product_name": "p", "category": "books", "unit_price": 1.0,
-          "created_at": _ts(DAY1), "updated_at": _ts(DAY1)} for p in range(1, 6)],  # fmt: skip
-    )
+    raw.load("shop.customers", _customers(rng))
+    raw.load("shop.products", _products())
     raw.load("shop.orders", [_order(rng, i, DAY1) for i in range(1, 51)])
     raw.load("marketing.ad_spend", [_spend(DAY1, "newsletter", 10.0)])
     _dbt(incremental, "build", "--select", "+tag:finance")
