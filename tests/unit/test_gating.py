@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from airflow.sdk.exceptions import AirflowFailException, AirflowRescheduleException
-from baton.runners import PERMANENT_EXIT_CODES, job_failed
 from baton.assets import cycle_asset, raw_asset
 from baton.config import Config, load_config
 from baton.dbt_dags import BUILD_STATE, build_dbt_dags
@@ -25,6 +24,7 @@ from baton.gating import (
 )
 from baton.ingestion import build_ingestion_dag, raw_extra
 from baton.metadata import load_manifest, load_sources
+from baton.runners import PERMANENT_EXIT_CODES, job_failed
 
 
 @dataclass
