@@ -316,6 +316,11 @@ def discover(name: str, schema: str, repo: Path = REPO) -> dict:
         f'TAP_BATON_POSTGRES_SQLALCHEMY_URL="${url_var}" '
         f"TAP_BATON_POSTGRES_FILTER_SCHEMAS='{json.dumps([schema])}' exec {TAP} --config ENV --discover"
     )
+    image = os.environ.get("BATON_JOBS_IMAGE")
+    if image and shutil.which("docker"):
+        found = subprocess.run(["docker", "image", "inspect", image], capture_output=True, text=True)
+        if found.returncode != 0:
+            raise Unreachable(f"the jobs image {image} is not built: run `make jobs-image` (or `make up`) first")
     passed = ["-e", url_var] if os.environ.get(url_var) else []
     cmd = [
         *compose_command(repo),

@@ -1,4 +1,5 @@
-"""Incremental marts equal a full refresh, row for row, after days of inserts, updates and late changes.
+"""Incremental marts equal a full refresh, row for row, after days of inserts, updates and late changes;
+and the dbt job (dbt/bin/dbt_job.py) fails a build whose data tests fail as bad data, naming them.
 
 Real dbt (.venvs/dbt) on real DuckDB raw files, written here the way the loader writes them: one
 file per source, rows upserted by key, each write stamped with `_sdc_batched_at` (the load time).
@@ -9,6 +10,7 @@ ways (EXCEPT ALL): no row may differ.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -278,3 +280,37 @@ def test_full_refresh_rebuilds_what_an_incremental_build_would_not(warehouses: t
     assert marts() == (before[0], before[1] + 2)
     _dbt(incremental, "build", "--select", "+tag:finance", "--full-refresh")
     assert marts() == (1, before[1] - before[0] + 1 + 2)
+
+
+def test_the_dbt_job_fails_bad_data_at_once_naming_the_tests_and_rows(warehouses: tuple[Path, Path]) -> None:
+    """Real dbt through the jobs image's dbt command (dbt/bin/dbt_job.py): two negative amounts
+    break the in_range test on order_total; the job exits 3 (bad data: the runner does not retry)
+    and its BATON_RESULT names the test, its model and column, and the 2 failing rows."""
+    warehouse, _ = warehouses
+    rng = random.Random(3)
+    raw = Raw(warehouse)
+    raw.load("shop.customers", _customers(rng))
+    raw.load("shop.products", _products())
+    orders = [_order(rng, i, DAY1) for i in range(1, 21)]
+    orders[3]["amount"], orders[7]["amount"] = -5.0, -0.01
+    raw.load("shop.orders", orders)
+    env = {
+        **os.environ,
+        "BATON_WAREHOUSE_DIR": str(warehouse),
+        "DBT_PROFILES_DIR": str(REPO / "dbt"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "BATON_DBT_BIN": str(DBT),
+    }
+    job = [str(DBT.parent / "python"), str(REPO / "dbt" / "bin" / "dbt_job.py")]
+    args = ["build", "--select", "+tag:finance", "--target-path", str(warehouse / "target")]
+    done = subprocess.run([*job, *args], cwd=REPO / "dbt", env=env, capture_output=True, text=True)
+    assert done.returncode == 3, done.stdout[-4000:]
+    last = done.stdout.strip().splitlines()[-1]
+    assert last.startswith("BATON_RESULT: "), done.stdout[-2000:]
+    result = json.loads(last.removeprefix("BATON_RESULT: "))
+    assert result["failure"] == "bad data" and result["errors"] == []
+    assert result["failed_tests"] == [
+        {"name": "in_range_stg_orders_order_total__1000000__0", "failures": 2, "model": "stg_orders",
+         "column": "order_total"}
+    ]  # fmt: skip
+    assert "in_range_stg_orders_order_total__1000000__0 (2 rows)" in result["reason"]
