@@ -217,8 +217,13 @@ class Table:
     discovered: bool = False
 
     @property
+    def raw(self) -> str:
+        """Its name in raw_<source>.duckdb, in the dbt source and in its staging model's name."""
+        return raw_column(self.name)
+
+    @property
     def id_column(self) -> str:
-        return f"{singular(self.name)}_id"
+        return f"{singular(self.raw)}_id"
 
 
 def _job_module():
@@ -342,8 +347,9 @@ def discover(name: str, schema: str, repo: Path = REPO) -> dict:
     except subprocess.TimeoutExpired:
         raise Unreachable(f"discovery did not answer within {DISCOVERY_TIMEOUT} s") from None
     if done.returncode != 0:
-        lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
-        last = next((ln for ln in reversed(lines) if "Error" in ln or "error" in ln), lines[-1] if lines else "")
+        lines = [ln.strip() for ln in done.stderr.splitlines() if ln.strip() and "sqlalche.me" not in ln]
+        said = [ln for ln in lines if re.search(r"(Error|error|refused|timeout|failed)\b", ln)]
+        last = said[-1] if said else (lines[-1] if lines else "")
         raise Unreachable(f"discovery failed (exit {done.returncode}): {last.strip()[:400]}")
     try:
         return json.loads(done.stdout)
@@ -377,7 +383,7 @@ def _how(tables: list[Table]) -> str:
 
 
 def _source_table(t: Table) -> str:
-    lines = [f"      - name: {t.name}"]
+    lines = [f"      - name: {t.raw}"]
     if len(t.keys) == 1:
         lines += [
             "        columns:",
@@ -403,7 +409,7 @@ def _staging_columns(t: Table) -> str:
 
 
 def _staging_model(name: str, t: Table) -> str:
-    lines = [f"  - name: stg_{t.name}", f"    description: One row per {singular(t.name)} of source {name}."]
+    lines = [f"  - name: stg_{t.raw}", f"    description: One row per {singular(t.raw)} of source {name}."]
     lines.append("    columns:")
     if len(t.keys) == 1:
         lines += [f"      - name: {t.id_column}", "        data_tests: [unique, not_null]"]
@@ -447,7 +453,7 @@ def plan(
         staging / "__sources.yml": DBT_SOURCES.format(**values),
     }
     for t in tables:
-        files[staging / f"stg_{t.name}.sql"] = STAGING_SQL.format(name=name, table=t.name, columns=_staging_columns(t))
+        files[staging / f"stg_{t.raw}.sql"] = STAGING_SQL.format(name=name, table=t.raw, columns=_staging_columns(t))
     files[staging / f"stg_{name}.yml"] = STAGING_YML.format(**values)
     return files
 
@@ -472,10 +478,10 @@ def next_steps(name: str, kind: str, tables: list[Table], discovered: bool) -> s
             f"  1. Drop the files into .baton/data/{name}/ named {entity}_*.csv (AWS: the EFS folder /data/{name});\n"
             f"     declare column types under schema_overrides in meltano/sources/{name}.meltano.yml if you know them."
         )
-    stubs = ", ".join(f"dbt/models/staging/{name}/stg_{t.name}.sql" for t in tables)
+    stubs = ", ".join(f"dbt/models/staging/{name}/stg_{t.raw}.sql" for t in tables)
     return (
         f"Next steps for source '{name}':\n{where}\n"
-        f"  2. Adjust the staging stubs {stubs} (rename and cast columns).\n"
+        f"  2. Adjust the staging stubs (rename and cast columns): {stubs}.\n"
         f"  3. Read it from a mart: a domain is a folder dbt/models/marts/<domain>/ tagged in dbt_project.yml;\n"
         f"     its DAG is scheduled on raw_{name} as soon as one of its models reads a stg_ model of it.\n"
         f"  4. make bake && make up   (ingest_{name} appears, triggered by the daily cycle)"
@@ -580,7 +586,7 @@ def main(argv: list[str]) -> int:
             )
         else:
             if not tables:
-                what = f"table {args.schema}.{args.entity}" if args.entity else f"any table in schema {args.schema}"
+                what = f"table {args.schema}.{args.entity}" if args.entity else f"table in schema {args.schema}"
                 print(f"error: discovery found no {what} in source '{args.name}'; nothing written", file=sys.stderr)
                 return 1
             for t in tables:
