@@ -176,3 +176,16 @@ def test_remove_takes_out_what_add_wrote_and_refuses_unknown_or_read_sources(rep
     assert (kit / "meltano" / "sources" / "shop.meltano.yml").is_file(), "a refused remove deleted something"
     forced = _remove(kit, "shop", "--force")
     assert forced.returncode == 0 and not (kit / "dbt" / "models" / "staging" / "shop").exists()
+
+
+def test_dbt_names_follow_the_loaders_table_and_column_names(tmp_path: Path) -> None:
+    notes = add_source.Table(
+        name="Notes", columns=["id", "order", "Body Text"], keys=["id"], replication_key="modified_at", discovered=True
+    )
+    files = add_source.plan("crm", "postgres", "crm", "id", "crm", repo=tmp_path, tables=[notes])
+    extractor = yaml.safe_load(files[tmp_path / "meltano" / "sources" / "crm.meltano.yml"])["plugins"]["extractors"][0]
+    assert extractor["select"] == ["crm-Notes.*"], "the select list uses the source's own stream id"
+    staging = tmp_path / "dbt" / "models" / "staging" / "crm"
+    sql = files[staging / "stg_notes.sql"]
+    assert "source('crm', 'notes')" in sql
+    assert 'id as note_id,\n        "order",\n        body_text,' in sql
