@@ -30,6 +30,7 @@ TERMINAL = {"success", "failed"}
 FAILED_GRACE_SECONDS = 30
 # Run on demand only: not part of a cycle.
 NOT_IN_CYCLE = {"cycle", "meltano_state"}
+RAW_PREFIX = "raw_"
 
 
 class StackError(RuntimeError):
@@ -125,9 +126,20 @@ class Airflow:
         tis = self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 100})
         return [ti["task_id"] for ti in tis["task_instances"] if ti["state"] in ("failed", "upstream_failed")]
 
+    def dag_sources(self, dag_id: str) -> set[str] | None:
+        """The sources a DAG waits for: the raw_<source> assets of its schedule (a dbt DAG's are
+        the sources its models read); None when Airflow does not say."""
+        try:
+            details = self.request("GET", f"/dags/{dag_id}/details")
+        except StackError:
+            return None
+        expression = (details or {}).get("asset_expression")
+        return raw_sources(expression) if expression else None
+
     def reason(self, dag_id: str, run_id: str, task_id: str) -> str | None:
-        """The `reason` XCom a task leaves when it stops a run on purpose (a dbt DAG's gate:
-        "marketing did not land 2026-11-25: ..."); None when it left none."""
+        """The `reason` XCom a task leaves when it stops a run: a dbt DAG's gate ("marketing did not
+        land 2026-11-25: ...") or its failed build ("1 data test failed: in_range_stg_orders_order_total
+        (3 rows) (bad data: not retried)"); None when it left none."""
         try:
             entry = self.request(
                 "GET",
@@ -138,6 +150,22 @@ class Airflow:
             return None
         value = (entry or {}).get("value")
         return str(value) if value else None
+
+
+def raw_sources(expression: Any) -> set[str]:
+    """The source names of the raw_<source> assets anywhere in a DAG's asset expression (as the
+    REST API gives it: nested all/any lists of {"asset": {"name", "uri", ...}})."""
+    found: set[str] = set()
+    if isinstance(expression, dict):
+        name = expression.get("name")
+        if isinstance(name, str) and name.startswith(RAW_PREFIX) and "uri" in expression:
+            found.add(name.removeprefix(RAW_PREFIX))
+        for value in expression.values():
+            found |= raw_sources(value)
+    elif isinstance(expression, list):
+        for value in expression:
+            found |= raw_sources(value)
+    return found
 
 
 def client_from_env() -> Airflow:
@@ -175,7 +203,8 @@ class CycleResult:
     cycle_id: str | None
     runs: dict[str, dict[str, Any]] = field(default_factory=dict)  # dag_id -> its run in this cycle
     rows: dict[str, int | None] = field(default_factory=dict)  # dag_id -> rows loaded (ingestion)
-    reasons: dict[str, str] = field(default_factory=dict)  # dag_id -> why its run stopped (a gate's reason)
+    reasons: dict[str, str] = field(default_factory=dict)  # dag_id -> why its run stopped (a gate's or build's reason)
+    sources: dict[str, set[str] | None] = field(default_factory=dict)  # dag_id -> the sources it waits for
 
     expected: list[str] = field(default_factory=list)  # the DAGs a complete cycle runs
 
@@ -250,7 +279,7 @@ def follow_cycle(
             events = af.asset_events(source_dag_id=dag_id, source_run_id=run["dag_run_id"])
             result.rows[dag_id] = next((e["extra"].get("rows") for e in events if "rows" in (e["extra"] or {})), None)
         elif dag_id.startswith("dbt_") and run["state"] == "failed":
-            reason = af.reason(dag_id, run["dag_run_id"], "build")  # its gate's reason
+            reason = af.reason(dag_id, run["dag_run_id"], "build")  # its gate's or its build's reason
             if reason:
                 result.reasons[dag_id] = reason
     if result.cycle_id is None:
@@ -274,17 +303,28 @@ def summary(af: Airflow, result: CycleResult) -> Table:
         rows = result.rows.get(dag_id)
         table.add_row(dag_id, state, duration, "-" if rows is None else f"{rows:,}")
     for dag_id in sorted(set(result.expected) - set(result.runs)):
-        table.add_row(dag_id, f"not run ({not_run_reason(result)})", "-", "-")
+        if dag_id not in result.sources:  # failure_lines reads them too
+            result.sources[dag_id] = af.dag_sources(dag_id)
+        table.add_row(dag_id, f"not run ({not_run_reason(result, dag_id)})", "-", "-")
     return table
 
 
-def not_run_reason(result: CycleResult) -> str:
-    lost = sorted(
-        d.removeprefix("ingest_") for d, r in result.runs.items() if d.startswith("ingest_") and r["state"] == "failed"
-    )
+def not_run_reason(result: CycleResult, dag_id: str | None = None) -> str:
+    """Why `dag_id` did not run: its own sources that did not land this cycle (failed, or not run
+    at all). When its sources are unknown, every source that failed."""
+    cycle = result.cycle_id or "this cycle"
+    reads = result.sources.get(dag_id) if dag_id else None
+    ingested = {d.removeprefix("ingest_"): r["state"] for d, r in result.runs.items() if d.startswith("ingest_")}
+    if reads is None:
+        lost = sorted(s for s, state in ingested.items() if state == "failed")
+        return f"{', '.join(lost)} did not land {cycle}" if lost else "its sources did not land"
+    lost = sorted(s for s in reads if ingested.get(s) != "success")
     if lost:
-        return f"{', '.join(lost)} did not land {result.cycle_id or 'this cycle'}"
-    return "its sources did not land"
+        return f"{', '.join(lost)} did not land {cycle}"
+    if reads:
+        landed = ", ".join(sorted(reads))
+        return f"its sources ({landed}) landed {cycle} but it did not start: see `make logs SERVICE=scheduler`"
+    return "it did not start: see `make logs SERVICE=scheduler`"
 
 
 def failure_lines(result: CycleResult) -> list[str]:
@@ -293,7 +333,7 @@ def failure_lines(result: CycleResult) -> list[str]:
     for dag_id, run in sorted(result.runs.items()):
         if run["state"] != "success":
             lines.append(f"{dag_id}: {result.reasons.get(dag_id, run['state'])}")
-    lines += [f"{d}: not run ({not_run_reason(result)})" for d in sorted(set(result.expected) - set(result.runs))]
+    lines += [f"{d}: not run ({not_run_reason(result, d)})" for d in sorted(set(result.expected) - set(result.runs))]
     return lines
 
 

@@ -15,6 +15,16 @@ build task's first step (its pre_execute hook). The gate reads the newest events
   stopped      a source failed to land it (or gating is `fail` on mixed cycles): the task fails at
                once, without retries, saying which source did not land which cycle
 The reason is in the task log and in the task's XCom `reason` (what `make run` prints).
+
+The build itself is the dbt job (dbt/bin/dbt_job.py): when data tests fail, it exits 3 (bad data)
+and names them with their failing row counts; a compile error exits 2 (bad configuration); both
+fail the task at once, without retries. Anything else (a lost connection, a locked file, a killed
+container) is retried. When the task fails for good, its XCom `reason` says why (the job's
+BATON_RESULT reason: "1 data test failed: in_range_stg_orders_order_total (3 rows) ...") and the
+dbt_<domain> asset's state `build` keeps {cycle_id, run_id, state, reason, failed_tests}.
+
+Param `full_refresh` (default false): a manual run with it on adds --full-refresh, rebuilding the
+incremental marts from all of raw.
 """
 
 from __future__ import annotations
@@ -23,7 +33,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from airflow.sdk import DAG
+from airflow.sdk import DAG, Param
 from airflow.sdk.exceptions import AirflowFailException, AirflowRescheduleException
 
 from baton.assets import CYCLE_ID, cycle_asset, dbt_asset, raw_asset
@@ -32,13 +42,35 @@ from baton.cycle import START
 from baton.gating import MixedCyclesError, decide, landing_failures, newest_cycle_ids, newest_event
 from baton.ingestion import retry_args
 from baton.metadata import MetadataError, Source, domain_sources
-from baton.runners import job_operator
+from baton.runners import RESULT_PREFIX, baton_result, job_operator
 
 log = logging.getLogger("baton.gating")
 
 BUILD_TASK = "build"
 # XCom keys of the build task: the cycle the gate let it build, and why it waits or stopped.
 GATE_CYCLE, GATE_REASON = "cycle_id", "reason"
+# Asset state key on dbt_<domain>: the outcome of the domain's newest build that failed for good.
+BUILD_STATE = "build"
+FULL_REFRESH = "full_refresh"
+
+
+def build_failure(error: object, output: list[str] | None = None) -> dict[str, Any]:
+    """What a failed build says: the dbt job's BATON_RESULT (in the error's tail, or in `output`,
+    e.g. the last lines of an ECS task's log), else the error's last meaningful line."""
+    text = str(error or "")
+    result = baton_result(text) or baton_result(output or [])
+    if result is not None:
+        return {
+            "reason": result.get("reason") or "dbt failed",
+            "failed_tests": result.get("failed_tests") or [],
+            "failure": result.get("failure"),
+        }
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if not lines:
+        return {"reason": "dbt failed: see the task log", "failed_tests": []}
+    # "`dbt build ...` exited with code 137 (container ...):" and the job's last line.
+    said = lines[0].rstrip(":") + (f": {lines[-1]}" if len(lines) > 1 else "")
+    return {"reason": said[:600], "failed_tests": []}
 
 
 def _resuming(context: dict[str, Any]) -> bool:
@@ -72,6 +104,7 @@ def gate(context: dict[str, Any], config: Config, raws: list, cycle: Any) -> str
     (log.warning if "mixed" in message else log.info)(message)
     if ready:
         ti.xcom_push(key=GATE_CYCLE, value=cycle_id)
+        ti.xcom_push(key=GATE_REASON, value="")  # no longer waiting: a failure from here on is the build's
         return cycle_id
     ti.xcom_push(key=GATE_REASON, value=message)
     now = datetime.now(UTC)
@@ -98,6 +131,14 @@ def _dbt_dag(dag_id: str, domains: list[str], sources: list[str], select: list[s
         max_active_runs=1,
         tags=["baton", "dbt", *(f"domain:{d}" for d in domains)],
         default_args={"owner": config.owner, **retry_args(config.dbt)},
+        params={
+            FULL_REFRESH: Param(
+                False,
+                type="boolean",
+                title="Full refresh",
+                description="Rebuild the incremental marts from all of raw (dbt build --full-refresh)",
+            )
+        },
     ) as dag:
 
         def check_gate(context) -> None:
@@ -109,10 +150,44 @@ def _dbt_dag(dag_id: str, domains: list[str], sources: list[str], select: list[s
             if not _resuming(context):
                 gate(context, config, raws, cycle)
 
+            if (context.get("params") or {}).get(FULL_REFRESH):  # rebuild the incremental marts in full
+                task = context["task"]
+                if "--full-refresh" not in task.command:
+                    task.command = [*task.command, "--full-refresh"]
+
         def publish(context, result) -> None:  # the build's own events carry the gate's cycle id
             cycle_id = context["ti"].xcom_pull(task_ids=BUILD_TASK, key=GATE_CYCLE)
             for asset in outlets:
                 context["outlet_events"][asset].extra = {CYCLE_ID: cycle_id}
+
+        def record_failure(context) -> None:  # failed for good: say why, where `make run` looks
+            ti, error = context["ti"], context.get("exception")
+            if ti.xcom_pull(task_ids=BUILD_TASK, key=GATE_REASON):
+                return  # the gate stopped it and said why
+            output = None
+            last_lines = getattr(context.get("task"), "last_log_lines", None)  # ECS: the job's log
+            if callable(last_lines) and RESULT_PREFIX not in str(error or ""):
+                try:
+                    output = last_lines()
+                except Exception as exc:
+                    log.warning("could not read the job's log: %s", exc)
+            failure = build_failure(error, output)
+            log.error("dbt build failed: %s", failure["reason"])
+            try:
+                ti.xcom_push(key=GATE_REASON, value=failure["reason"])
+            except Exception as exc:
+                log.warning("could not record the failure reason: %s", exc)
+            state = {
+                CYCLE_ID: ti.xcom_pull(task_ids=BUILD_TASK, key=GATE_CYCLE),
+                "run_id": context.get("run_id"),
+                "state": "failed",
+                **failure,
+            }
+            for asset in outlets:
+                try:
+                    context["asset_state_store"][asset].set(BUILD_STATE, state)
+                except Exception as exc:  # never hide the build's own failure behind this one
+                    log.warning("could not record the build state of %s: %s", asset.name, exc)
 
         # DuckDB allows one writer per file: dbt runs write analytics.duckdb one at a time (the pool
         # BATON_WAREHOUSE_POOL has one slot). Loads write their own raw files and need no slot.
@@ -125,6 +200,7 @@ def _dbt_dag(dag_id: str, domains: list[str], sources: list[str], select: list[s
             outlets=outlets,
             pre_execute=check_gate,
             post_execute=publish,
+            on_failure_callback=record_failure,
             **pool,
         )
     return dag

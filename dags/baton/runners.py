@@ -30,6 +30,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
@@ -166,7 +167,9 @@ class SubprocessJobOperator(BaseOperator):
             return [s.meltano_python, str(s.meltano_project / "bin" / f"{tool}.py"), *args], s.meltano_project
         if tool == "meltano":
             return [s.meltano_bin, *args], s.meltano_project
-        return [s.dbt_bin, *args], s.dbt_project
+        # The dbt job (dbt/bin/dbt_job.py) runs dbt and classifies its failures, as in the jobs image.
+        dbt = Path(shutil.which(s.dbt_bin) or s.dbt_bin)
+        return [str(dbt.parent / "python"), str(s.dbt_project / "bin" / "dbt_job.py"), *args], s.dbt_project
 
     def execute(self, context: Any) -> dict[str, Any] | None:
         settings = runner_settings("subprocess")

@@ -63,10 +63,11 @@ case "${1:-}" in
     cd "$home/meltano"
     ensure_system_db
     BATON_MELTANO_BIN="$home/venvs/meltano/bin/meltano" exec "$home/venvs/meltano/bin/python" bin/state.py "$@" ;;
-  dbt)
+  dbt)  # dbt, then its outcome: failed tests and their rows, bad data (3) / bad configuration (2) / retry (1),
+        # and a BATON_RESULT line (dbt/bin/dbt_job.py)
     shift
     cd "$home/dbt"
-    exec "$home/venvs/dbt/bin/dbt" "$@" ;;
+    BATON_DBT_BIN="$home/venvs/dbt/bin/dbt" exec "$home/venvs/dbt/bin/python" bin/dbt_job.py "$@" ;;
   query)  # read-only SQL on the warehouse (default: row counts)
     shift
     exec "$home/venvs/dbt/bin/python" "$home/tools/query.py" "$@" ;;
@@ -84,7 +85,7 @@ case "${1:-}" in
     cat <<USAGE
 usage: baton-job el <source>         extract-load one source, then reconcile source and raw counts
        baton-job meltano <args...>   e.g. meltano run tap-shop target-raw-shop
-       baton-job dbt <args...>       e.g. dbt build --select tag:finance
+       baton-job dbt <args...>       e.g. dbt build --select tag:finance (exit 3: tests failed, 2: project error)
        baton-job state <action> [id] [json]   list/get/set/clear/restore Meltano state, with backups
        baton-job query [SQL]         read-only SQL on the warehouse (default: row counts)
        baton-job samples <seed|marketing|next-day> [options]   sample source data

@@ -11,11 +11,30 @@ from tools.batonctl import follow_cycle, summary
 T0 = "2026-11-25T10:00:00Z"
 
 
+def _schedules() -> dict[str, dict]:
+    """Each dbt DAG's asset expression as the REST API gives it (DAG details): from the real DAGs."""
+    from airflow.serialization.serialized_objects import DagSerialization
+    from baton.config import load_config
+    from baton.dbt_dags import build_dbt_dags
+    from baton.metadata import load_manifest, load_sources
+
+    config = load_config(environ={"BATON_RUNNER": "subprocess"})
+    dags = build_dbt_dags(config, load_manifest(config.metadata_dir), load_sources(config.metadata_dir))
+    return {
+        d.dag_id: DagSerialization.from_dict(DagSerialization.to_dict(d)).timetable.asset_condition.as_expression()
+        for d in dags
+    }
+
+
+SCHEDULES = _schedules()
+
+
 class ScriptedAirflow:
     """Answers like Airflow's REST API; each poll advances the script one step."""
 
-    def __init__(self, steps: list[dict[str, str]], dags: list[str]) -> None:
+    def __init__(self, steps: list[dict[str, str]], dags: list[str], reasons: dict[str, str] | None = None) -> None:
         self.steps, self.step, self.dag_ids = steps, 0, dags
+        self.reasons = reasons or {}
 
     def dags(self):
         return [{"dag_id": d, "is_paused": False} for d in ["cycle", "meltano_state", *self.dag_ids]]
@@ -49,7 +68,10 @@ class ScriptedAirflow:
         return ["build"] if dag_id.startswith("dbt_") else ["extract_load"]
 
     def reason(self, dag_id, run_id, task_id):
-        return "marketing did not land 2026-11-24: ingest_marketing failed: el: ERROR bad row"
+        return self.reasons.get(dag_id, "marketing did not land 2026-11-24: ingest_marketing failed: el: ERROR bad row")
+
+    def dag_sources(self, dag_id):
+        return batonctl.raw_sources(SCHEDULES[dag_id]) if dag_id in SCHEDULES else None
 
 
 @pytest.fixture(autouse=True)
@@ -126,3 +148,37 @@ def test_the_password_is_shown_on_a_terminal_only() -> None:
     in_a_log = batonctl.login_hint("http://127.0.0.1:8080", "admin", "pw-123", terminal=False)
     assert "pw-123" in on_terminal
     assert "pw-123" not in in_a_log and "BATON_AIRFLOW_PASSWORD" in in_a_log and "compose/.env" in in_a_log
+
+
+def test_a_domain_that_did_not_run_names_only_its_own_sources() -> None:
+    assert batonctl.raw_sources(SCHEDULES["dbt_finance"]) == {"shop"}
+    assert batonctl.raw_sources(SCHEDULES["dbt_marketing"]) == {"marketing", "shop"}
+    af = ScriptedAirflow(
+        [{"cycle": "running"}, {"ingest_shop": "success", "ingest_marketing": "failed", "dbt_finance": "success"}],
+        ["ingest_shop", "ingest_marketing", "dbt_finance", "dbt_marketing"],
+    )
+    result = follow_cycle(af, quiet=True, timeout=5)
+    rows = {row for col in summary(af, result).columns if col.header == "state" for row in col._cells}
+    assert "not run (marketing did not land 2026-11-24)" in rows
+    both_lost = ScriptedAirflow(
+        [{"cycle": "running"}, {"ingest_shop": "failed", "ingest_marketing": "failed"}],
+        ["ingest_shop", "ingest_marketing", "dbt_finance", "dbt_marketing"],
+    )
+    result = follow_cycle(both_lost, quiet=True, timeout=5)
+    summary(both_lost, result)
+    lines = batonctl.failure_lines(result)
+    assert "dbt_finance: not run (shop did not land 2026-11-24)" in lines, lines
+    assert "dbt_marketing: not run (marketing, shop did not land 2026-11-24)" in lines, lines
+
+
+def test_a_build_whose_tests_failed_names_them_in_the_summary() -> None:
+    why = "1 data test failed: in_range_stg_orders_order_total__1000000__0 (3 rows) (bad data: not retried)"
+    af = ScriptedAirflow(
+        [{"cycle": "running"}, {"ingest_shop": "success", "dbt_finance": "failed"}],
+        ["ingest_shop", "dbt_finance"],
+        reasons={"dbt_finance": why},
+    )
+    result = follow_cycle(af, quiet=True, timeout=5)
+    rows = {row for col in summary(af, result).columns if col.header == "state" for row in col._cells}
+    assert f"failed (build): {why}" in rows
+    assert batonctl.failure_lines(result) == [f"dbt_finance: {why}"]

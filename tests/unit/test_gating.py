@@ -12,7 +12,7 @@ import pytest
 from airflow.sdk.exceptions import AirflowFailException, AirflowRescheduleException
 from baton.assets import cycle_asset, raw_asset
 from baton.config import Config, load_config
-from baton.dbt_dags import build_dbt_dags
+from baton.dbt_dags import BUILD_STATE, build_dbt_dags
 from baton.gating import (
     INGESTION_STATE,
     MixedCyclesError,
@@ -24,6 +24,7 @@ from baton.gating import (
 )
 from baton.ingestion import build_ingestion_dag, raw_extra
 from baton.metadata import load_manifest, load_sources
+from baton.runners import PERMANENT_EXIT_CODES, job_failed
 
 
 @dataclass
@@ -95,6 +96,9 @@ class World:
         class Ti:
             def xcom_push(self, key: str, value: Any) -> None:
                 world.xcom[key] = value
+
+            def xcom_pull(self, task_ids: str | None = None, key: str = "return_value") -> Any:
+                return world.xcom.get(key)
 
         class DagRun:
             start_date = world.run_started
@@ -270,3 +274,72 @@ def test_a_run_takes_the_cycle_of_its_newest_triggering_event_whatever_their_ord
     world = World()
     world.emit("cycle", {"cycle_id": "2026-11-27"})  # a manual run: the newest cycle event
     assert triggering_cycle_id(world.context(), cycle) == "2026-11-27"
+
+
+DATA_TESTS_FAILED = (
+    'BATON_RESULT: {"command": "build", "ok": false, "failure": "bad data", "failed_tests": '
+    '[{"name": "in_range_stg_orders_order_total__1000000__0", "failures": 3, "model": "stg_orders", '
+    '"column": "order_total"}], "errors": [], "reason": "1 data test failed: '
+    'in_range_stg_orders_order_total__1000000__0 (3 rows) (bad data: not retried)"}'
+)
+
+
+def test_a_build_whose_data_tests_failed_says_which_and_records_it_on_the_domain() -> None:
+    build = _gate("finance")
+    world = World()
+    world.emit("cycle", {"cycle_id": "2026-11-25"})
+    world.emit("raw_shop", {"cycle_id": "2026-11-25"})
+    assert _poke(build, world).is_done
+    # The dbt job exited 3: the runner fails the task for good, the job's last lines in the error.
+    error = job_failed(build.command, 3, ["21:26:14  Done. PASS=24 ERROR=1", DATA_TESTS_FAILED])
+    assert isinstance(error, AirflowFailException) and PERMANENT_EXIT_CODES[3] in str(error)
+    build.on_failure_callback[0]({**world.context(), "exception": error})
+    reason = "1 data test failed: in_range_stg_orders_order_total__1000000__0 (3 rows) (bad data: not retried)"
+    assert world.xcom["reason"] == reason
+    state = world.states["dbt_finance"][BUILD_STATE]
+    assert state["cycle_id"] == "2026-11-25" and state["state"] == "failed" and state["reason"] == reason
+    assert state["failed_tests"] == [
+        {
+            "name": "in_range_stg_orders_order_total__1000000__0",
+            "failures": 3,
+            "model": "stg_orders",
+            "column": "order_total",
+        }
+    ]
+
+
+def test_a_build_stopped_by_its_gate_keeps_the_gates_reason() -> None:
+    build = _gate("marketing")
+    world = World()
+    world.emit("cycle", {"cycle_id": "2026-11-25"}, created=[Run("ingest_marketing", "m1", "failed")])
+    world.emit("raw_shop", {"cycle_id": "2026-11-25"})
+    world.emit("raw_marketing", {"cycle_id": "2026-11-24"})
+    with pytest.raises(AirflowFailException) as stopped:
+        build._pre_execute_hook(world.context())
+    build.on_failure_callback[0]({**world.context(), "exception": stopped.value})
+    assert world.xcom["reason"].startswith("marketing did not land 2026-11-25")
+    assert "dbt_marketing" not in world.states
+
+
+def test_a_transient_failure_without_a_result_names_its_last_line() -> None:
+    build = _gate("finance")
+    world = World()
+    world.xcom["reason"] = ""  # the gate passed
+    error = job_failed(build.command, 137, ["21:26:14  1 of 9 START sql view model main.stg_orders"])
+    build.on_failure_callback[0]({**world.context(), "exception": error})
+    assert world.xcom["reason"] == (
+        "`dbt build --select +tag:finance` exited with code 137: 21:26:14  1 of 9 START sql view model main.stg_orders"
+    )
+    assert "dbt_finance" in world.states  # the domain's asset says its newest build failed
+
+
+def test_the_full_refresh_param_rebuilds_the_incremental_marts() -> None:
+    build = _gate("finance")
+    assert build.dag.params["full_refresh"] is False
+    world = World()
+    world.emit("cycle", {"cycle_id": "2026-11-25"})
+    world.emit("raw_shop", {"cycle_id": "2026-11-25"})
+    build._pre_execute_hook({**world.context(), "params": {"full_refresh": False}, "task": build})
+    assert build.command == ["dbt", "build", "--select", "+tag:finance"]
+    build._pre_execute_hook({**world.context(), "params": {"full_refresh": True}, "task": build})
+    assert build.command == ["dbt", "build", "--select", "+tag:finance", "--full-refresh"]

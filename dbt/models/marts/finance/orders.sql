@@ -1,3 +1,17 @@
+{#
+  Incremental: each build merges, by order_id, the orders whose row changed since the last build,
+  and those whose product or customer row changed (their category or country is copied here).
+  `dbt build --full-refresh` rebuilds the table from every order.
+#}
+{{
+    config(
+        materialized='incremental',
+        unique_key='order_id',
+        incremental_strategy='merge',
+        on_schema_change='fail',
+    )
+}}
+
 with
 
 orders as (
@@ -32,11 +46,19 @@ joined as (
         orders.order_status in ('placed', 'shipped', 'completed') as is_revenue,
         orders.campaign_key,
         orders.ordered_at,
-        orders.order_date
+        orders.order_date,
+        -- The newest load of the rows this one is built from: the next build's watermark.
+        greatest(orders.loaded_at, products.loaded_at, customers.loaded_at) as loaded_at
 
     from orders
     left join products on orders.product_id = products.product_id
     left join customers on orders.customer_id = customers.customer_id
+
+    {% if is_incremental() %}
+    where orders.loaded_at > {{ loaded_since() }}
+        or products.loaded_at > {{ loaded_since() }}
+        or customers.loaded_at > {{ loaded_since() }}
+    {% endif %}
 
 )
 

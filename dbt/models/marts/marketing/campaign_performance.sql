@@ -1,65 +1,51 @@
+{#
+  Per campaign with ad spend: its spend, attributed orders and return on ad spend, rolled up from
+  campaign_daily (one row per campaign and day: small, so this table is rebuilt each time while
+  the day-by-day work over orders stays incremental).
+#}
+
 with
 
-ad_spend as (
+daily as (
 
-    select * from {{ ref('stg_ad_spend') }}
-
-),
-
-orders as (
-
-    select * from {{ ref('stg_orders') }}
+    select * from {{ ref('campaign_daily') }}
+    where campaign_key is not null
 
 ),
 
-spend_per_campaign as (
+per_campaign as (
 
     select
         campaign_key,
-        min(spend_date) as first_spend_date,
-        max(spend_date) as last_spend_date,
+        min(activity_date) filter (where ad_spend_rows > 0) as first_spend_date,
+        max(activity_date) filter (where ad_spend_rows > 0) as last_spend_date,
         sum(impressions) as impressions,
         sum(clicks) as clicks,
-        sum(spend_eur) as spend_eur
+        sum(spend_eur) as spend_eur,
+        cast(sum(orders_count) as bigint) as orders_count,
+        sum(revenue) as revenue
 
-    from ad_spend
+    from daily
     group by campaign_key
+    having sum(ad_spend_rows) > 0
 
 ),
 
-orders_per_campaign as (
+final as (
 
     select
         campaign_key,
-        count(*) as orders_count,
-        coalesce(
-            sum(order_total) filter (where order_status in ('placed', 'shipped', 'completed')), 0
-        ) as revenue
+        first_spend_date,
+        last_spend_date,
+        impressions,
+        clicks,
+        spend_eur,
+        orders_count,
+        revenue,
+        round(revenue / nullif(spend_eur, 0), 4) as return_on_ad_spend
 
-    from orders
-    where campaign_key is not null
-    group by campaign_key
-
-),
-
-joined as (
-
-    select
-        spend_per_campaign.campaign_key,
-        spend_per_campaign.first_spend_date,
-        spend_per_campaign.last_spend_date,
-        spend_per_campaign.impressions,
-        spend_per_campaign.clicks,
-        spend_per_campaign.spend_eur,
-        coalesce(orders_per_campaign.orders_count, 0) as orders_count,
-        coalesce(orders_per_campaign.revenue, 0) as revenue,
-        round(coalesce(orders_per_campaign.revenue, 0) / nullif(spend_per_campaign.spend_eur, 0), 4)
-            as return_on_ad_spend
-
-    from spend_per_campaign
-    left join orders_per_campaign
-        on spend_per_campaign.campaign_key = orders_per_campaign.campaign_key
+    from per_campaign
 
 )
 
-select * from joined
+select * from final

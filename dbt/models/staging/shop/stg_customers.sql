@@ -14,7 +14,8 @@ renamed as (
         email,
         country,
         created_at,
-        updated_at
+        updated_at,
+        _sdc_batched_at as loaded_at
 
     from source
 

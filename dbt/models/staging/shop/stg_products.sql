@@ -13,7 +13,8 @@ renamed as (
         product_name,
         category as product_category,
         cast(unit_price as decimal(10, 2)) as unit_price,
-        updated_at
+        updated_at,
+        _sdc_batched_at as loaded_at
 
     from source
 

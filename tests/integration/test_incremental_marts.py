@@ -1,0 +1,316 @@
+"""Incremental marts equal a full refresh, row for row, after days of inserts, updates and late changes;
+and the dbt job (dbt/bin/dbt_job.py) fails a build whose data tests fail as bad data, naming them.
+
+Real dbt (.venvs/dbt) on real DuckDB raw files, written here the way the loader writes them: one
+file per source, rows upserted by key, each write stamped with `_sdc_batched_at` (the load time).
+Four days are loaded into one warehouse and built incrementally after each day; the same raw
+files are then built with --full-refresh into a second warehouse, and every mart is compared both
+ways (EXCEPT ALL): no row may differ.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import subprocess
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.conftest import REPO
+
+DBT = REPO / ".venvs" / "dbt" / "bin" / "dbt"
+MARTS = ("orders", "revenue_daily", "campaign_daily", "campaign_performance")
+CAMPAIGNS = ("spring_sale", "newsletter", "retargeting", "brand_search", None)
+STATUSES = ("placed", "shipped", "completed", "cancelled", "returned")
+DAY1 = date(2026, 11, 20)
+
+SHOP_DDL = """
+create schema if not exists shop;
+create table if not exists shop.customers (customer_id bigint, full_name varchar, email varchar, country varchar,
+    created_at timestamptz, updated_at timestamptz, _sdc_batched_at timestamptz);
+create table if not exists shop.products (product_id integer, product_name varchar, category varchar,
+    unit_price decimal(10,2), created_at timestamptz, updated_at timestamptz, _sdc_batched_at timestamptz);
+create table if not exists shop.orders (order_id bigint, customer_id bigint, product_id integer, quantity integer,
+    amount decimal(12,2), status varchar, campaign_key varchar, created_at timestamptz, updated_at timestamptz,
+    _sdc_batched_at timestamptz);
+"""
+MARKETING_DDL = """
+create schema if not exists marketing;
+create table if not exists marketing.ad_spend (spend_date varchar, campaign_key varchar, channel varchar,
+    impressions bigint, clicks bigint, spend_eur decimal(12,2), _sdc_filename varchar, _sdc_batched_at timestamptz);
+"""
+KEYS = {"shop.customers": ["customer_id"], "shop.products": ["product_id"], "shop.orders": ["order_id"],
+        "marketing.ad_spend": ["spend_date", "campaign_key"]}  # fmt: skip
+
+
+class Raw:
+    """The raw files of both sources and the loader's way of writing them: upsert by key, stamped."""
+
+    def __init__(self, warehouse: Path) -> None:
+        self.warehouse = warehouse
+        for source, ddl in (("shop", SHOP_DDL), ("marketing", MARKETING_DDL)):
+            with duckdb.connect(str(warehouse / f"raw_{source}.duckdb")) as conn:
+                conn.execute(ddl)
+
+    def load(self, table: str, rows: list[dict]) -> None:
+        """One load of `rows` into `table`: replaces the rows with the same key, stamps the load time."""
+        source = table.split(".")[0]
+        with duckdb.connect(str(self.warehouse / f"raw_{source}.duckdb")) as conn:
+            columns = [c for c in rows[0] if c != "_sdc_batched_at"]
+            keys = KEYS[table]
+            conn.execute("begin")
+            for row in rows:
+                conn.execute(
+                    f"delete from {table} where " + " and ".join(f"{k} = ?" for k in keys), [row[k] for k in keys]
+                )
+                conn.execute(
+                    f"insert into {table} ({', '.join(columns)}, _sdc_batched_at) "
+                    f"values ({', '.join('?' for _ in columns)}, now())",
+                    [row[c] for c in columns],
+                )
+            conn.execute("commit")
+
+    def rows(self, table: str, where: str = "true") -> list[dict]:
+        source = table.split(".")[0]
+        with duckdb.connect(str(self.warehouse / f"raw_{source}.duckdb"), read_only=True) as conn:
+            cur = conn.execute(f"select * exclude (_sdc_batched_at) from {table} where {where}")
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, values, strict=True)) for values in cur.fetchall()]
+
+
+def _ts(day: date, hour: int = 10) -> str:
+    return f"{day.isoformat()} {hour:02d}:00:00+00"
+
+
+def _order(rng: random.Random, order_id: int, day: date) -> dict:
+    return {
+        "order_id": order_id,
+        "customer_id": rng.randint(1, 20),
+        "product_id": rng.randint(1, 5),
+        "quantity": rng.randint(1, 4),
+        "amount": round(rng.uniform(5, 500), 2),
+        "status": "placed",
+        "campaign_key": rng.choice(CAMPAIGNS),
+        "created_at": _ts(day, rng.randint(0, 23)),
+        "updated_at": _ts(day, 23),
+    }
+
+
+def _customers(rng: random.Random) -> list[dict]:
+    since = _ts(DAY1 - timedelta(days=30))
+    return [
+        {
+            "customer_id": c,
+            "full_name": f"Customer {c}",
+            "email": f"c{c}@example.com",
+            "country": rng.choice(["DE", "FR", "NL"]),
+            "created_at": since,
+            "updated_at": since,
+        }
+        for c in range(1, 21)
+    ]
+
+
+def _products() -> list[dict]:
+    since = _ts(DAY1 - timedelta(days=60))
+    return [
+        {
+            "product_id": p,
+            "product_name": f"Product {p}",
+            "category": ["books", "toys", "games"][p % 3],
+            "unit_price": round(9.99 * p, 2),
+            "created_at": since,
+            "updated_at": since,
+        }
+        for p in range(1, 6)
+    ]
+
+
+def _spend(day: date, campaign: str, amount: float) -> dict:
+    return {
+        "spend_date": day.isoformat(),
+        "campaign_key": campaign,
+        "channel": "search" if "search" in campaign else "social",
+        "impressions": int(amount * 40),
+        "clicks": int(amount),
+        "spend_eur": amount,
+        "_sdc_filename": f"ad_spend_{day.isoformat()}.csv",
+    }
+
+
+def _changed(row: dict, day: date, **values) -> dict:
+    return {**row, **values, "updated_at": _ts(day, 12)}
+
+
+def _dbt(warehouse: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "BATON_WAREHOUSE_DIR": str(warehouse),
+        "DBT_PROFILES_DIR": str(REPO / "dbt"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    # Each warehouse gets its own target folder: run_results.json is read per build.
+    cmd = [str(DBT), *args, "--target-path", str(warehouse / "target")]
+    result = subprocess.run(cmd, cwd=REPO / "dbt", env=env, capture_output=True, text=True)
+    assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
+    return result
+
+
+def _differences(incremental: Path, full: Path, table: str) -> tuple[int, int, int]:
+    """(rows in the table, rows only in the incremental build, rows only in the full refresh)."""
+    with duckdb.connect() as conn:
+        conn.execute(f"attach '{incremental}' as inc (read_only)")
+        conn.execute(f"attach '{full}' as ful (read_only)")
+        (count,) = conn.execute(f"select count(*) from ful.main.{table}").fetchone()
+        (only_inc,) = conn.execute(
+            f"select count(*) from (select * from inc.main.{table} except all select * from ful.main.{table})"
+        ).fetchone()
+        (only_full,) = conn.execute(
+            f"select count(*) from (select * from ful.main.{table} except all select * from inc.main.{table})"
+        ).fetchone()
+    return count, only_inc, only_full
+
+
+@pytest.fixture
+def warehouses(tmp_path: Path) -> tuple[Path, Path]:
+    if not DBT.exists():
+        pytest.fail(f"{DBT} is missing: run `make setup` first", pytrace=False)
+    incremental, full = tmp_path / "incremental", tmp_path / "full"
+    incremental.mkdir()
+    full.mkdir()
+    return incremental, full
+
+
+def test_incremental_builds_equal_a_full_refresh_after_days_of_changes(warehouses: tuple[Path, Path]) -> None:
+    incremental, full = warehouses
+    rng = random.Random(20261120)
+    raw = Raw(incremental)
+    day2, day3, day4 = (DAY1 + timedelta(days=n) for n in (1, 2, 3))
+
+    # Day 1: customers, products, 300 orders over the three days before and day 1, spend for each.
+    raw.load("shop.customers", _customers(rng))
+    raw.load("shop.products", _products())
+    raw.load("shop.orders", [_order(rng, i, DAY1 - timedelta(days=i % 4)) for i in range(1, 301)])
+    raw.load(
+        "marketing.ad_spend",
+        [_spend(DAY1 - timedelta(days=d), c, 20.0 + d) for d in range(4) for c in CAMPAIGNS[:3]],
+    )
+    _dbt(incremental, "build")
+
+    # Day 2: new orders; 40 orders of the four days before change status and amount; a customer moved.
+    raw.load("shop.orders", [_order(rng, i, day2) for i in range(301, 401)])
+    old = raw.rows("shop.orders", "order_id between 1 and 40")
+    raw.load(
+        "shop.orders",
+        [_changed(o, day2, status=STATUSES[o["order_id"] % 5], amount=o["amount"] + 1) for o in old],
+    )
+    raw.load("shop.customers", [_changed(raw.rows("shop.customers", "customer_id = 3")[0], day2, country="AT")])
+    raw.load("marketing.ad_spend", [_spend(day2, c, 31.5) for c in CAMPAIGNS[:4]])
+    _dbt(incremental, "build")
+
+    # Day 3: late changes. An order of day 1 changes amount and loses its campaign, another
+    # without a campaign gains one; a product changes category; a late ad spend file for day 1
+    # (a new campaign) and a corrected one for day 2.
+    late = raw.rows("shop.orders", "order_id in (4, 8)")
+    raw.load(
+        "shop.orders",
+        [
+            _changed(late[0], day3, amount=999.99, campaign_key=None),
+            _changed(late[1], day3, campaign_key="brand_search", status="returned"),
+            *[_order(rng, i, day3) for i in range(401, 481)],
+        ],
+    )
+    raw.load("shop.products", [_changed(raw.rows("shop.products", "product_id = 2")[0], day3, category="games")])
+    raw.load("marketing.ad_spend", [_spend(DAY1, "brand_search", 12.25), _spend(day2, "spring_sale", 44.0)])
+    _dbt(incremental, "build")
+
+    # Day 4: more orders and a day of spend; a day-2 order is returned.
+    raw.load("shop.orders", [_order(rng, i, day4) for i in range(481, 561)])
+    raw.load("shop.orders", [_changed(raw.rows("shop.orders", "order_id = 350")[0], day4, status="returned")])
+    raw.load("marketing.ad_spend", [_spend(day4, c, 18.0) for c in CAMPAIGNS[:4]])
+    _dbt(incremental, "build")
+
+    # The same raw data, built from scratch.
+    for source in ("shop", "marketing"):
+        shutil.copy(incremental / f"raw_{source}.duckdb", full / f"raw_{source}.duckdb")
+    _dbt(full, "build", "--full-refresh")
+
+    for table in MARTS:
+        count, only_incremental, only_full = _differences(
+            incremental / "analytics.duckdb", full / "analytics.duckdb", table
+        )
+        assert count > 0, f"{table} is empty"
+        assert (only_incremental, only_full) == (0, 0), (
+            f"{table}: {only_incremental} rows only in the incremental build, {only_full} only in the full refresh"
+        )
+
+
+def test_full_refresh_rebuilds_what_an_incremental_build_would_not(warehouses: tuple[Path, Path]) -> None:
+    """An incremental build only merges what the loader wrote since the last build: a change made
+    behind the loader's back (a raw row edited without a new load time) shows only after
+    --full-refresh, which is how `make dbt CMD='build --full-refresh'` repairs a mart."""
+    incremental, _ = warehouses
+    rng = random.Random(7)
+    raw = Raw(incremental)
+    raw.load("shop.customers", _customers(rng))
+    raw.load("shop.products", _products())
+    raw.load("shop.orders", [_order(rng, i, DAY1) for i in range(1, 51)])
+    raw.load("marketing.ad_spend", [_spend(DAY1, "newsletter", 10.0)])
+    _dbt(incremental, "build", "--select", "+tag:finance")
+    with duckdb.connect(str(incremental / "raw_shop.duckdb")) as conn:
+        conn.execute("update shop.orders set amount = 1.00 where order_id = 1")  # same _sdc_batched_at
+
+    def marts() -> tuple:
+        with duckdb.connect(str(incremental / "analytics.duckdb"), read_only=True) as conn:
+            (order_total,) = conn.execute("select order_total from main.orders where order_id = 1").fetchone()
+            (revenue,) = conn.execute("select revenue + lost_revenue from main.revenue_daily").fetchone()
+        return order_total, revenue
+
+    before = marts()
+    # A new order of the same day is loaded: that order is merged and its day recomputed; order 1,
+    # which no load touched, is kept as it was built.
+    raw.load("shop.orders", [{**_order(rng, 51, DAY1), "amount": 2.0}])
+    _dbt(incremental, "build", "--select", "+tag:finance")
+    assert before[0] != 1
+    assert marts() == (before[0], before[1] + 2)
+    _dbt(incremental, "build", "--select", "+tag:finance", "--full-refresh")
+    assert marts() == (1, before[1] - before[0] + 1 + 2)
+
+
+def test_the_dbt_job_fails_bad_data_at_once_naming_the_tests_and_rows(warehouses: tuple[Path, Path]) -> None:
+    """Real dbt through the jobs image's dbt command (dbt/bin/dbt_job.py): two negative amounts
+    break the in_range test on order_total; the job exits 3 (bad data: the runner does not retry)
+    and its BATON_RESULT names the test, its model and column, and the 2 failing rows."""
+    warehouse, _ = warehouses
+    rng = random.Random(3)
+    raw = Raw(warehouse)
+    raw.load("shop.customers", _customers(rng))
+    raw.load("shop.products", _products())
+    orders = [_order(rng, i, DAY1) for i in range(1, 21)]
+    orders[3]["amount"], orders[7]["amount"] = -5.0, -0.01
+    raw.load("shop.orders", orders)
+    env = {
+        **os.environ,
+        "BATON_WAREHOUSE_DIR": str(warehouse),
+        "DBT_PROFILES_DIR": str(REPO / "dbt"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "BATON_DBT_BIN": str(DBT),
+    }
+    job = [str(DBT.parent / "python"), str(REPO / "dbt" / "bin" / "dbt_job.py")]
+    args = ["build", "--select", "+tag:finance", "--target-path", str(warehouse / "target")]
+    done = subprocess.run([*job, *args], cwd=REPO / "dbt", env=env, capture_output=True, text=True)
+    assert done.returncode == 3, done.stdout[-4000:]
+    last = done.stdout.strip().splitlines()[-1]
+    assert last.startswith("BATON_RESULT: "), done.stdout[-2000:]
+    result = json.loads(last.removeprefix("BATON_RESULT: "))
+    assert result["failure"] == "bad data" and result["errors"] == []
+    assert result["failed_tests"] == [
+        {"name": "in_range_stg_orders_order_total__1000000__0", "failures": 2, "model": "stg_orders",
+         "column": "order_total"}
+    ]  # fmt: skip
+    assert "in_range_stg_orders_order_total__1000000__0 (2 rows)" in result["reason"]
