@@ -147,7 +147,7 @@ plugins:
             primary_keys: [{key}]
 """
 
-# Both kinds: the raw loader and the job. Files are validated record by record (no typed source).
+# Both kinds: the raw loader. Files are validated record by record (no typed source).
 LOADER = """\
   loaders:
     - name: {loader}
@@ -156,10 +156,6 @@ LOADER = """\
         path: $BATON_WAREHOUSE_DIR/raw_{name}.duckdb
         default_target_schema: {name}
         validate_records: {validate}
-jobs:
-  - name: el-{name}
-    tasks:
-      - {extractor} {loader}
 """
 
 DBT_SOURCES = """\

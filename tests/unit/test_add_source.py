@@ -27,7 +27,7 @@ def test_scaffold_writes_a_source_that_follows_the_convention(tmp_path: Path, ki
     loader = meltano["plugins"]["loaders"][0]
     assert (extractor["name"], loader["name"]) == ("tap-crm", "target-raw-crm")
     assert loader["config"] == {**loader["config"], "path": "$BATON_WAREHOUSE_DIR/raw_crm.duckdb"}
-    assert meltano["jobs"] == [{"name": "el-crm", "tasks": ["tap-crm target-raw-crm"]}]
+    assert "jobs" not in meltano
     if kind == "postgres":
         assert meltano["baton"]["secrets"] == ["BATON_CRM_DB_URL"]
         assert extractor["config"]["sqlalchemy_url"] == "$BATON_CRM_DB_URL"
