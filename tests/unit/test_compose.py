@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 ONE_SHOT = {"airflow-init"}
-ON_DEMAND = {"jobs", "cli"}  # profiles: run with `compose run`, not part of `up`
+ON_DEMAND = {"jobs", "cli", "user"}  # profiles: run with `compose run`, not part of `up`
 
 
 @pytest.fixture(scope="module")
