@@ -18,7 +18,7 @@ compose's `airflow-init` service and the ECS api-server task's `init` container 
    when that is set. An existing account gets the password it is given: set a new value and run
    init again to rotate it. Passwords are never printed.
 
-Only this step uses the admin's password. Idempotent, and safe when several start together (two
+Only step 4 reads the admin's password. Idempotent, and safe when several start together (two
 api-server tasks): each step runs under a Postgres advisory lock. Prints what it did.
 """
 

@@ -22,13 +22,10 @@ bookmarks: Op and Admin only). FAB's stock User role edits every DAG; this one g
 per DAG, from the DAGs' access_control, which airflow_local_settings.py sets.
 """
 
-from __future__ import annotations
-
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 ROLES = ("Admin", "Op", "User", "Viewer", "Public")
 OIDC_PROVIDER = "oidc"
@@ -44,8 +41,9 @@ class AccessConfigError(ValueError):
     """A BATON_OIDC_* setting that cannot work; the message names it."""
 
 
-@dataclass(frozen=True)
-class Oidc:
+# A NamedTuple, not a dataclass: Flask executes this file outside any module (from_pyfile), where
+# dataclasses cannot resolve their annotations.
+class Oidc(NamedTuple):
     issuer: str
     client_id: str
     client_secret: str
