@@ -94,6 +94,7 @@ def airflow_env(postgres_image: str, tmp_path_factory) -> Iterator[dict[str, str
         )
         yield {
             **{k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "BATON_"))},
+            "PATH": f"{AIRFLOW.parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",  # init runs `airflow`
             "AIRFLOW_HOME": str(home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
