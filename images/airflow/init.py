@@ -168,7 +168,9 @@ def accounts(wait: float) -> None:
         from airflow.providers.fab.auth_manager.cli_commands.utils import get_application_builder
         from baton_users import ensure_user
 
-        # Building FAB's app syncs the roles and their permissions ([fab] update_fab_perms).
+        # Building FAB's app syncs the roles and their permissions: here, and only here (the image
+        # turns [fab] update_fab_perms off for the api-server, whose start it would slow down).
+        os.environ["AIRFLOW__FAB__UPDATE_FAB_PERMS"] = "True"
         with get_application_builder() as appbuilder:
             say("roles: " + ", ".join(sorted(r.name for r in appbuilder.sm.get_all_roles())))
             for name, role, password in wanted:
