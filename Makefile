@@ -42,7 +42,7 @@ ROWS ?= 1000
 STACK_SERVICES := postgres source-db api-server scheduler dag-processor triggerer
 
 .PHONY: help setup lock lint format test test-unit test-integration test-stack base-images jobs-image clean bake add-source \
-	env-file images airflow-image data-dirs up stack-start run status logs databases seed next-day el dbt query docs \
+	env-file images airflow-image data-dirs up stack-start run status user logs databases seed next-day el dbt query docs \
 	down reset bench-el bench-stack
 
 help: ## List the targets
@@ -141,6 +141,19 @@ run: env-file ## Conduct one cycle live: progress per DAG, then a summary table 
 status: env-file ## Show the stack's services and each DAG's latest run
 	@$(COMPOSE_CMD) ps
 	@$(COMPOSE_CMD) run --rm cli status
+
+# The password is generated once into the env file (BATON_USER_PASSWORD_<NAME>) and reaches the
+# container through its environment; it is never printed. Run again: same password, the new role.
+user: env-file ## Add a sandbox user or change its role: make user NAME=ann ROLE=Viewer|User|Op|Admin (password in compose/.env)
+	@[[ "$(NAME)" =~ ^[A-Za-z0-9][A-Za-z0-9._@-]*$$ && "$(ROLE)" =~ ^(Admin|Op|User|Viewer)$$ ]] || \
+	  { echo "usage: make user NAME=<name> ROLE=Admin|Op|User|Viewer (name: letters, digits, . _ @ -)"; exit 2; }
+	@test -n "$$(docker ps -q --filter label=com.docker.compose.project=$(BATON_PROJECT) \
+	  --filter label=com.docker.compose.service=postgres)" || \
+	  { echo "the sandbox ($(BATON_PROJECT)) is not running: make up first"; exit 1; }
+	@key=$$(bash compose/env-file.sh $(BATON_ENV_FILE) --user '$(NAME)') && \
+	  BATON_USER_PASSWORD=$$(sed -n "s/^$$key=//p" $(BATON_ENV_FILE)) \
+	  $(COMPOSE_CMD) run --rm --no-deps -T -e BATON_USER_PASSWORD user '$(NAME)' '$(ROLE)' && \
+	  echo "sign in at http://127.0.0.1:$(BATON_AIRFLOW_PORT) as $(NAME); the password is $$key in $(BATON_ENV_FILE)"
 
 logs: env-file ## Follow the stack's logs (SERVICE=scheduler for one service)
 	$(COMPOSE_CMD) logs -f --tail=100 $(SERVICE)

@@ -3,9 +3,11 @@
 # --env-file). Secrets are generated once, on this machine, and never committed; a key already
 # in the file is kept, so re-running never rotates a password under a running stack.
 # Needs only a shell: `make up` works on a machine with nothing but Docker and make.
+#
+# env-file.sh FILE --user NAME: the password of the sandbox user NAME (`make user`), generated into
+# FILE once as BATON_USER_PASSWORD_<NAME>; prints that key's name, never the password.
 set -euo pipefail
 file=$1
-data_dir=${BATON_DATA_DIR:?BATON_DATA_DIR must be an absolute host path}
 
 token() { LC_ALL=C tr -dc 'A-Za-z0-9' </dev/urandom | head -c "${1:-32}" || true; }
 # Airflow's Fernet key: 32 random bytes, url-safe base64.
@@ -22,10 +24,28 @@ ensure() {  # ensure KEY VALUE
     added+=("$1")
   fi
 }
+if [ "${2:-}" = --user ]; then
+  name=${3:?usage: env-file.sh FILE --user NAME}
+  key=BATON_USER_PASSWORD_$(printf '%s' "$name" | tr 'a-z' 'A-Z' | tr -c 'A-Z0-9\n' '_')
+  ensure "$key" "$(token 24)"
+  echo "$key"
+  exit 0
+fi
+data_dir=${BATON_DATA_DIR:?BATON_DATA_DIR must be an absolute host path}
 ensure BATON_POSTGRES_PASSWORD "$(token)"
 ensure BATON_SHOP_PASSWORD "$(token)"
+# The first admin's password (BATON_AIRFLOW_USER): only baton-airflow-init reads it. A new value
+# here is the new password after the next `make up`.
 ensure BATON_AIRFLOW_PASSWORD "$(token 20)"
+# The automation account's (BATON_AUTOMATION_USER, role Op): batonctl (`make up/run/status`).
+ensure BATON_AUTOMATION_PASSWORD "$(token 32)"
 ensure BATON_JWT_SECRET "$(token 48)"
+ensure BATON_API_SECRET_KEY "$(token 48)"
+# Sign-in through an OpenID Connect provider: off while BATON_OIDC_ISSUER is empty. To turn it on,
+# set BATON_OIDC_ISSUER, BATON_OIDC_CLIENT_ID, BATON_OIDC_CLIENT_SECRET and BATON_OIDC_ROLES here
+# (images/airflow/webserver_config.py says what each holds), then `make up`.
+ensure BATON_OIDC_ISSUER ""
+ensure BATON_OIDC_CLIENT_SECRET ""
 ensure BATON_FERNET_KEY "$(fernet)"
 ensure BATON_DATA_DIR "$data_dir"
 # The compose project (volumes, network, job container labels): this checkout's own, kept here so

@@ -5,8 +5,10 @@
     batonctl status   each DAG's latest run
 
 `make up`, `make run` and `make status` call it in a container of the Airflow image on the stack's
-network. Settings (all required; compose's cli service sets them): BATON_AIRFLOW_URL, BATON_AIRFLOW_USER,
-BATON_AIRFLOW_PASSWORD, BATON_AIRFLOW_PUBLIC_URL (the URL printed for the browser).
+network. It signs in as the automation account (role Op: it triggers and follows runs, nothing
+more), never as the admin. Settings (compose's cli service sets them): BATON_AIRFLOW_URL,
+BATON_AUTOMATION_USER, BATON_AUTOMATION_PASSWORD (required), BATON_AIRFLOW_PUBLIC_URL (the URL
+printed for the browser), BATON_AIRFLOW_USER (the admin named there).
 """
 
 from __future__ import annotations
@@ -38,21 +40,35 @@ class StackError(RuntimeError):
 
 
 class Airflow:
-    """A small client of Airflow's REST API, authenticated with a token from /auth/token."""
+    """A small client of Airflow's REST API, authenticated with a token from /auth/token (the FAB
+    auth manager's: a user name and password in, a JWT out)."""
 
-    def __init__(self, url: str, user: str, password: str, timeout: float = 20.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        user: str,
+        password: str,
+        timeout: float = 20.0,
+        password_key: str = "BATON_AUTOMATION_PASSWORD",
+    ) -> None:
         self.url = url.rstrip("/")
         self.user, self.password = user, password
+        # Where the password lives, for messages (never the password itself).
+        self.password_key = password_key
         self.http = httpx.Client(base_url=self.url, timeout=timeout)
         self._token: str | None = None
 
+    def __repr__(self) -> str:  # the password and the token stay out of tracebacks and logs
+        return f"Airflow({self.url!r}, user={self.user!r})"
+
     def _login(self) -> None:
         if not self.password:
-            raise StackError("BATON_AIRFLOW_PASSWORD is empty: it is in the stack's env file (compose/.env)")
+            raise StackError(f"{self.password_key} is empty: it is in the stack's env file (compose/.env)")
         resp = self.http.post("/auth/token", json={"username": self.user, "password": self.password})
-        if resp.status_code in (401, 403):
+        if resp.status_code in (400, 401, 403):
             raise StackError(
-                f"Airflow at {self.url} refused user {self.user!r}: check BATON_AIRFLOW_PASSWORD in compose/.env"
+                f"Airflow at {self.url} refused user {self.user!r}: check {self.password_key} in compose/.env "
+                "(a value changed under a running stack takes effect with `make up`)"
             )
         resp.raise_for_status()
         self._token = resp.json()["access_token"]
@@ -73,6 +89,11 @@ class Airflow:
             if method == "GET" and resp.status_code >= 500 and attempt < 5:
                 time.sleep(2 * attempt)
                 continue
+            if resp.status_code == 403:
+                raise StackError(
+                    f"{method} /api/v2{path} -> 403: user {self.user!r} may not do this; "
+                    f"its roles do not allow it: {resp.text[:300]}"
+                )
             if resp.is_error:
                 raise StackError(f"{method} /api/v2{path} -> {resp.status_code}: {resp.text[:500]}")
             return resp.json() if resp.content else None
@@ -169,13 +190,14 @@ def raw_sources(expression: Any) -> set[str]:
 
 
 def client_from_env() -> Airflow:
+    """The client of the automation account (BATON_AUTOMATION_USER, role Op)."""
     missing = [
-        n for n in ("BATON_AIRFLOW_URL", "BATON_AIRFLOW_USER", "BATON_AIRFLOW_PASSWORD") if not os.environ.get(n)
+        n for n in ("BATON_AIRFLOW_URL", "BATON_AUTOMATION_USER", "BATON_AUTOMATION_PASSWORD") if not os.environ.get(n)
     ]
     if missing:
         _fail(StackError(f"{', '.join(missing)} not set: run batonctl through make (`make run`), which sets them"))
     return Airflow(
-        os.environ["BATON_AIRFLOW_URL"], os.environ["BATON_AIRFLOW_USER"], os.environ["BATON_AIRFLOW_PASSWORD"]
+        os.environ["BATON_AIRFLOW_URL"], os.environ["BATON_AUTOMATION_USER"], os.environ["BATON_AUTOMATION_PASSWORD"]
     )
 
 
@@ -379,17 +401,16 @@ def up(
     except (StackError, httpx.HTTPError) as exc:
         _fail(exc)
     public = os.environ.get("BATON_AIRFLOW_PUBLIC_URL", af.url)
-    console.print(login_hint(public, af.user, af.password, sys.stdout.isatty()))
+    console.print(login_hint(public, os.environ.get("BATON_AIRFLOW_USER") or "admin"))
 
 
-def login_hint(url: str, user: str, password: str, terminal: bool) -> str:
-    """Where to log in. The password is shown on a terminal only, never into a log (CI, a pipe)."""
-    where = "BATON_AIRFLOW_PASSWORD in the stack's env file (compose/.env by default)"
-    if terminal:
-        return (
-            f"\nAirflow: [bold]{url}[/]  user [bold]{user}[/], password [bold]{password}[/]\n(the password is {where})"
-        )
-    return f"\nAirflow: [bold]{url}[/]  user [bold]{user}[/]; the password is {where}"
+def login_hint(url: str, user: str) -> str:
+    """Where to sign in. It names where the admin's password is and never shows it: not on a
+    terminal either (this process does not even hold it), so no log or screen capture has it."""
+    return (
+        f"\nAirflow: [bold]{url}[/]  user [bold]{user}[/]; the password is BATON_AIRFLOW_PASSWORD in the "
+        "stack's env file (compose/.env by default)\nmore users: make user NAME=<name> ROLE=Viewer|User|Op|Admin"
+    )
 
 
 @app.command()

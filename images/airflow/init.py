@@ -16,9 +16,14 @@ compose's `airflow-init` service and the ECS api-server task's `init` container 
 3. the pool BATON_WAREHOUSE_POOL with one slot: dbt runs write analytics.duckdb, and DuckDB allows
    one writer per file. Deferred tasks keep their slot (on ECS a dbt task waits deferred while its
    job runs).
+4. the FAB auth manager's roles (Admin, Op, User, Viewer: webserver_config.py) and two accounts:
+   the first admin BATON_AIRFLOW_USER with the password BATON_AIRFLOW_PASSWORD, and the automation
+   account BATON_AUTOMATION_USER (role Op: batonctl, `make run`) with BATON_AUTOMATION_PASSWORD
+   when that is set. An existing account gets the password it is given: set a new value and run
+   init again to rotate it. Passwords are never printed.
 
-Idempotent, and safe when several start together (two api-server tasks): each step runs under a
-Postgres advisory lock. Prints what it did.
+Only step 4 reads the admin's password. Idempotent, and safe when several start together (two
+api-server tasks): each step runs under a Postgres advisory lock. Prints what it did.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import time
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import psycopg
+from baton_users import UserError
 from psycopg import sql
 
 POOL_SLOTS = 1
@@ -173,13 +179,42 @@ def migrate_and_pool(pool: str, wait: float) -> None:
         say(f"pool {pool}: {'created' if current is None else 'updated'} ({POOL_SLOTS} slot, deferred tasks keep it)")
 
 
+def accounts(wait: float) -> None:
+    """Roles and the kit's two accounts, under the same lock as the migration."""
+    password = os.environ.get("BATON_AIRFLOW_PASSWORD", "")
+    if not password:
+        raise InitError(
+            "BATON_AIRFLOW_PASSWORD is not set: the first admin's password (the sandbox: compose/.env, "
+            "written by `make env-file`; ECS: the admin password's secret in Secrets Manager)"
+        )
+    wanted = [(setting("BATON_AIRFLOW_USER"), "Admin", password)]
+    automation = os.environ.get("BATON_AUTOMATION_USER", "")
+    if automation and os.environ.get("BATON_AUTOMATION_PASSWORD"):
+        wanted.append((automation, "Op", os.environ["BATON_AUTOMATION_PASSWORD"]))
+    else:
+        say("automation account: not managed here (BATON_AUTOMATION_USER or BATON_AUTOMATION_PASSWORD is empty)")
+    with connect(url_parts("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"), wait) as conn:
+        conn.execute("select pg_advisory_lock(%s)", (LOCK_AIRFLOW,))
+        from airflow.providers.fab.auth_manager.cli_commands.utils import get_application_builder
+        from baton_users import ensure_user
+
+        # Building FAB's app syncs the roles and their permissions: here, and only here (the image
+        # turns [fab] update_fab_perms off for the api-server, whose start it would slow down).
+        os.environ["AIRFLOW__FAB__UPDATE_FAB_PERMS"] = "True"
+        with get_application_builder() as appbuilder:
+            say("roles: " + ", ".join(sorted(r.name for r in appbuilder.sm.get_all_roles())))
+            for name, role, password in wanted:
+                say(ensure_user(appbuilder.sm, name, role, password))
+
+
 def main() -> int:
     wait = float(os.environ.get("BATON_INIT_WAIT_SECONDS") or 60)
     try:
         pool = setting("BATON_WAREHOUSE_POOL")
         databases(wait)
         migrate_and_pool(pool, wait)
-    except InitError as exc:
+        accounts(wait)
+    except (InitError, UserError) as exc:
         print(f"baton-airflow-init: error: {exc}", file=sys.stderr)
         return 1
     except subprocess.CalledProcessError as exc:

@@ -171,7 +171,7 @@ def test_oidc_client_secret_goes_to_secrets_manager_never_to_the_plan(deployment
     env = env_of(airflow)
     assert env["BATON_OIDC_ISSUER"] == "https://login.example.test/realms/data"
     assert env["BATON_OIDC_CLIENT_ID"] == "baton-dev"
-    assert json.loads(env["BATON_OIDC_ROLE_MAPPING"]) == {"data-engineers": "Op", "analysts": "Viewer"}
+    assert json.loads(env["BATON_OIDC_ROLES"]) == {"data-engineers": "Op", "analysts": "Viewer"}
     assert "BATON_OIDC_CLIENT_SECRET" not in secrets_of(airflow)  # the api-server's only
     plan.unlink()
 

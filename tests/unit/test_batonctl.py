@@ -4,6 +4,7 @@ cycle with a failed load is over, what the summary says. (The stack tests drive 
 from __future__ import annotations
 
 import pytest
+import typer
 
 from tools import batonctl
 from tools.batonctl import follow_cycle, summary
@@ -143,13 +144,6 @@ def test_a_gate_that_stopped_a_domain_says_why() -> None:
     assert "dbt_marketing: marketing did not land 2026-11-24" in "\n".join(batonctl.failure_lines(result))
 
 
-def test_the_password_is_shown_on_a_terminal_only() -> None:
-    on_terminal = batonctl.login_hint("http://127.0.0.1:8080", "admin", "pw-123", terminal=True)
-    in_a_log = batonctl.login_hint("http://127.0.0.1:8080", "admin", "pw-123", terminal=False)
-    assert "pw-123" in on_terminal
-    assert "pw-123" not in in_a_log and "BATON_AIRFLOW_PASSWORD" in in_a_log and "compose/.env" in in_a_log
-
-
 def test_a_domain_that_did_not_run_names_only_its_own_sources() -> None:
     assert batonctl.raw_sources(SCHEDULES["dbt_finance"]) == {"shop"}
     assert batonctl.raw_sources(SCHEDULES["dbt_marketing"]) == {"marketing", "shop"}
@@ -182,3 +176,30 @@ def test_a_build_whose_tests_failed_names_them_in_the_summary() -> None:
     rows = {row for col in summary(af, result).columns if col.header == "state" for row in col._cells}
     assert f"failed (build): {why}" in rows
     assert batonctl.failure_lines(result) == [f"dbt_finance: {why}"]
+
+
+def test_the_login_hint_names_where_the_password_is_and_never_shows_one() -> None:
+    hint = batonctl.login_hint("http://127.0.0.1:8080", "admin")
+    assert "user [bold]admin[/]" in hint and "BATON_AIRFLOW_PASSWORD" in hint and "compose/.env" in hint
+    assert "make user NAME=" in hint
+
+
+def test_batonctl_signs_in_as_the_automation_account(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BATON_AIRFLOW_URL", "http://api-server:8080")
+    monkeypatch.setenv("BATON_AUTOMATION_USER", "baton-automation")
+    monkeypatch.setenv("BATON_AUTOMATION_PASSWORD", "s3cret-automation")
+    monkeypatch.setenv("BATON_AIRFLOW_PASSWORD", "s3cret-admin")
+    af = batonctl.client_from_env()
+    assert (af.user, af.password) == ("baton-automation", "s3cret-automation")
+    assert "s3cret" not in repr(af)
+
+
+def test_batonctl_without_the_automation_password_says_which_setting_is_missing(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("BATON_AIRFLOW_URL", "http://api-server:8080")
+    monkeypatch.setenv("BATON_AUTOMATION_USER", "baton-automation")
+    monkeypatch.delenv("BATON_AUTOMATION_PASSWORD", raising=False)
+    with pytest.raises(typer.Exit):
+        batonctl.client_from_env()
+    assert "BATON_AUTOMATION_PASSWORD not set" in capsys.readouterr().out

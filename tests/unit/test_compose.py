@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 ONE_SHOT = {"airflow-init"}
-ON_DEMAND = {"jobs", "cli"}  # profiles: run with `compose run`, not part of `up`
+ON_DEMAND = {"jobs", "cli", "user"}  # profiles: run with `compose run`, not part of `up`
 
 
 @pytest.fixture(scope="module")
@@ -88,3 +88,16 @@ def test_the_compose_project_comes_from_the_checkout_folder(repo: Path, tmp_path
     env["BATON_ENV_FILE"] = str(tmp_path / "kept.env")
     out = subprocess.run(["make", "-s", "--eval", probe, "probe"], cwd=repo, env=env, capture_output=True, text=True)
     assert out.stdout.strip() == "client-b"
+
+
+def test_only_init_holds_the_admin_password_and_the_cli_signs_in_as_the_automation_account(compose: dict) -> None:
+    def env(name: str) -> dict:
+        return compose["services"][name].get("environment", {})
+
+    holders = [name for name in compose["services"] if "BATON_AIRFLOW_PASSWORD" in env(name)]
+    assert holders == ["airflow-init"]
+    assert "BATON_AIRFLOW_PASSWORD" not in compose["x-airflow"]["environment"]
+    assert env("cli")["BATON_AUTOMATION_PASSWORD"] == "${BATON_AUTOMATION_PASSWORD}"
+    assert env("airflow-init")["BATON_AUTOMATION_PASSWORD"].startswith("${BATON_AUTOMATION_PASSWORD:?")
+    # The user service takes its password from `run -e`, never from a command line or a default.
+    assert "BATON_USER_PASSWORD" not in str(compose["services"]["user"])

@@ -64,9 +64,9 @@ locals {
   # BATON_AIRFLOW_USER (settings.env) with the password of the secret BATON_AIRFLOW_PASSWORD.
   # OIDC, when an issuer is set: the client secret is a secret, the rest plain settings.
   oidc_environment = var.oidc == null ? {} : {
-    BATON_OIDC_ISSUER       = var.oidc.issuer
-    BATON_OIDC_CLIENT_ID    = var.oidc.client_id
-    BATON_OIDC_ROLE_MAPPING = jsonencode(var.oidc.role_mapping)
+    BATON_OIDC_ISSUER    = var.oidc.issuer
+    BATON_OIDC_CLIENT_ID = var.oidc.client_id
+    BATON_OIDC_ROLES     = jsonencode(var.oidc.role_mapping)
   }
 
   # The four Airflow components, one map: the airflow module creates a task definition and a

@@ -406,7 +406,7 @@ run "oidc_settings" {
     error_message = "the issuer and client id are plain settings of the Airflow containers"
   }
   assert {
-    condition     = jsondecode(output.airflow_environment["BATON_OIDC_ROLE_MAPPING"]) == { "data-engineers" = "Op", analysts = "Viewer" }
+    condition     = jsondecode(output.airflow_environment["BATON_OIDC_ROLES"]) == { "data-engineers" = "Op", analysts = "Viewer" }
     error_message = "the group -> role mapping reaches the containers as JSON"
   }
 }
