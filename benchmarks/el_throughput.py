@@ -60,8 +60,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import (
     REPO,
-    WAREHOUSE_MODES,
+    TABLES,
+    Bench,
     Jobs,
+    Seeder,
     Warehouse,
     bridge_url,
     count_check,
@@ -71,13 +73,11 @@ from harness import (
     failure,
     image_on_engine,
     machine,
-    parse_bytes,
     pg_url,
     postgres,
     setting,
 )
 
-TABLES = {"orders": "order_id", "customers": "customer_id", "products": "product_id"}
 TAP = REPO / "meltano" / ".meltano" / "extractors" / "tap-baton-postgres" / "venv" / "bin" / "tap-baton-postgres"
 GOAL_ROWS_S = 50_000
 GOAL_INCR_SHARE = 0.10
@@ -327,64 +327,6 @@ class SizeRun:
         self.load("incr", before)
         self.load("idle", self.maxima())
         return self.results
-
-
-class Seeder:
-    """The sample generator (samples/generate.py) on the benchmark's shop database."""
-
-    def __init__(self, shop_url: str, marketing: Path):
-        self.shop_url, self.marketing = shop_url, marketing
-
-    def seed(self, orders: int) -> float:
-        from samples import generate
-
-        started = time.perf_counter()
-        generate.seed(self.shop_url, self.marketing, orders, date(2026, 1, 1), 30)
-        return time.perf_counter() - started
-
-    def next_day(self, new_pct: float = 1.0) -> date:
-        from samples import generate
-
-        return generate.next_day(self.shop_url, self.marketing, new_pct)
-
-
-class Bench:
-    """The benchmark's databases, jobs and warehouses: what every case and size starts from."""
-
-    def __init__(self, args, shop, system, tmp: Path):
-        self.args, self.shop, self.system, self.tmp = args, shop, system, tmp
-        client = docker_client()
-        image = image_on_engine(client, setting("BATON_JOBS_IMAGE"), "run `make jobs-image`")
-        memory = parse_bytes(args.memory if args.memory is not None else setting("BATON_JOB_MEMORY", ""))
-        self.marketing = tmp / "marketing"
-        self.marketing.mkdir()
-        self.jobs = Jobs(client, image, memory, self.marketing, {"BATON_SHOP_DB_URL": bridge_url(shop, "shop")})
-        self.modes = warehouse_modes(args.warehouse, self.jobs)
-        self.notes: list[str] = []
-
-    def system_url(self) -> str:
-        """A Meltano system database of its own, as containers reach it."""
-        return bridge_url(self.system, create_database(self.system, "meltano"), driver="psycopg")
-
-    def warehouse(self, mode: str, name: str) -> Warehouse:
-        catalog = bridge_url(self.system, create_database(self.system, "lake")) if mode == "lake" else ""
-        return Warehouse(mode, self.tmp / name, catalog)
-
-
-def warehouse_modes(requested: str, jobs: Jobs) -> list[str]:
-    """The warehouse modes asked for that the jobs image has; the others named on stderr."""
-    modes = [m for m in requested.replace(" ", "").split(",") if m]
-    unknown = [m for m in modes if m not in WAREHOUSE_MODES]
-    if unknown:
-        raise SystemExit(f"--warehouse {requested!r}: choose from {', '.join(WAREHOUSE_MODES)}")
-    if "lake" in modes and not jobs.lake_available():
-        print(
-            f"lake mode is not available in {jobs.image} (its query tool has no lake connection): "
-            "BATON_WAREHOUSE=lake skipped, measuring files only",
-            file=sys.stderr,
-        )
-        modes = [m for m in modes if m != "lake"] or ["files"]
-    return modes
 
 
 # --- the wide table --------------------------------------------------------------------------------

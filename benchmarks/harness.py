@@ -19,6 +19,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ for _path in (REPO, REPO / "dags"):
 from baton.config import read_settings_file  # noqa: E402
 
 MELTANO_ENVIRONMENT = "dev"  # the sandbox's
+TABLES = {"orders": "order_id", "customers": "customer_id", "products": "product_id"}  # shop's, with keys
 WAREHOUSE_MODES = ("files", "lake")
 
 
@@ -107,18 +109,25 @@ def parse_bytes(text: str) -> int | None:
 
 
 # --- a container of the jobs image, and its peak memory -------------------------------------------
-def _cgroup_memory_files(container_id: str) -> tuple[Path, Path] | None:
-    """The container's memory usage file and its memory.stat, where this machine shows them (cgroup
-    v1 with the cgroupfs driver, v2 with either driver); None elsewhere."""
-    for usage in (
-        f"/sys/fs/cgroup/memory/docker/{container_id}/memory.usage_in_bytes",
-        f"/sys/fs/cgroup/system.slice/docker-{container_id}.scope/memory.current",
-        f"/sys/fs/cgroup/docker/{container_id}/memory.current",
-    ):
-        path = Path(usage)
-        if path.exists():
-            return path, path.with_name("memory.stat")
+def _cgroup_files(container_id: str) -> tuple[Path, Path, Path] | None:
+    """The container's memory usage file, its memory.stat and its CPU usage file, where this machine
+    shows them (cgroup v1 with the cgroupfs driver, v2 with either driver); None elsewhere."""
+    root = Path("/sys/fs/cgroup")
+    v1 = root / "memory" / "docker" / container_id
+    if v1.exists():
+        cpu = next((c for c in (root / "cpu,cpuacct", root / "cpuacct") if c.exists()), root / "cpuacct")
+        return v1 / "memory.usage_in_bytes", v1 / "memory.stat", cpu / "docker" / container_id / "cpuacct.usage"
+    for v2 in (root / "system.slice" / f"docker-{container_id}.scope", root / "docker" / container_id):
+        if v2.exists():
+            return v2 / "memory.current", v2 / "memory.stat", v2 / "cpu.stat"
     return None
+
+
+def _cpu_seconds(path: Path) -> float:
+    text = path.read_text()
+    if path.name == "cpu.stat":  # v2: usage_usec
+        return int(_stat_text(text)["usage_usec"]) / 1e6
+    return int(text) / 1e9  # v1 cpuacct.usage: nanoseconds
 
 
 def _memory_in_use(usage: int, stats: dict) -> int:
@@ -126,8 +135,8 @@ def _memory_in_use(usage: int, stats: dict) -> int:
     return max(0, usage - int(stats.get("total_inactive_file", stats.get("inactive_file", 0))))
 
 
-def _stat_file(path: Path) -> dict[str, str]:
-    return dict(line.split() for line in path.read_text().splitlines() if len(line.split()) == 2)
+def _stat_text(text: str) -> dict[str, str]:
+    return dict(line.split() for line in text.splitlines() if len(line.split()) == 2)
 
 
 @dataclass
@@ -138,6 +147,7 @@ class Run:
     peak_memory: int
     out: subprocess.CompletedProcess
     oom_killed: bool = False
+    cpu_seconds: float | None = None  # CPU time the container used, where the cgroup shows it
 
     @property
     def ok(self) -> bool:
@@ -148,20 +158,21 @@ def run_container(
     client, image: str, command: list[str], env: dict[str, str], volumes: dict, mem_limit: int | None = None
 ) -> Run:
     """Run `command` in a container of `image`; sample its memory every 50 ms (cgroup files where
-    readable, else the engine's stats)."""
-    peak = 0
+    readable, else the engine's stats) and, where the cgroup shows it, the CPU time it used."""
+    peak, cpu = 0, None
     started = time.perf_counter()
     extra = {"mem_limit": mem_limit, "memswap_limit": mem_limit} if mem_limit else {}
     container = client.containers.run(image, command, environment=env, volumes=volumes, detach=True, **extra)
-    files = _cgroup_memory_files(container.id)
+    files = _cgroup_files(container.id)
     done = threading.Event()
 
     def sample() -> None:
-        nonlocal peak
+        nonlocal peak, cpu
         while not done.is_set():
             with contextlib.suppress(Exception):  # the container may end between two readings
                 if files:
-                    peak = max(peak, _memory_in_use(int(files[0].read_text()), _stat_file(files[1])))
+                    peak = max(peak, _memory_in_use(int(files[0].read_text()), _stat_text(files[1].read_text())))
+                    cpu = _cpu_seconds(files[2])
                 else:
                     mem = container.stats(stream=False, one_shot=True).get("memory_stats", {})
                     peak = max(peak, _memory_in_use(mem.get("usage", 0), mem.get("stats", {})))
@@ -180,7 +191,8 @@ def run_container(
         stderr = container.logs(stdout=False).decode(errors="replace")
     finally:
         container.remove(force=True)
-    return Run(seconds, peak, subprocess.CompletedProcess(["docker run", image, *command], code, stdout, stderr), oom)
+    out = subprocess.CompletedProcess(["docker run", image, *command], code, stdout, stderr)
+    return Run(seconds, peak, out, oom, cpu)
 
 
 def failure(out: subprocess.CompletedProcess, oom_killed: bool = False, mem_limit: int | None = None) -> str:
@@ -323,6 +335,65 @@ def postgres(image: str, name: str, initdb: Path | None = None):
         pg.with_volume_mapping(str(initdb), "/docker-entrypoint-initdb.d", "ro")
     with pg:
         yield pg
+
+
+# --- what every benchmark starts from ---------------------------------------------------------------
+class Seeder:
+    """The sample generator (samples/generate.py) on the benchmark's shop database."""
+
+    def __init__(self, shop_url: str, marketing: Path):
+        self.shop_url, self.marketing = shop_url, marketing
+
+    def seed(self, orders: int) -> float:
+        from samples import generate
+
+        started = time.perf_counter()
+        generate.seed(self.shop_url, self.marketing, orders, date(2026, 1, 1), 30)
+        return time.perf_counter() - started
+
+    def next_day(self, new_pct: float = 1.0) -> date:
+        from samples import generate
+
+        return generate.next_day(self.shop_url, self.marketing, new_pct)
+
+
+class Bench:
+    """The benchmark's databases, jobs and warehouses: what every case and size starts from."""
+
+    def __init__(self, args, shop, system, tmp: Path):
+        self.args, self.shop, self.system, self.tmp = args, shop, system, tmp
+        client = docker_client()
+        image = image_on_engine(client, setting("BATON_JOBS_IMAGE"), "run `make jobs-image`")
+        memory = parse_bytes(args.memory if args.memory is not None else setting("BATON_JOB_MEMORY", ""))
+        self.marketing = tmp / "marketing"
+        self.marketing.mkdir()
+        self.jobs = Jobs(client, image, memory, self.marketing, {"BATON_SHOP_DB_URL": bridge_url(shop, "shop")})
+        self.modes = warehouse_modes(args.warehouse, self.jobs)
+        self.notes: list[str] = []
+
+    def system_url(self) -> str:
+        """A Meltano system database of its own, as containers reach it."""
+        return bridge_url(self.system, create_database(self.system, "meltano"), driver="psycopg")
+
+    def warehouse(self, mode: str, name: str) -> Warehouse:
+        catalog = bridge_url(self.system, create_database(self.system, "lake")) if mode == "lake" else ""
+        return Warehouse(mode, self.tmp / name, catalog)
+
+
+def warehouse_modes(requested: str, jobs: Jobs) -> list[str]:
+    """The warehouse modes asked for that the jobs image has; the others named on stderr."""
+    modes = [m for m in requested.replace(" ", "").split(",") if m]
+    unknown = [m for m in modes if m not in WAREHOUSE_MODES]
+    if unknown:
+        raise SystemExit(f"--warehouse {requested!r}: choose from {', '.join(WAREHOUSE_MODES)}")
+    if "lake" in modes and not jobs.lake_available():
+        print(
+            f"lake mode is not available in {jobs.image} (its query tool has no lake connection): "
+            "BATON_WAREHOUSE=lake skipped, measuring files only",
+            file=sys.stderr,
+        )
+        modes = [m for m in modes if m != "lake"] or ["files"]
+    return modes
 
 
 def machine() -> str:
