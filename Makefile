@@ -43,7 +43,7 @@ STACK_SERVICES := postgres source-db api-server scheduler dag-processor triggere
 
 .PHONY: help setup lock lint format test test-unit test-integration test-stack base-images jobs-image clean bake add-source \
 	env-file images airflow-image data-dirs up stack-start run status user logs databases seed next-day el dbt query docs \
-	down reset bench-el bench-stack
+	down reset bench-el bench-scale bench-stack
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -208,8 +208,11 @@ reset: env-file ## Stop the stack and delete its data: volumes, warehouse, sourc
 bench-stack: ## Benchmark the sandbox: cold/warm make up, cycle vs direct commands, idle memory and CPU, image sizes (BENCH_ARGS=--cold)
 	$(RUN) python benchmarks/stack.py $(BENCH_ARGS)
 
-bench-el: jobs-image ## Benchmark shop extract-load: the job by records and by COPY, the raw limit (SIZES=100000,1000000; full, 1% incremental)
-	$(RUN) python benchmarks/el_throughput.py $(if $(SIZES),--sizes $(SIZES)) $(BENCH_ARGS)
+bench-el: jobs-image ## Benchmark extract-load: shop by records, by COPY, the raw limit; the 59-column wide table (SIZES=, CASES=shop,wide)
+	$(RUN) python benchmarks/el_throughput.py $(if $(SIZES),--sizes $(SIZES)) $(if $(CASES),--cases $(CASES)) $(BENCH_ARGS)
+
+bench-scale: jobs-image ## Benchmark the scale curve: full, 1% and no-op loads, dbt full and incremental builds, peak memory (SIZES=100000,1000000,10000000)
+	$(RUN) python benchmarks/scale.py $(if $(SIZES),--sizes $(SIZES)) $(BENCH_ARGS)
 
 # The cloud deployment's targets (tf-check, test-cloud, sync-dags, deploy) live next to the Terraform.
 -include terraform/terraform.mk

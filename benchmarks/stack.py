@@ -24,12 +24,12 @@ import time
 from datetime import date, datetime
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tests.conftest import read_settings  # noqa: E402
-from tests.conftest import setting as kit_setting  # noqa: E402
-from tools.batonctl import Airflow, follow_cycle  # noqa: E402
+from harness import REPO, read_settings_file
+from harness import setting as kit_setting
+
+from tools.batonctl import Airflow, follow_cycle
 
 PROJECT = "baton-bench"
 ROOT = REPO / ".baton" / "bench"
@@ -55,7 +55,7 @@ def compose(*args: str) -> float:
     """`docker compose ... run` on the benchmark's stack, with the settings the Makefile exports."""
     v2 = subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0
     cmd = [*(["docker", "compose"] if v2 else ["docker-compose"]), "-p", PROJECT, "--env-file", ENV["BATON_ENV_FILE"]]
-    env = {key: kit_setting(key) for key in read_settings(REPO / "settings.env")}
+    env = {key: kit_setting(key) for key in read_settings_file(REPO / "settings.env")}
     env.update(ENV)
     env["BATON_ENV_PATH"] = ENV["BATON_ENV_FILE"]
     t0 = time.monotonic()
