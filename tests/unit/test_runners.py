@@ -19,17 +19,10 @@ from baton.config import (
     load_config,
     runner_settings,
 )
-from baton.runners import (
-    RETRY_AT_ONCE,
-    DockerJobOperator,
-    JobInterrupted,
-    SubprocessJobOperator,
-    baton_result,
-    container_name,
-    ecs_operator_class,
-    job_operator,
-    job_result,
-)
+from baton.runners import RETRY_AT_ONCE, JobInterrupted, baton_result, job_operator, job_result
+from baton.runners.docker import DockerJobOperator, container_name
+from baton.runners.ecs import EcsJobOperator
+from baton.runners.subprocess import SubprocessJobOperator
 
 DOCKER = {
     "BATON_RUNNER": "docker",
@@ -261,7 +254,7 @@ def ecs_job(monkeypatch: pytest.MonkeyPatch):
         monkeypatch.setattr(EcsRunTaskOperator, "client", property(lambda self: ecs))
         monkeypatch.setattr(AwsLogsHook, "conn", property(lambda self: logs))
         op = job_operator("extract_load", ["el", "shop"], load_config(environ={"BATON_RUNNER": "ecs"}))
-        assert isinstance(op, ecs_operator_class())
+        assert isinstance(op, EcsJobOperator)
         return op, logs
 
     return arrange
