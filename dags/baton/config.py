@@ -1,148 +1,262 @@
-"""Settings: dags/baton.yml, overridden by environment variables. Validated with clear errors.
+"""Settings: dags/baton.yml, overridden by environment variables. Validated with pydantic; an error
+names the key and where it came from (the file, or the environment variable).
 
 Two kinds, read at two moments:
   load_config()       what shapes the DAGs (baton.yml, BATON_RUNNER, the warehouse pool); read when
                       a DAG file is parsed, so it needs no runner environment at all
   runner_settings()   where and how jobs run (DockerSettings, EcsSettings, SubprocessSettings), read
                       from the worker's environment when a task runs; an error names the variable
+
+Both environment readers are pydantic-settings models whose every field names its variable.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 import yaml
+from baton_contract.settings import setting
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, SettingsConfigDict
 
 DAGS_DIR = Path(__file__).resolve().parent.parent
 # The kit's constants (BATON_WAREHOUSE_POOL, BATON_JOBS_IMAGE, ...); reachable in a checkout only.
 SETTINGS_FILE = DAGS_DIR.parent / "settings.env"
-DBT_MODES = ("monolith", "multi")
-GATING_POLICIES = ("wait", "fail", "warn")
-RUNNERS = ("docker", "ecs", "subprocess")
+DbtMode = Literal["monolith", "multi"]
+GatingPolicy = Literal["wait", "fail", "warn"]
+Runner = Literal["docker", "ecs", "subprocess"]
+DBT_MODES, GATING_POLICIES, RUNNERS = get_args(DbtMode), get_args(GatingPolicy), get_args(Runner)
+KINDS = {"int_type": "int", "string_type": "str", "model_type": "mapping", "dict_type": "mapping"}
 
 
 class ConfigError(ValueError):
     """A setting is missing or invalid; the message names it and where it came from."""
 
 
-@dataclass(frozen=True)
-class JobPolicy:
+# --- baton.yml -----------------------------------------------------------------------------------
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, strict=True, extra="ignore")
+
+
+class JobPolicy(_Section):
     """How Airflow retries a job task (baton.yml `ingestion:` / `dbt:`). Delays grow exponentially
     from retry_delay_seconds up to max_retry_delay_seconds; a job that exits with 2 (bad config) or
     3 (bad data) is not retried."""
 
-    retries: int
-    retry_delay_seconds: int
-    max_retry_delay_seconds: int
-    timeout_minutes: int
+    retries: StrictInt
+    retry_delay_seconds: StrictInt
+    max_retry_delay_seconds: StrictInt
+    timeout_minutes: StrictInt
+
+    @field_validator("max_retry_delay_seconds")
+    @classmethod
+    def _not_below_the_first_delay(cls, value: int, info: ValidationInfo) -> int:
+        if value < info.data.get("retry_delay_seconds", value):
+            raise ValueError("is below its retry_delay_seconds")
+        return value
+
+    @model_validator(mode="after")
+    def _bounds(self) -> JobPolicy:
+        if self.retries < 0 or self.retry_delay_seconds < 1 or self.timeout_minutes < 1:
+            raise ValueError("needs retries >= 0, retry_delay_seconds >= 1, timeout_minutes >= 1")
+        return self
 
 
-@dataclass(frozen=True)
-class Config:
+class _Cycle(_Section):
+    schedule: StrictStr
+    timezone: StrictStr
+
+
+class _Dbt(JobPolicy):
+    mode: DbtMode
+
+
+class _Gating(_Section):
+    policy: GatingPolicy
+    wait_timeout_minutes: StrictInt
+    poke_seconds: StrictInt
+
+
+class _BatonFile(_Section):
+    """baton.yml as written (after the environment's overrides)."""
+
+    owner: StrictStr
+    cycle: _Cycle
+    dbt: _Dbt
+    ingestion: JobPolicy
+    gating: _Gating
+
+
+class Config(BaseModel):
+    """What shapes the DAGs: baton.yml with the environment's overrides."""
+
+    model_config = ConfigDict(frozen=True)
+
     owner: str
     cycle_schedule: str
     timezone: str
-    dbt_mode: str
+    dbt_mode: DbtMode
     dbt: JobPolicy
     ingestion: JobPolicy
-    gating_policy: str
+    gating_policy: GatingPolicy
     gating_wait_timeout_minutes: int
     gating_poke_seconds: int
-    runner: str
+    runner: Runner
     metadata_dir: Path
     # The pool of analytics.duckdb writers (settings.env); None when neither the environment nor
     # settings.env names it: dbt tasks then fail when they run, naming BATON_WAREHOUSE_POOL.
     warehouse_pool: str | None
 
 
-def _get(data: dict[str, Any], dotted: str, source: str, kind: type, default: Any = None) -> Any:
-    value: Any = data
-    for key in dotted.split("."):
-        value = value.get(key) if isinstance(value, dict) else None
-    if value is None:
-        if default is None:
-            raise ConfigError(f"{source}: '{dotted}' is missing")
-        return default
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
-        raise ConfigError(f"{source}: '{dotted}' must be a {kind.__name__}, got {value!r}")
-    return value
+# --- the environment, through pydantic-settings --------------------------------------------------
+class _Environ(EnvSettingsSource):
+    """pydantic-settings' environment source over a given mapping (the process environment, or a
+    test's); a blank value counts as unset, as it always has for these variables."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self.environ = {k: v.strip() for k, v in environ.items() if isinstance(v, str) and v.strip()}
+        super().__init__(settings_cls, case_sensitive=True)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return self.environ
 
 
-def _choice(name: str, value: str, choices: tuple[str, ...], source: str) -> str:
-    if value not in choices:
-        raise ConfigError(f"{source}: {name} is {value!r}; choose one of {', '.join(choices)}")
-    return value
+def _var(name: str, *more: str, **kwargs: Any) -> Any:
+    """A field read from the environment variable `name` (or the first of `more` that is set)."""
+    return Field(validation_alias=AliasChoices(name, *more) if more else name, **kwargs)
 
 
-def read_settings_file(path: Path = SETTINGS_FILE) -> dict[str, str]:
-    """KEY=VALUE lines of settings.env; {} where the file is not reachable (an image, a DAG bundle)."""
-    try:
-        text = path.read_text()
-    except OSError:
-        return {}
-    found = {}
-    for line in text.splitlines():
-        match = re.match(r"^([A-Z][A-Z0-9_]*)=(.*)$", line.strip())
-        if match:
-            found[match.group(1)] = match.group(2)
-    return found
+class EnvSettings(BaseSettings):
+    """Settings from environment variables; each field's alias is its variable. Built directly,
+    a model reads nothing (no hidden environment); from_env() reads a mapping, os.environ by default."""
+
+    model_config = SettingsConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+    runner: ClassVar[str] = ""
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: Any, **_others: Any
+    ) -> tuple[Any, ...]:
+        return (init_settings,)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Any:
+        values = _Environ(cls, os.environ if environ is None else environ)()
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            raise ConfigError("; ".join(_env_error(e, cls.runner) for e in exc.errors())) from None
 
 
-def kit_setting(name: str, env: Mapping[str, str], settings_file: Path = SETTINGS_FILE) -> str | None:
-    """A kit constant: the environment, else settings.env where reachable, else None."""
-    return env.get(name) or read_settings_file(settings_file).get(name) or None
+def _env_error(error: Any, runner: str) -> str:
+    name, kind, got = str(error["loc"][0]), error["type"], error.get("input")
+    where = f"environment variable {name}"
+    if kind == "missing":
+        return f"{where} is required by BATON_RUNNER={runner} (it is not set)"
+    if kind == "too_short":
+        return f"{where} is required by BATON_RUNNER={runner} (it lists nothing)"
+    if kind == "int_parsing":
+        return f"{where} must be a whole number, got {got!r}"
+    if kind == "bool_parsing":
+        return f"{where} must be true or false, got {got!r}"
+    if kind == "literal_error":
+        return f"{where} is {got!r}; choose one of {', '.join(RUNNERS)}"
+    if kind == "value_error":
+        return f"{where}: {error['ctx']['error']}"
+    return f"{where}: {error['msg']} (got {got!r})"
 
 
-def _job_policy(data: dict[str, Any], section: str, src: str) -> JobPolicy:
-    policy = JobPolicy(
-        retries=_get(data, f"{section}.retries", src, int),
-        retry_delay_seconds=_get(data, f"{section}.retry_delay_seconds", src, int),
-        max_retry_delay_seconds=_get(data, f"{section}.max_retry_delay_seconds", src, int),
-        timeout_minutes=_get(data, f"{section}.timeout_minutes", src, int),
-    )
-    if policy.retries < 0 or policy.retry_delay_seconds < 1 or policy.timeout_minutes < 1:
-        raise ConfigError(f"{src}: '{section}' needs retries >= 0, retry_delay_seconds >= 1, timeout_minutes >= 1")
-    if policy.max_retry_delay_seconds < policy.retry_delay_seconds:
-        raise ConfigError(f"{src}: '{section}.max_retry_delay_seconds' is below its retry_delay_seconds")
-    return policy
+class _Overrides(EnvSettings):
+    """The environment variables load_config() reads."""
+
+    config: Path | None = _var("BATON_CONFIG", default=None)
+    runner_name: Runner = _var("BATON_RUNNER", default="docker")
+    dbt_mode: str | None = _var("BATON_DBT_MODE", default=None)
+    gating: str | None = _var("BATON_GATING", default=None)
+    timezone: str | None = _var("BATON_TIMEZONE", default=None)
+    metadata_dir: Path = _var("BATON_METADATA_DIR", default=DAGS_DIR / "baked")
 
 
-def load_config(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
-    env = os.environ if environ is None else environ
-    path = Path(env.get("BATON_CONFIG", path or DAGS_DIR / "baton.yml"))
+# baton.yml keys the environment overrides: key -> (variable, field of _Overrides).
+OVERRIDES = {
+    "cycle.timezone": ("BATON_TIMEZONE", "timezone"),
+    "dbt.mode": ("BATON_DBT_MODE", "dbt_mode"),
+    "gating.policy": ("BATON_GATING", "gating"),
+}
+
+
+def _file_error(error: Any, src: str, origin: Mapping[str, str]) -> str:
+    dotted = ".".join(str(p) for p in error["loc"])
+    where, kind, got = origin.get(dotted, src), error["type"], error.get("input")
+    if kind == "missing" or got is None:
+        return f"{where}: '{dotted}' is missing"
+    if kind == "literal_error":
+        choices = re.findall(r"'([^']*)'", error["ctx"]["expected"])
+        return f"{where}: '{dotted}' is {got!r}; choose one of {', '.join(choices)}"
+    if kind in KINDS:
+        return f"{where}: '{dotted}' must be a {KINDS[kind]}, got {got!r}"
+    if kind == "value_error":
+        return f"{where}: '{dotted}' {error['ctx']['error']}"
+    return f"{where}: '{dotted}': {error['msg']} (got {got!r})"
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except FileNotFoundError:
         raise ConfigError(f"{path} does not exist (set BATON_CONFIG to the orchestration config)") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {exc}") from None
-    src = str(path)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must be a mapping of settings, got {type(data).__name__}")
+    return data
 
-    def override(var: str, dotted: str, choices: tuple[str, ...] | None = None, default: str | None = None) -> str:
-        if env.get(var):
-            value, where = env[var], f"environment variable {var}"
-        else:
-            value, where = _get(data, dotted, src, str, default), src
-        return _choice(f"'{dotted}'", value, choices, where) if choices else value
 
+def load_config(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    env = os.environ if environ is None else environ
+    overrides = _Overrides.from_env(env)
+    path = overrides.config or path or DAGS_DIR / "baton.yml"
+    data, origin = _read_yaml(path), {}
+    for dotted, (variable, field) in OVERRIDES.items():
+        value = getattr(overrides, field)
+        if value is not None:
+            section, key = dotted.split(".")
+            data[section] = {**(data.get(section) if isinstance(data.get(section), dict) else {}), key: value}
+            origin[dotted] = f"environment variable {variable}"
+    try:
+        file = _BatonFile.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError("; ".join(_file_error(e, str(path), origin) for e in exc.errors())) from None
     return Config(
-        owner=_get(data, "owner", src, str),
-        cycle_schedule=_get(data, "cycle.schedule", src, str),
-        timezone=override("BATON_TIMEZONE", "cycle.timezone"),
-        dbt_mode=override("BATON_DBT_MODE", "dbt.mode", DBT_MODES),
-        dbt=_job_policy(data, "dbt", src),
-        ingestion=_job_policy(data, "ingestion", src),
-        gating_policy=override("BATON_GATING", "gating.policy", GATING_POLICIES),
-        gating_wait_timeout_minutes=_get(data, "gating.wait_timeout_minutes", src, int),
-        gating_poke_seconds=_get(data, "gating.poke_seconds", src, int),
-        runner=_choice("BATON_RUNNER", env.get("BATON_RUNNER", "docker"), RUNNERS, "environment variable BATON_RUNNER"),
-        metadata_dir=Path(env.get("BATON_METADATA_DIR", DAGS_DIR / "baked")),
-        warehouse_pool=kit_setting("BATON_WAREHOUSE_POOL", env),
+        owner=file.owner,
+        cycle_schedule=file.cycle.schedule,
+        timezone=file.cycle.timezone,
+        dbt_mode=file.dbt.mode,
+        dbt=JobPolicy.model_validate(file.dbt.model_dump(exclude={"mode"})),
+        ingestion=file.ingestion,
+        gating_policy=file.gating.policy,
+        gating_wait_timeout_minutes=file.gating.wait_timeout_minutes,
+        gating_poke_seconds=file.gating.poke_seconds,
+        runner=overrides.runner_name,
+        metadata_dir=overrides.metadata_dir,
+        warehouse_pool=setting("BATON_WAREHOUSE_POOL", SETTINGS_FILE, env=env),
     )
 
 
@@ -154,140 +268,105 @@ class MountSpec:
     read_only: bool
 
 
-@dataclass(frozen=True)
-class DockerSettings:
-    image: str  # BATON_JOBS_IMAGE
-    url: str  # BATON_DOCKER_URL
-    network: str | None  # BATON_DOCKER_NETWORK
-    mounts: tuple[MountSpec, ...]  # BATON_DOCKER_MOUNTS: SRC:TARGET[:ro],...
-    job_env: tuple[str, ...]  # BATON_JOB_ENV: names of worker variables passed to jobs
-    project: str  # BATON_PROJECT: label and name prefix of job containers
-    stop_grace_seconds: int  # BATON_DOCKER_STOP_GRACE_SECONDS: SIGTERM -> SIGKILL when a job is stopped
-    memory: str | None = None  # BATON_JOB_MEMORY: each job container's memory limit (e.g. 2g); None: unbounded
+def _listed(value: Any) -> Any:
+    """A comma-separated list, as the variables write it."""
+    return tuple(p.strip() for p in value.split(",") if p.strip()) if isinstance(value, str) else value
 
 
-@dataclass(frozen=True)
-class EcsSettings:
-    cluster: str  # BATON_ECS_CLUSTER
-    task_definition: str  # BATON_ECS_TASK_DEFINITION
-    container: str  # BATON_ECS_CONTAINER
-    subnets: tuple[str, ...]  # BATON_ECS_SUBNETS
-    security_groups: tuple[str, ...]  # BATON_ECS_SECURITY_GROUPS
-    log_group: str  # BATON_ECS_LOG_GROUP
-    log_stream_prefix: str  # BATON_ECS_LOG_STREAM_PREFIX
-    capacity_provider: str  # BATON_ECS_CAPACITY_PROVIDER
-    region: str | None  # AWS_REGION / AWS_DEFAULT_REGION
-    deferrable: bool  # BATON_ECS_DEFERRABLE
+def _mount(spec: str) -> MountSpec:
+    source, _, rest = spec.partition(":")
+    target, _, mode = rest.partition(":")
+    if not source or not target.startswith("/") or mode not in ("", "ro") or spec.endswith(":"):
+        raise ValueError(f"{spec!r} is not SOURCE:/TARGET[:ro]")
+    return MountSpec(source, target, mode == "ro")
 
 
-@dataclass(frozen=True)
-class SubprocessSettings:
-    meltano_bin: str  # BATON_MELTANO_BIN
-    dbt_bin: str  # BATON_DBT_BIN
-    meltano_python: str  # BATON_MELTANO_PYTHON: runs meltano/bin/{el,state}.py
-    meltano_project: Path  # BATON_MELTANO_PROJECT
-    dbt_project: Path  # BATON_DBT_PROJECT
+Listed = Annotated[tuple[str, ...], NoDecode]
+
+
+class DockerSettings(EnvSettings):
+    runner: ClassVar[str] = "docker"
+
+    image: str = _var("BATON_JOBS_IMAGE")
+    url: str = _var("BATON_DOCKER_URL", default="unix://var/run/docker.sock")
+    network: str | None = _var("BATON_DOCKER_NETWORK", default=None)
+    # SRC:/TARGET[:ro],...; a SRC without a leading / is a named volume.
+    mounts: Annotated[tuple[MountSpec, ...], NoDecode] = _var("BATON_DOCKER_MOUNTS", default=())
+    # Names of worker variables passed to every job.
+    job_env: Listed = _var("BATON_JOB_ENV", default=())
+    # Label and name prefix of job containers.
+    project: str = _var("BATON_PROJECT")
+    # SIGTERM -> SIGKILL when a job is stopped.
+    stop_grace_seconds: int = _var("BATON_DOCKER_STOP_GRACE_SECONDS", default=30)
+    # Each job container's memory limit (e.g. 2g); None: unbounded.
+    memory: str | None = _var("BATON_JOB_MEMORY", default=None)
+
+    @field_validator("mounts", mode="before")
+    @classmethod
+    def _parse_mounts(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        return tuple(_mount(spec) for spec in _listed(value))
+
+    @field_validator("job_env", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        return _listed(value)
+
+    @field_validator("job_env")
+    @classmethod
+    def _variable_names(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [n for n in names if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", n)]
+        if bad:
+            raise ValueError(f"{', '.join(bad)} is not a variable name")
+        return names
+
+    @field_validator("memory")
+    @classmethod
+    def _docker_size(cls, raw: str | None) -> str | None:
+        """As Docker takes it: a number of bytes with an optional unit (b, k, m, g)."""
+        if raw is not None and not re.fullmatch(r"[1-9][0-9]*[bkmg]?", raw.lower()):
+            raise ValueError(f"{raw!r} is not a size such as 2g or 1536m")
+        return raw.lower() if raw else None
+
+
+class EcsSettings(EnvSettings):
+    runner: ClassVar[str] = "ecs"
+
+    cluster: str = _var("BATON_ECS_CLUSTER")
+    task_definition: str = _var("BATON_ECS_TASK_DEFINITION")
+    container: str = _var("BATON_ECS_CONTAINER")
+    subnets: Listed = _var("BATON_ECS_SUBNETS", min_length=1)
+    security_groups: Listed = _var("BATON_ECS_SECURITY_GROUPS", min_length=1)
+    log_group: str = _var("BATON_ECS_LOG_GROUP")
+    log_stream_prefix: str = _var("BATON_ECS_LOG_STREAM_PREFIX", default="jobs")
+    capacity_provider: str = _var("BATON_ECS_CAPACITY_PROVIDER", default="FARGATE_SPOT")
+    region: str | None = _var("AWS_REGION", "AWS_DEFAULT_REGION", default=None)
+    deferrable: bool = _var("BATON_ECS_DEFERRABLE", default=True)
+
+    @field_validator("subnets", "security_groups", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        return _listed(value)
+
+
+class SubprocessSettings(EnvSettings):
+    runner: ClassVar[str] = "subprocess"
+
+    meltano_bin: str = _var("BATON_MELTANO_BIN", default="meltano")
+    dbt_bin: str = _var("BATON_DBT_BIN", default="dbt")
+    # Runs meltano/bin/{el,state}.py.
+    meltano_python: str = _var("BATON_MELTANO_PYTHON", default=sys.executable)
+    meltano_project: Path = _var("BATON_MELTANO_PROJECT", default=DAGS_DIR.parent / "meltano")
+    dbt_project: Path = _var("BATON_DBT_PROJECT", default=DAGS_DIR.parent / "dbt")
 
 
 RunnerSettings = DockerSettings | EcsSettings | SubprocessSettings
-
-
-class _Env:
-    def __init__(self, env: Mapping[str, str], runner: str) -> None:
-        self.env, self.runner = env, runner
-
-    def required(self, name: str, default: str | None = None) -> str:
-        value = (self.env.get(name) or default or "").strip()
-        if not value:
-            raise ConfigError(f"environment variable {name} is required by BATON_RUNNER={self.runner} (it is not set)")
-        return value
-
-    def optional(self, name: str, default: str | None = None) -> str | None:
-        return (self.env.get(name) or "").strip() or default
-
-    def listed(self, name: str, required: bool = False) -> tuple[str, ...]:
-        raw = self.required(name) if required else self.optional(name, "")
-        items = tuple(p.strip() for p in (raw or "").split(",") if p.strip())
-        if required and not items:
-            raise ConfigError(
-                f"environment variable {name} is required by BATON_RUNNER={self.runner} (it lists nothing)"
-            )
-        return items
-
-    def integer(self, name: str, default: int) -> int:
-        raw = self.optional(name)
-        if raw is None:
-            return default
-        try:
-            return int(raw)
-        except ValueError:
-            raise ConfigError(f"environment variable {name} must be a whole number, got {raw!r}") from None
-
-    def boolean(self, name: str, default: bool) -> bool:
-        raw = (self.optional(name) or str(default)).lower()
-        if raw not in ("true", "false", "1", "0", "yes", "no"):
-            raise ConfigError(f"environment variable {name} must be true or false, got {raw!r}")
-        return raw in ("true", "1", "yes")
-
-
-def _mounts(specs: tuple[str, ...]) -> tuple[MountSpec, ...]:
-    mounts = []
-    for spec in specs:
-        parts = spec.split(":")
-        if len(parts) not in (2, 3) or not parts[0] or not parts[1].startswith("/") or parts[2:] not in ([], ["ro"]):
-            raise ConfigError(f"environment variable BATON_DOCKER_MOUNTS: {spec!r} is not SOURCE:/TARGET[:ro]")
-        mounts.append(MountSpec(parts[0], parts[1], parts[2:] == ["ro"]))
-    return tuple(mounts)
-
-
-def _memory(raw: str | None) -> str | None:
-    """BATON_JOB_MEMORY as Docker takes it: a number of bytes with an optional unit (b, k, m, g)."""
-    if raw is None:
-        return None
-    if not re.fullmatch(r"[1-9][0-9]*[bkmg]?", raw.lower()):
-        raise ConfigError(f"environment variable BATON_JOB_MEMORY must be a size such as 2g or 1536m, got {raw!r}")
-    return raw.lower()
+RUNNER_SETTINGS: dict[str, type[EnvSettings]] = {s.runner: s for s in (DockerSettings, EcsSettings, SubprocessSettings)}
 
 
 def runner_settings(runner: str, environ: Mapping[str, str] | None = None) -> RunnerSettings:
     """The settings of `runner` from the worker's environment, validated; ConfigError names the variable."""
-    e = _Env(os.environ if environ is None else environ, runner)
-    if runner == "docker":
-        job_env = e.listed("BATON_JOB_ENV")
-        bad = [n for n in job_env if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", n)]
-        if bad:
-            raise ConfigError(f"environment variable BATON_JOB_ENV: {', '.join(bad)} is not a variable name")
-        return DockerSettings(
-            image=e.required("BATON_JOBS_IMAGE"),
-            url=e.optional("BATON_DOCKER_URL", "unix://var/run/docker.sock") or "",
-            network=e.optional("BATON_DOCKER_NETWORK"),
-            mounts=_mounts(e.listed("BATON_DOCKER_MOUNTS")),
-            job_env=job_env,
-            project=e.required("BATON_PROJECT"),
-            stop_grace_seconds=e.integer("BATON_DOCKER_STOP_GRACE_SECONDS", 30),
-            memory=_memory(e.optional("BATON_JOB_MEMORY")),
-        )
-    if runner == "ecs":
-        return EcsSettings(
-            cluster=e.required("BATON_ECS_CLUSTER"),
-            task_definition=e.required("BATON_ECS_TASK_DEFINITION"),
-            container=e.required("BATON_ECS_CONTAINER"),
-            subnets=e.listed("BATON_ECS_SUBNETS", required=True),
-            security_groups=e.listed("BATON_ECS_SECURITY_GROUPS", required=True),
-            log_group=e.required("BATON_ECS_LOG_GROUP"),
-            log_stream_prefix=e.optional("BATON_ECS_LOG_STREAM_PREFIX", "jobs") or "jobs",
-            capacity_provider=e.optional("BATON_ECS_CAPACITY_PROVIDER", "FARGATE_SPOT") or "FARGATE_SPOT",
-            region=e.optional("AWS_REGION") or e.optional("AWS_DEFAULT_REGION"),
-            deferrable=e.boolean("BATON_ECS_DEFERRABLE", True),
-        )
-    if runner == "subprocess":
-        import sys
-
-        return SubprocessSettings(
-            meltano_bin=e.optional("BATON_MELTANO_BIN", "meltano") or "meltano",
-            dbt_bin=e.optional("BATON_DBT_BIN", "dbt") or "dbt",
-            meltano_python=e.optional("BATON_MELTANO_PYTHON", sys.executable) or sys.executable,
-            meltano_project=Path(e.optional("BATON_MELTANO_PROJECT") or DAGS_DIR.parent / "meltano"),
-            dbt_project=Path(e.optional("BATON_DBT_PROJECT") or DAGS_DIR.parent / "dbt"),
-        )
-    raise ConfigError(f"environment variable BATON_RUNNER is {runner!r}; choose one of {', '.join(RUNNERS)}")
+    if runner not in RUNNER_SETTINGS:
+        raise ConfigError(f"environment variable BATON_RUNNER is {runner!r}; choose one of {', '.join(RUNNERS)}")
+    return RUNNER_SETTINGS[runner].from_env(environ)

@@ -22,7 +22,7 @@ from typing import Any
 
 from airflow.sdk import Asset
 
-from baton.assets import CYCLE_ID, RAW_PREFIX, source_of
+from baton.assets import CYCLE_ID, source_of
 
 log = logging.getLogger(__name__)
 
@@ -131,18 +131,14 @@ def decide(
     lost = [name for name in behind if name in failed]
     never = [name for name in behind if cycle_ids[name] is None]
     if lost and policy != "warn":
-        reasons = "; ".join(f"{_source(n)} did not land {target}: {failed[n]}" for n in lost)
+        reasons = "; ".join(f"{source_of(n)} did not land {target}: {failed[n]}" for n in lost)
         raise SourceNotLandedError(f"{reasons} (newest events: {detail})")
     if policy == "fail":
         raise MixedCyclesError(f"raw events of different cycles ({detail}); refusing to mix them (gating: fail)")
     if policy == "warn":
         if never:
             raise MixedCyclesError(f"no event with a cycle_id yet for: {', '.join(never)}; ingest those sources first")
-        why = "".join(f"; {_source(n)} did not land {target}: {failed[n]}" for n in lost)
+        why = "".join(f"; {source_of(n)} did not land {target}: {failed[n]}" for n in lost)
         return True, target, f"running on mixed cycles ({detail}) as gating is 'warn'{why}"
-    names = ", ".join(_source(n) for n in behind)
+    names = ", ".join(source_of(n) for n in behind)
     return False, target, f"waiting for {names} to land cycle {target} ({detail})"
-
-
-def _source(asset_name: str) -> str:
-    return asset_name.removeprefix(RAW_PREFIX)

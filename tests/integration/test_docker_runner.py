@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import docker
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
-from baton.runners import DockerJobOperator, JobInterrupted, container_name
+from baton.runners import JobInterrupted
+from baton.runners.docker import DockerJobOperator, container_name
 
 
 @dataclass

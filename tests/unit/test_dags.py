@@ -224,6 +224,20 @@ def test_config_errors_name_the_setting(tmp_path: Path) -> None:
         load_config(bad, environ={})
 
 
+def test_the_environment_overrides_baton_yml_and_is_named_when_wrong(tmp_path: Path) -> None:
+    config = load_config(environ={"BATON_DBT_MODE": "monolith", "BATON_GATING": "warn", "BATON_TIMEZONE": "UTC"})
+    assert (config.dbt_mode, config.gating_policy, config.timezone) == ("monolith", "warn", "UTC")
+    with pytest.raises(ConfigError, match=r"environment variable BATON_GATING: 'gating.policy' is 'later'"):
+        load_config(environ={"BATON_GATING": "later"})
+    bad = tmp_path / "baton.yml"
+    bad.write_text((DAGS / "baton.yml").read_text().replace("  policy: wait\n", "  policy: sometimes\n"))
+    with pytest.raises(ConfigError, match=rf"{bad}: 'gating.policy' is 'sometimes'; choose one of wait, fail, warn"):
+        load_config(bad, environ={})
+    bad.write_text((DAGS / "baton.yml").read_text().replace("owner: data-platform\n", ""))
+    with pytest.raises(ConfigError, match=r"baton.yml: 'owner' is missing"):
+        load_config(environ={"BATON_CONFIG": str(bad)})
+
+
 def test_rows_loaded_sums_the_extractors_record_counts() -> None:
     lines = [
         'tap-shop METRIC: {"type":"counter","metric":"record_count","value":1200,"tags":{"stream":"shop-orders"}}',

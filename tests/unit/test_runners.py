@@ -4,6 +4,7 @@ names, and the ECS runner's result read from CloudWatch."""
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -19,17 +20,10 @@ from baton.config import (
     load_config,
     runner_settings,
 )
-from baton.runners import (
-    RETRY_AT_ONCE,
-    DockerJobOperator,
-    JobInterrupted,
-    SubprocessJobOperator,
-    baton_result,
-    container_name,
-    ecs_operator_class,
-    job_operator,
-    job_result,
-)
+from baton.runners import RETRY_AT_ONCE, JobInterrupted, baton_result, job_operator, job_result
+from baton.runners.docker import DockerJobOperator, container_name
+from baton.runners.ecs import EcsJobOperator
+from baton.runners.subprocess import SubprocessJobOperator
 
 DOCKER = {
     "BATON_RUNNER": "docker",
@@ -261,7 +255,7 @@ def ecs_job(monkeypatch: pytest.MonkeyPatch):
         monkeypatch.setattr(EcsRunTaskOperator, "client", property(lambda self: ecs))
         monkeypatch.setattr(AwsLogsHook, "conn", property(lambda self: logs))
         op = job_operator("extract_load", ["el", "shop"], load_config(environ={"BATON_RUNNER": "ecs"}))
-        assert isinstance(op, ecs_operator_class())
+        assert isinstance(op, EcsJobOperator)
         return op, logs
 
     return arrange
@@ -332,3 +326,21 @@ def test_an_ecs_retry_follows_the_task_an_earlier_try_left_running(ecs_job) -> N
     with pytest.raises(TaskDeferred):
         op.execute({"ti": Ti()})
     assert len(ecs.running) == 2
+
+
+@pytest.mark.parametrize(("runner", "loaded"), [("docker", False), ("ecs", True)])
+def test_only_the_picked_runner_is_imported_when_dags_are_parsed(runner: str, loaded: bool) -> None:
+    """The amazon provider and the Docker SDK cost DAG parse time: a DAG file imports neither
+    unless its runner needs it (ECS: the provider, to build its operator)."""
+    import subprocess
+
+    dags = Path(__file__).resolve().parents[2] / "dags"
+    probe = (
+        "import sys, runpy\n"
+        "for f in ('cycle', 'ingestion', 'dbt', 'meltano_state'): runpy.run_path(f'{f}.py')\n"
+        "print('amazon' if 'airflow.providers.amazon.aws.operators.ecs' in sys.modules else '-',"
+        " 'sdk' if 'docker.api' in sys.modules else '-')\n"
+    )
+    env = {**os.environ, "BATON_RUNNER": runner, "PYTHONPATH": str(dags)}
+    out = subprocess.run([sys.executable, "-c", probe], cwd=dags, env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split()[-2:] == [("amazon" if loaded else "-"), "-"]
