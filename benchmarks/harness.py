@@ -23,12 +23,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-for _path in (REPO, REPO / "dags"):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
+from baton_contract.settings import setting as contract_setting
 
-from baton.config import read_settings_file  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # the repository's samples and test helpers, run as `python benchmarks/...`
+    sys.path.insert(0, str(REPO))
+
 
 MELTANO_ENVIRONMENT = "dev"  # the sandbox's
 TABLES = {"orders": "order_id", "customers": "customer_id", "products": "product_id"}  # shop's, with keys
@@ -38,13 +38,9 @@ WAREHOUSE_MODES = ("files", "lake")
 def setting(name: str, default: str | None = None) -> str:
     """A kit setting as the Makefile resolves it: the environment, then .baton/images.env (offline
     bases), then settings.env."""
-    for found in (
-        os.environ.get(name),
-        read_settings_file(REPO / ".baton" / "images.env").get(name),
-        read_settings_file(REPO / "settings.env").get(name),
-    ):
-        if found:
-            return found
+    found = contract_setting(name, REPO / ".baton" / "images.env", REPO / "settings.env")
+    if found:
+        return found
     if default is not None:
         return default
     raise SystemExit(f"{name} is set neither in the environment nor in settings.env: run the benchmark through make")

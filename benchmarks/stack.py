@@ -26,7 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import REPO, read_settings_file
+from baton_contract.settings import read_settings_file
+from harness import REPO
 from harness import setting as kit_setting
 
 from tools.batonctl import Airflow, follow_cycle
