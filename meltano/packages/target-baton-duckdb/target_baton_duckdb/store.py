@@ -13,7 +13,8 @@ Every batch (a drained set of RECORD messages, or one BATCH message's files) goe
    written, then the stream's catalogue row touched. Committed before the target writes the STATE
    that covers it. How a batch is written depends on the stream:
 
-   - with key properties: deduplicated by key (the last row wins). Into an empty table it is a
+   - with key properties: deduplicated by key (the last row wins; a batch whose keys are all
+     distinct, as a table's primary key makes them, skips that step). Into an empty table it is a
      plain insert. Otherwise rows whose key is in the table with different values are deleted, and
      the batch's rows that are not in the table as they are (new keys, changed rows) inserted:
      an unchanged row re-read at an inclusive bookmark is not rewritten;
@@ -541,13 +542,16 @@ class Store:
         """By key, the last row of the batch wins; unchanged rows are left as they are."""
         keys = ", ".join(ident(k) for k in spec.keys)
         columns = ", ".join(ident(c) for c in spec.columns)
-        dedupe = f" qualify row_number() over (partition by {keys} order by _baton_row desc) = 1"
-        self.conn.execute(
-            f"create or replace temp table {TYPED} as select * exclude (_baton_row) from "
-            f"(select {select}, rowid as _baton_row from {STAGE}){dedupe}",
-            params,
-        )
-        (batch,) = self.conn.execute(f"select count(*) from {TYPED}").fetchone()
+        self.conn.execute(f"create or replace temp table {TYPED} as select {select} from {STAGE}", params)
+        (batch, distinct) = self.conn.execute(f"select count(*), count(distinct ({keys})) from {TYPED}").fetchone()
+        if distinct != batch:  # a key more than once (or a NULL key): deduplicated, the last row wins
+            dedupe = f" qualify row_number() over (partition by {keys} order by _baton_row desc) = 1"
+            self.conn.execute(
+                f"create or replace temp table {TYPED} as select * exclude (_baton_row) from "
+                f"(select {select}, rowid as _baton_row from {STAGE}){dedupe}",
+                params,
+            )
+            (batch,) = self.conn.execute(f"select count(*) from {TYPED}").fetchone()
         if self._is_empty(spec.qualified):
             self.conn.execute(f"insert into {spec.qualified} ({columns}) select {columns} from {TYPED}")
             return MergeResult(rows=rows, inserted=int(batch), updated=0)
