@@ -1,7 +1,7 @@
 """Assets: the names come from baton_contract.naming, the one place the kit derives them.
 
 cycle           emitted by the cycle DAG              extra: {cycle_id}
-raw_<source>    emitted by ingest_<source>            extra: {cycle_id, rows, reconciled}
+raw_<source>    emitted by ingest_<source>            extra: {cycle_id, rows, reconciled, schema_changes}
 dbt_<domain>    emitted by the dbt DAG of a domain    extra: {cycle_id}
 """
 

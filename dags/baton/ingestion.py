@@ -2,7 +2,7 @@
 
 ingest_<source>:  extract_load (the ingestion job: `el <source>`, meltano/bin/el.py: extract-load,
                   then reconcile source and raw), one task that emits raw_<source> with
-                  {cycle_id, rows, reconciled} when the job succeeds
+                  {cycle_id, rows, reconciled, schema_changes} when the job succeeds
 
 One task, not three: every task costs seconds of start-up on the critical path of a cycle, so the
 cycle id is checked before the job starts and the event's extra is filled after it ends, in the
@@ -16,6 +16,10 @@ The extra comes from the job's last line `BATON_RESULT: {json}`:
               without a BATON_RESULT line falls back to the extractor's METRIC record counts
   reconciled  per stream: source and raw row and key counts after the load (complete whatever
               the tries before: they describe raw, not one try)
+  schema_changes
+              the columns the loader found dropped from, widened in or added to a stream's schema
+              in this load, each {stream, table, column, change, from, to}; [] when none (a job
+              without a BATON_RESULT line reports none)
 """
 
 from __future__ import annotations
@@ -50,7 +54,13 @@ def retry_args(policy: JobPolicy) -> dict[str, Any]:
 def raw_extra(cycle_id: str, result: Any) -> dict[str, Any]:
     """The raw_<source> event's extra from what the job task returned (runners.job_result)."""
     result = result if isinstance(result, dict) else {}
-    return {CYCLE_ID: cycle_id, "rows": result.get("rows"), "reconciled": result.get("reconciled") or {}}
+    changes = result.get("schema_changes")
+    return {
+        CYCLE_ID: cycle_id,
+        "rows": result.get("rows"),
+        "reconciled": result.get("reconciled") or {},
+        "schema_changes": list(changes) if isinstance(changes, list) else [],
+    }
 
 
 def _short(error: object, limit: int = 300) -> str:

@@ -29,6 +29,14 @@ def _bookmark(state: str, stream: str) -> str:
     return json.loads(state)["singer_state"]["bookmarks"][stream]["replication_key_value"]
 
 
+def _loader_summary(output: str, stream: str) -> dict:
+    """The loader's `baton-loader: {...}` line of `stream` in a run's output."""
+    marker = f'baton-loader: {{"stream": "{stream}"'
+    line = next(line for line in output.splitlines() if marker in line)
+    value, _ = json.JSONDecoder().raw_decode(line[line.index(marker) + len("baton-loader: ") :])
+    return value
+
+
 def _raw_count(dp: DataPath, source: str, table: str) -> int:
     return dp.warehouse_query(f"raw_{source}", f"select count(*) from {source}.{table}")[0][0]
 
@@ -50,20 +58,25 @@ def test_incremental_moves_only_new_and_changed_rows(dp: DataPath) -> None:
     (last_batch,) = dp.warehouse_query("raw_shop", "select max(_sdc_batched_at) from shop.orders")[0]
 
     day = dp.next_day(new_pct=1)
-    # What an incremental extraction must move: rows updated at or after the bookmark (the
-    # bookmark's own rows come again, since the replication key comparison is inclusive).
-    (expected_moved,) = dp.source("select count(*) from shop.orders where updated_at >= %s", (bookmark,))[0]
+    # What an incremental extraction must move: rows updated after the bookmark. The bookmark's
+    # own rows come again (the replication key comparison is inclusive), but the loader does not
+    # rewrite them: they are unchanged, and keep the _sdc_batched_at of their first load.
+    (expected_moved,) = dp.source("select count(*) from shop.orders where updated_at > %s", (bookmark,))[0]
+    (at_bookmark,) = dp.source("select count(*) from shop.orders where updated_at = %s", (bookmark,))[0]
     (new_orders,) = dp.source("select count(*) from shop.orders where created_at::date = %s", (day,))[0]
     (changed_orders,) = dp.source(
         "select count(*) from shop.orders where updated_at::date = %s and created_at::date < %s", (day, day)
     )[0]
     assert new_orders == ORDERS // 100 and changed_orders > 0
 
-    dp.el("shop")
+    result = dp.el("shop")
     moved = dp.warehouse_query("raw_shop", f"select count(*) from shop.orders where _sdc_batched_at > '{last_batch}'")[
         0
     ][0]
     assert moved == expected_moved
+    summary = _loader_summary(result.stdout + result.stderr, "shop-orders")
+    assert summary["rows"] == expected_moved + at_bookmark and at_bookmark > 0
+    assert summary["unchanged"] == at_bookmark and summary["inserted"] + summary["updated"] == expected_moved
     assert moved < ORDERS * 0.05, "an incremental run moved a large share of the table"
 
     (source_count,) = dp.source("select count(*) from shop.orders")[0]

@@ -246,16 +246,38 @@ def test_the_ingestion_task_records_its_state_and_the_extra() -> None:
     )
     state = world.states["raw_marketing"][INGESTION_STATE]
     assert state == {"cycle_id": "2026-11-25", "run_id": "r1", "state": "failed", "error": "el: ERROR NaN in spend"}
-    result = {"source": "marketing", "rows": 50, "reconciled": {"m": {"source": 50, "raw": 50}}, "ok": True}
+    dropped = {
+        "stream": "marketing-ad_spend",
+        "table": "marketing.ad_spend",
+        "column": "channel",
+        "change": "dropped",
+        "from": "VARCHAR",
+        "to": None,
+    }
+    result = {
+        "source": "marketing",
+        "rows": 50,
+        "reconciled": {"m": {"source": 50, "raw": 50}},
+        "schema_changes": [dropped],
+        "ok": True,
+    }
     task._post_execute_hook(context, result)
     assert context["outlet_events"][raw_asset("marketing")].extra == {
         "cycle_id": "2026-11-25",
         "rows": 50,
         "reconciled": {"m": {"source": 50, "raw": 50}},
+        "schema_changes": [dropped],
     }
     assert world.states["raw_marketing"][INGESTION_STATE]["state"] == "landed"
-    assert raw_extra("D", {"rows": 7}) == {"cycle_id": "D", "rows": 7, "reconciled": {}}
-    assert raw_extra("D", None) == {"cycle_id": "D", "rows": None, "reconciled": {}}
+    # No change, or a job without a BATON_RESULT line: the list is there, empty.
+    assert raw_extra("D", {"rows": 7, "schema_changes": []}) == {
+        "cycle_id": "D",
+        "rows": 7,
+        "reconciled": {},
+        "schema_changes": [],
+    }
+    assert raw_extra("D", {"rows": 7}) == {"cycle_id": "D", "rows": 7, "reconciled": {}, "schema_changes": []}
+    assert raw_extra("D", None) == {"cycle_id": "D", "rows": None, "reconciled": {}, "schema_changes": []}
     assert cycle_asset().name == "cycle"
 
 

@@ -694,3 +694,85 @@ def test_uuid_lands_as_uuid_through_records_and_csv(loader: Loader, tmp_path: Pa
     result = loader.run([schema(ORDERS, props, ["id"]), batch(ORDERS, [bad], "csv")], ok=False)
     assert "value 'not-a-uuid' of column 'ref' of stream 'shop-orders'" in result.stderr
     assert "does not convert to UUID" in result.stderr
+
+
+# --- SIGTERM -----------------------------------------------------------------------------------------
+def _contact_stream(first_second: int, last_second: int, every: int) -> tuple[list[dict | str], list[tuple]]:
+    """Key-less contacts, two per second of updated_at, every 7th sent twice (an exact duplicate),
+    with a STATE after every `every` records (the bookmark: that record's updated_at)."""
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    messages: list[dict | str] = []
+    rows: list[tuple] = []
+    n = 0
+    for second in range(first_second, last_second + 1):
+        for k in range(2):
+            row = (f"c{second}-{k}@x", f"{second % 100}.5", (base + timedelta(seconds=second)).isoformat())
+            for _ in range(2 if (2 * second + k) % 7 == 0 else 1):
+                rows.append(row)
+                messages.append(record(CONTACTS, {"email": row[0], "score": float(row[1]), "updated_at": row[2]}))
+                n += 1
+                if n % every == 0:
+                    bookmark = {"replication_key": "updated_at", "replication_key_value": row[2]}
+                    messages.append(state({CONTACTS: bookmark}))
+    return messages, rows
+
+
+def test_sigterm_mid_load_stops_at_a_message_boundary_with_no_duplicate(loader: Loader):
+    """SIGTERM while batches are committed: the loader finishes the message it handles (a commit
+    under way is never cut short nor started twice), commits what it holds, writes the STATE that
+    covers it and exits 143. The next run from that STATE makes raw equal the source."""
+    last = 6000
+    head = [schema(CONTACTS, CONTACT_PROPS, [], bookmark="updated_at")]
+    body, source = _contact_stream(1, last, every=150)
+    proc = subprocess.Popen(
+        loader.command(batch_size_rows=1500),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    log: list[str] = []
+
+    def read_log() -> None:
+        for line in proc.stderr:  # type: ignore[union-attr]
+            log.append(line)
+            if "committing all streams" in line and len([x for x in log if "committing all streams" in x]) == 2:
+                os.kill(proc.pid, signal.SIGTERM)  # as the second batch's commit starts
+
+    def feed() -> None:
+        try:
+            for line in encode(head + body).splitlines(keepends=True):
+                proc.stdin.write(line)  # type: ignore[union-attr]
+            proc.stdin.close()  # type: ignore[union-attr]
+        except (BrokenPipeError, OSError):
+            pass  # the loader stopped reading
+
+    threads = [threading.Thread(target=read_log, daemon=True), threading.Thread(target=feed, daemon=True)]
+    for thread in threads:
+        thread.start()
+    states = [json.loads(line) for line in proc.stdout]
+    proc.wait(timeout=120)
+    for thread in threads:
+        thread.join(timeout=30)
+    text = "".join(log)
+    assert proc.returncode == 143, text[-3000:]
+    assert "Received signal 15: stopping at the next message boundary" in text
+    assert "draining all sinks" not in text  # the SDK's handler, which drains inside the signal handler
+    assert any(line.startswith("baton-loader: ") for line in log)
+
+    # The last STATE covers committed rows only, each exactly once; nothing past the input's end.
+    bookmark = states[-1]["bookmarks"][CONTACTS]["replication_key_value"]
+    assert bookmark < source[-1][2], "the loader read its whole input before it stopped"
+    raw = loader.query("select email, score::varchar, updated_at from shop.contacts")
+    below = sorted((e, s, u) for e, s, u in raw if u < datetime.fromisoformat(bookmark))
+    expected = sorted((e, s, datetime.fromisoformat(u)) for e, s, u in source if u < bookmark)
+    assert below == expected and len(expected) > 1500
+
+    # The extractor resumes at that bookmark (inclusive, echoed first): raw = source.
+    resumed_second = int((datetime.fromisoformat(bookmark) - datetime(2026, 1, 1, tzinfo=UTC)).total_seconds())
+    rest, _ = _contact_stream(resumed_second, last, every=150)
+    echo = state({CONTACTS: {"replication_key": "updated_at", "replication_key_value": bookmark}})
+    loader.run([echo, *head, *rest], batch_size_rows=1500)
+    raw = loader.query("select email, score::varchar, updated_at from shop.contacts")
+    assert sorted(raw) == sorted((e, s, datetime.fromisoformat(u)) for e, s, u in source)

@@ -43,11 +43,22 @@ SUPPORTED_TYPES = frozenset(
     }
 )
 
+# Arrays of these element types are exported as their JSON text (`to_json`), the very text a
+# loader writes for the list the record path delivers: `{a,"b c"}` -> `["a","b c"]`.
+ARRAY_ELEMENT_TYPES = frozenset(
+    {"smallint", "integer", "bigint", "boolean", "text", "character varying", "character", "uuid"}
+)
+
 _COLUMN_TYPES = """
 select a.attname, format_type(a.atttypid, null), t.typtype
 from pg_attribute a join pg_type t on t.oid = a.atttypid
 where a.attrelid = %s::regclass and a.attnum > 0 and not a.attisdropped
 """
+
+
+def _array_element(type_name: str) -> str | None:
+    """`text[]` -> `text`; None for a type that is not an array."""
+    return type_name.removesuffix("[]") if type_name.endswith("[]") else None
 
 
 class UnsupportedColumnsError(Exception):
@@ -68,6 +79,7 @@ class TableExport:
     replication_key: str | None = None
     start_value: t.Any = None
     where_clauses: list[str] = field(default_factory=list)
+    json_columns: set[str] = field(default_factory=set)  # arrays, exported as their JSON text
 
     @property
     def relation(self) -> sql.Composable:
@@ -75,7 +87,8 @@ class TableExport:
 
 
 def unsupported_columns(conn, export: TableExport) -> dict[str, str]:
-    """Selected columns whose Postgres type the CSV path does not carry, with that type."""
+    """Selected columns whose Postgres type the CSV path does not carry, with that type. Arrays
+    it carries (see ARRAY_ELEMENT_TYPES) are added to `export.json_columns`."""
     with conn.cursor() as cur:
         cur.execute(_COLUMN_TYPES, (export.relation.as_string(conn),))
         types = {name: (type_name, typtype) for name, type_name, typtype in cur.fetchall()}
@@ -83,6 +96,9 @@ def unsupported_columns(conn, export: TableExport) -> dict[str, str]:
     for column in export.columns:
         type_name, typtype = types.get(column, ("(missing)", ""))
         if typtype == "e":  # enum labels are text
+            continue
+        if _array_element(type_name) in ARRAY_ELEMENT_TYPES:
+            export.json_columns.add(column)
             continue
         if type_name not in SUPPORTED_TYPES:
             result[column] = type_name
@@ -184,7 +200,11 @@ def export_table(
                     where.append(sql.SQL("{} <= {}").format(key, sql.Literal(max_value)))
 
             select = sql.SQL("select {} from {}").format(
-                sql.SQL(", ").join(sql.Identifier(c) for c in export.columns), export.relation
+                sql.SQL(", ").join(
+                    sql.SQL("to_json({})").format(sql.Identifier(c)) if c in export.json_columns else sql.Identifier(c)
+                    for c in export.columns
+                ),
+                export.relation,
             )
             if where:
                 select = sql.SQL("{} where {}").format(select, sql.SQL(" and ").join(where))

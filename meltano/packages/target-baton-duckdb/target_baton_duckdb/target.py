@@ -9,7 +9,13 @@ Ordering guarantees (what makes a killed load resume without loss or duplicates)
 - streams without key properties (see store.py): an INCREMENTAL one replaces its re-read window,
   from the bookmark the run started from (the STATE the extractor echoes before it reads the
   stream; none: the whole table is re-read) in the transaction of its first batch; a FULL_TABLE
-  one is swapped in at the end of the input, before the final STATE is written.
+  one is swapped in at the end of the input, before the final STATE is written;
+- SIGTERM or SIGINT (docker stop, an ECS StopTask, Meltano stopping its plugins) never interrupts
+  the handling of a message: no commit is cut short and none starts twice. The loader stops at
+  the next message boundary (at once when it is waiting for input): it commits the records it
+  holds, writes the latest STATE (which covers only committed rows), leaves the tables of
+  FULL_TABLE streams without keys as they were (their read did not end), prints its summary and
+  exits with 143 (128 + SIGTERM).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import copy
 import hashlib
 import json
 import shutil
+import signal
 import sys
 import tempfile
 import typing as t
@@ -34,6 +41,11 @@ from target_baton_duckdb.store import LoaderError, MergeResult, SchemaChange, St
 
 SUMMARY_PREFIX = "baton-loader: "
 FULL_TABLE_STAGE = "_baton_full_{}"
+EXIT_STOPPED = 128 + signal.SIGTERM  # 143, as a process ended by SIGTERM
+
+
+class _Stop(BaseException):
+    """Raised at a message boundary once a termination signal has arrived."""
 
 
 class TargetBatonDuckDB(Target):
@@ -88,6 +100,10 @@ class TargetBatonDuckDB(Target):
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         self.started_at = datetime.now(tz=UTC)
+        # Termination (the SDK installs the handler in __init__): the signal received (None: none),
+        # and whether the loader waits between two messages, with nothing half done.
+        self._stop_signal: int | None = None
+        self._between_messages = False
         super().__init__(*args, **kwargs)
         self.max_parallelism = 1  # one DuckDB connection, one writer
         self._store: Store | None = None
@@ -236,8 +252,73 @@ class TargetBatonDuckDB(Target):
         if latest:
             self._write_state_message(copy.deepcopy(latest))
 
+    # --- termination ----------------------------------------------------------------------------
+    def _handle_termination(self, signum: int, frame: t.Any) -> None:
+        """SIGTERM/SIGINT (the SDK's handler, replaced): never drains from inside the signal
+        handler, where a commit may be under way. Between two messages (waiting for input) the
+        loader stops at once; otherwise at the end of the message it is handling."""
+        first = self._stop_signal is None
+        self._stop_signal = signum
+        if first:
+            self.logger.warning(
+                "Received signal %d: stopping at the next message boundary (what was received is committed, "
+                "then the STATE that covers it is written)",
+                signum,
+            )
+        if self._between_messages:
+            raise _Stop
+
+    def _one_message(self, handle: t.Callable[[dict], None], message_dict: dict) -> None:
+        """Handle one message with termination deferred; stop after it if a signal came meanwhile."""
+        self._between_messages = False
+        handle(message_dict)
+        self._between_messages = True
+        if self._stop_signal is not None:
+            raise _Stop
+
+    def listen(self, file_input: t.IO[str] | None = None) -> None:
+        try:
+            self._between_messages = True
+            if self._stop_signal is not None:
+                raise _Stop
+            super().listen(file_input)
+        except _Stop:
+            self._stop()
+
+    def _stop(self) -> None:
+        """Commit what was received, write the STATE that covers it, report, exit 143."""
+        self._between_messages = False
+        signum = self._stop_signal or signal.SIGTERM
+        for stream, (spec, _) in sorted(self._full_tables.items()):
+            self.logger.warning(
+                "Stopped by signal %d: table %s of FULL_TABLE stream '%s' (no key properties) is left as it was; "
+                "the next run reads the stream again and replaces it",
+                signum,
+                spec.label,
+                stream,
+            )
+        self.drain_all()  # not the end of the input: FULL_TABLE streams are not swapped in
+        self._report_and_close()
+        self.logger.warning("Stopped by signal %d: every STATE written covers committed rows only", signum)
+        sys.exit(EXIT_STOPPED)
+
     # --- messages -------------------------------------------------------------------------------
     def _process_schema_message(self, message_dict: dict) -> None:
+        self._one_message(self._schema_message, message_dict)
+
+    def _process_record_message(self, message_dict: dict) -> None:
+        self._one_message(self._record_message, message_dict)
+
+    def _process_batch_message(self, message_dict: dict) -> None:
+        self._one_message(self._batch_message, message_dict)
+
+    def _process_state_message(self, message_dict: dict) -> None:
+        self._one_message(self._state_message, message_dict)
+
+    def _process_activate_version_message(self, message_dict: dict) -> None:
+        self._one_message(super()._process_activate_version_message, message_dict)
+
+    def _schema_message(self, message_dict: dict) -> None:
         stream = message_dict.get("stream")
         bookmark_properties = message_dict.get("bookmark_properties") or []
         if stream and bookmark_properties:
@@ -255,7 +336,7 @@ class TargetBatonDuckDB(Target):
             self.drain_all()
         super()._process_schema_message(message_dict)
 
-    def _process_record_message(self, message_dict: dict) -> None:
+    def _record_message(self, message_dict: dict) -> None:
         self._stream_begins(message_dict.get("stream", ""))
         super()._process_record_message(message_dict)
         stream = message_dict["stream"]
@@ -269,7 +350,7 @@ class TargetBatonDuckDB(Target):
                 self.drain_all()
                 break
 
-    def _process_batch_message(self, message_dict: dict) -> None:
+    def _batch_message(self, message_dict: dict) -> None:
         self._assert_line_requires(message_dict, requires={"stream", "encoding", "manifest"})
         stream = message_dict["stream"]
         self._assert_sink_exists(stream)
@@ -284,7 +365,7 @@ class TargetBatonDuckDB(Target):
         )
         self._handle_max_record_age()
 
-    def _process_state_message(self, message_dict: dict) -> None:
+    def _state_message(self, message_dict: dict) -> None:
         self._assert_line_requires(message_dict, requires={"value"})
         state = message_dict["value"]
         if self._latest_state == state:
@@ -317,7 +398,15 @@ class TargetBatonDuckDB(Target):
         sys.stdout.flush()
 
     def process_endofpipe(self) -> None:
+        self._between_messages = False
+        if self._stop_signal is not None:
+            # The input ended after a termination signal (the extractor stopped too): not a
+            # complete read, so FULL_TABLE streams are not swapped in.
+            raise _Stop
         super().process_endofpipe()
+        self._report_and_close()
+
+    def _report_and_close(self) -> None:
         for stream in sorted({*self._sinks_active, *self._report}):
             sink = self._sinks_active.get(stream)
             table = sink.spec.label if isinstance(sink, DuckDBSink) else None
