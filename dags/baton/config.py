@@ -24,6 +24,7 @@ SETTINGS_FILE = DAGS_DIR.parent / "settings.env"
 DBT_MODES = ("monolith", "multi")
 GATING_POLICIES = ("wait", "fail", "warn")
 RUNNERS = ("docker", "ecs", "subprocess")
+WAREHOUSES = ("files", "lake")
 
 
 class ConfigError(ValueError):
@@ -58,6 +59,11 @@ class Config:
     # The pool of analytics.duckdb writers (settings.env); None when neither the environment nor
     # settings.env names it: dbt tasks then fail when they run, naming BATON_WAREHOUSE_POOL.
     warehouse_pool: str | None
+    # BATON_WAREHOUSE (settings.env): `files` (DuckDB files, one writer per file: dbt runs take a slot of the
+    # pool) or `lake` (DuckLake: many writers, no pool).
+    warehouse: str = "files"
+    # BATON_LAKE_RETENTION_DAYS (settings.env): lake snapshots older than this are expired (lake_maintenance).
+    lake_retention_days: int = 30
 
 
 def _get(data: dict[str, Any], dotted: str, source: str, kind: type, default: Any = None) -> Any:
@@ -143,7 +149,19 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
         runner=_choice("BATON_RUNNER", env.get("BATON_RUNNER", "docker"), RUNNERS, "environment variable BATON_RUNNER"),
         metadata_dir=Path(env.get("BATON_METADATA_DIR", DAGS_DIR / "baked")),
         warehouse_pool=kit_setting("BATON_WAREHOUSE_POOL", env),
+        warehouse=_choice(
+            "BATON_WAREHOUSE", kit_setting("BATON_WAREHOUSE", env) or "files", WAREHOUSES, "BATON_WAREHOUSE"
+        ),
+        lake_retention_days=_retention_days(kit_setting("BATON_LAKE_RETENTION_DAYS", env)),
     )
+
+
+def _retention_days(value: str | None) -> int:
+    if value is None:
+        return 30
+    if not value.strip().isdigit() or int(value) < 1:
+        raise ConfigError(f"BATON_LAKE_RETENTION_DAYS is {value!r}: set a whole number of days, at least 1")
+    return int(value)
 
 
 # --- runner settings: read when a task runs ------------------------------------------------------

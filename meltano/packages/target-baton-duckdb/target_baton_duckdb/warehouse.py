@@ -68,6 +68,9 @@ class Settings:
     memory_limit: str = ""
     threads: str = ""
     temp_dir: str = ""
+    aws_key_id: str = ""  # AWS_ACCESS_KEY_ID; empty: AWS's credential chain (an ECS task role)
+    aws_secret: str = ""
+    aws_session_token: str = ""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | os._Environ | None = None) -> Settings:
@@ -88,6 +91,9 @@ class Settings:
             memory_limit=_env(env, "BATON_DUCKDB_MEMORY_LIMIT"),
             threads=_env(env, "BATON_DUCKDB_THREADS"),
             temp_dir=_env(env, "BATON_DUCKDB_TEMP_DIR"),
+            aws_key_id=_env(env, "AWS_ACCESS_KEY_ID"),
+            aws_secret=_env(env, "AWS_SECRET_ACCESS_KEY"),
+            aws_session_token=_env(env, "AWS_SESSION_TOKEN"),
         )
         if mode == "lake":
             missing = [
@@ -206,39 +212,53 @@ def lake_path(settings: Settings, name: str) -> str:
     return f"{settings.data_path}/{name}/"
 
 
+def secret_name(name: str) -> str:
+    """The DuckDB secret that holds where the lake `name` lives (`ATTACH 'ducklake:<secret>'`)."""
+    return f"baton_lake_{name}"
+
+
+def lake_secret_sql(settings: Settings, name: str) -> str:
+    """A DuckLake secret for the lake `name`: the catalog (connection string with its password stays out of SQL
+    that dbt logs), its metadata schema and its data path."""
+    return (
+        f"create or replace secret {secret_name(name)} (type ducklake, "
+        f"metadata_path {_literal('postgres:' + settings.catalog)}, metadata_schema {_literal(name)}, "
+        f"data_path {_literal(lake_path(settings, name))})"
+    )
+
+
 def attach_lake_sql(
-    settings: Settings, name: str, *, read_only: bool = False, snapshot: int | None = None, alias: str | None = None
+    name: str, *, read_only: bool = False, snapshot: int | None = None, alias: str | None = None
 ) -> str:
-    """ATTACH of the DuckLake `name`: its metadata schema `name` in the catalog database, its data under
-    <data_path>/<name>/; read-only at a snapshot for time travel."""
-    options = [f"DATA_PATH {_literal(lake_path(settings, name))}", f"METADATA_SCHEMA {_literal(name)}"]
+    """ATTACH of the DuckLake `name` through its secret; read-only at a snapshot for time travel."""
+    options = []
     if read_only:
         options.append("READ_ONLY")
     if snapshot is not None:
         options.append(f"SNAPSHOT_VERSION {int(snapshot)}")
-    return (
-        f"attach if not exists {_literal('ducklake:postgres:' + settings.catalog)} as {_ident(alias or name)} "
-        f"({', '.join(options)})"
-    )
+    where = _literal("ducklake:" + secret_name(name))
+    return f"attach if not exists {where} as {_ident(alias or name)}" + (f" ({', '.join(options)})" if options else "")
 
 
 def prepare_lake(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     """Load the lake's extensions from the local folder and give DuckDB the S3 credentials, if the data is on S3."""
     load_extensions(conn, ("ducklake", "postgres") + (("httpfs", "aws") if settings.on_s3 else ()))
     if settings.on_s3:
-        conn.execute(s3_secret_sql(settings, dict(os.environ)))
+        conn.execute(s3_secret_sql(settings))
 
 
-def s3_secret_sql(settings: Settings, environ: dict[str, str]) -> str:
+def s3_secret_sql(settings: Settings) -> str:
     """An S3 secret: the key in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) where set,
     else AWS's credential chain (an ECS task role, an instance profile, a profile)."""
     options = ["TYPE s3"]
-    key = (environ.get("AWS_ACCESS_KEY_ID") or "").strip()
-    if key:
-        options += ["PROVIDER config", f"KEY_ID {_literal(key)}"]
-        options.append(f"SECRET {_literal(environ.get('AWS_SECRET_ACCESS_KEY', ''))}")
-        if environ.get("AWS_SESSION_TOKEN"):
-            options.append(f"SESSION_TOKEN {_literal(environ['AWS_SESSION_TOKEN'])}")
+    if settings.aws_key_id:
+        options += [
+            "PROVIDER config",
+            f"KEY_ID {_literal(settings.aws_key_id)}",
+            f"SECRET {_literal(settings.aws_secret)}",
+        ]
+        if settings.aws_session_token:
+            options.append(f"SESSION_TOKEN {_literal(settings.aws_session_token)}")
     else:
         options.append("PROVIDER credential_chain")
     if settings.s3_region:
@@ -273,9 +293,12 @@ def create_catalog_database(conn: duckdb.DuckDBPyConnection, settings: Settings)
             f"{_literal('select 1 from pg_database where datname = ' + _literal(dbname))})"
         ).fetchone()
         if not exists:
-            conn.execute(
-                f"call postgres_execute('_baton_catalog_server', {_literal('create database ' + _ident(dbname))})"
-            )
+            create = _literal("create database " + _ident(dbname))
+            try:  # CREATE DATABASE runs outside a transaction block
+                conn.execute(f"call postgres_execute('_baton_catalog_server', {create}, use_transaction => false)")
+            except duckdb.Error as exc:
+                if not re.search(r"already exists|duplicate key", str(exc)):  # another job created it meanwhile
+                    raise
     finally:
         conn.execute("detach _baton_catalog_server")
 
@@ -291,7 +314,8 @@ def attach_lake(
 ) -> None:
     """Attach one DuckLake; creates the catalog database if it is missing, retries the first-use race of two
     jobs creating the same lake's metadata at once."""
-    sql = attach_lake_sql(settings, name, read_only=read_only, snapshot=snapshot, alias=alias)
+    conn.execute(lake_secret_sql(settings, name))
+    sql = attach_lake_sql(name, read_only=read_only, snapshot=snapshot, alias=alias)
     if not settings.on_s3 and not read_only:
         Path(lake_path(settings, name)).mkdir(parents=True, exist_ok=True)
     for attempt in range(4):
@@ -349,6 +373,68 @@ def connect(
         conn.close()
         raise
     return conn
+
+
+def connect_reader(
+    names: list[str],
+    *,
+    settings: Settings | None = None,
+    paths: dict[str, Path] | None = None,
+    snapshots: dict[str, int] | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """An in-memory connection with each database of `names` attached READ_ONLY under its name (the first one
+    the default): files (<files_dir>/<name>.duckdb, or paths[name]) or lakes (at snapshots[name] if given).
+    Temp tables stay possible (they live in memory)."""
+    settings = settings or Settings.from_env()
+    conn = duckdb.connect(":memory:", config=duckdb_config(settings))
+    try:
+        if settings.mode == "lake":
+            prepare_lake(conn, settings)
+        for name in names:
+            if settings.mode == "files":
+                file = (paths or {}).get(name) or Path(settings.files_dir) / f"{name}.duckdb"
+                check_files([file])
+                try:
+                    conn.execute(f"attach {_literal(str(file))} as {_ident(name)} (read_only)")
+                except duckdb.Error as exc:
+                    raise (newer_file_error(file, exc) or exc) from exc
+            else:
+                attach_lake(conn, settings, name, read_only=True, snapshot=(snapshots or {}).get(name))
+        if names:
+            conn.execute(f"use {_ident(names[0])}")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def lake_databases(conn: duckdb.DuckDBPyConnection, settings: Settings) -> list[str]:
+    """The lakes in the catalog database (its metadata schemas), e.g. ['analytics', 'raw_shop']; none if the
+    catalog database does not exist yet."""
+    load_extensions(conn, ("postgres",))
+    try:
+        conn.execute(f"attach {_literal(settings.catalog)} as _baton_catalog (type postgres, read_only)")
+    except duckdb.Error as exc:
+        if "does not exist" in str(exc):
+            return []
+        raise WarehouseError(f"cannot reach the lake's catalog {redact(settings.catalog)}: {exc}") from exc
+    try:
+        rows = conn.execute(
+            "select distinct schema_name from duckdb_tables() where database_name = '_baton_catalog' "
+            "and table_name = 'ducklake_snapshot' order by 1"
+        ).fetchall()
+    finally:
+        conn.execute("detach _baton_catalog")
+    return [r[0] for r in rows]
+
+
+def define_lakes(conn: duckdb.DuckDBPyConnection, settings: Settings, names: list[str] = ()) -> list[str]:
+    """A secret for each lake in the catalog (and each of `names`), so `ATTACH 'ducklake:baton_lake_<name>'` finds
+    it; returns the lakes found in the catalog."""
+    found = lake_databases(conn, settings)
+    for name in sorted(set(found) | set(names)):
+        conn.execute(lake_secret_sql(settings, name))
+    return found
 
 
 def connect_path(path: str | Path, **kwargs: Any) -> duckdb.DuckDBPyConnection:
