@@ -64,12 +64,14 @@ def connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
     return conn
 
 
-def snapshot_of(conn: duckdb.DuckDBPyConnection, at: str) -> int:
+def snapshot_of(conn: duckdb.DuckDBPyConnection, at: str, catalog: str = "analytics") -> int:
     """The analytics snapshot of a cycle (the newest build recorded for it), or `at` itself if it is a number."""
     if at.isdigit():
         return int(at)
     try:
-        row = conn.execute("select max(snapshot_id) from analytics._baton.builds where cycle_id = ?", [at]).fetchone()
+        row = conn.execute(
+            f"select max(snapshot_id) from {_ident(catalog)}._baton.builds where cycle_id = ?", [at]
+        ).fetchone()
     except duckdb.CatalogException:
         row = None
     if row is None or row[0] is None:
@@ -93,9 +95,7 @@ def connect_lake(settings: wh.Settings, at: str = "") -> duckdb.DuckDBPyConnecti
         snapshot = None
         if at and "analytics" in names:
             wh.attach_lake(conn, settings, "analytics", read_only=True, alias="_baton_newest")
-            conn.execute("use _baton_newest")
-            snapshot = snapshot_of(conn, at)
-            conn.execute("use memory")
+            snapshot = snapshot_of(conn, at, "_baton_newest")
             conn.execute("detach _baton_newest")
         elif at:
             raise LookupError("no analytics lake yet: run a dbt build first")

@@ -111,7 +111,9 @@ def _dbt_dag(dag_id: str, domains: list[str], sources: list[str], select: list[s
             if not _resuming(context):
                 cycle_id = gate(context, config, raws, cycle)
                 # The job records the lake snapshot it leaves under this cycle (dbt/macros/record_build.sql).
-                context["task"].env = {**context["task"].env, "BATON_CYCLE_ID": cycle_id}
+                task = context.get("task")
+                if task is not None:
+                    task.env = {**task.env, "BATON_CYCLE_ID": cycle_id}
 
         def publish(context, result) -> None:  # the build's own events carry the gate's cycle id
             cycle_id = context["ti"].xcom_pull(task_ids=BUILD_TASK, key=GATE_CYCLE)
