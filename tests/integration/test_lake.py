@@ -214,10 +214,11 @@ def test_jobs_domains_monolith_and_time_travel_on_the_lake(dp: DataPath, lake_en
 
     env = {**lake_env, "BATON_CYCLE_ID": "2026-01-30"}
     dp.extra_env = env
-    finance = dp.run("dbt", "build", "--select", "+tag:finance")
-    first = _snapshot_result(finance.stdout)
-    assert first["cycle_id"] == "2026-01-30" and first["snapshot_id"] > 0
-    dp.run("dbt", "build", "--select", "+tag:marketing")
+    finance = _snapshot_result(dp.run("dbt", "build", "--select", "+tag:finance").stdout)
+    assert finance["cycle_id"] == "2026-01-30" and finance["snapshot_id"] > 0
+    # The cycle's last build: its snapshot is what `AT=<cycle>` reads.
+    first = _snapshot_result(dp.run("dbt", "build", "--select", "+tag:marketing").stdout)
+    assert first["cycle_id"] == "2026-01-30" and first["snapshot_id"] > finance["snapshot_id"]
     (mart_orders,) = lake_query(lake_env, "analytics", "select sum(orders_count) from main.revenue_daily")[0]
     assert mart_orders == source_orders == ORDERS
     (campaigns, attributed) = lake_query(
