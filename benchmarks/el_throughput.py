@@ -1,7 +1,8 @@
 """Extract-load throughput of the `shop` source, side by side: the record path, the COPY path and
 the raw limit, against a throwaway Postgres (testcontainers), with Meltano's state in Postgres.
 
-    python benchmarks/el_throughput.py [--sizes 100000,1000000]      (make bench-el SIZES=100000)
+    python benchmarks/el_throughput.py [--sizes 100000,1000000] [--warehouse files|lake]
+                                                                   (make bench-el SIZES=100000)
 
 For each size: seed N orders (plus N/10 customers, 200 products); a full load by each path; a
 next day (1% new orders plus status changes); an incremental load by each path from its own state; then
@@ -20,6 +21,10 @@ container, Meltano and plugin start-up included), rows/s, peak memory and the co
 load, the warehouse's rows equal the source's (and no key twice); for the extractor alone, rows
 exported equal rows to move. Peak memory: of the job container (usage less inactive file cache,
 as `docker stats` counts it), else of the process tree (RSS); sampled every 50 ms.
+
+--warehouse lake: the jobs load a DuckLake instead (catalog: a database of the benchmark's Postgres,
+data: a folder of the job's volume); their count check is the job's own reconciliation (source = raw
+per stream, no key twice), read from its BATON_RESULT line.
 """
 
 from __future__ import annotations
@@ -232,6 +237,22 @@ def warehouse_check(db: Path, source_counts: dict[str, int]) -> tuple[str, int]:
     return ("ok" if not problems else "; ".join(problems)), lost
 
 
+def reconciled_check(stdout: str) -> tuple[str, int]:
+    """The job's own reconciliation (lake mode): source = raw and no key twice, per stream."""
+    lines = [line for line in stdout.splitlines() if line.startswith("BATON_RESULT: ")]
+    if not lines:
+        return "no BATON_RESULT line", 0
+    result = json.loads(lines[-1].removeprefix("BATON_RESULT: "))
+    lost, problems = 0, []
+    for stream, f in sorted((result.get("reconciled") or {}).items()):
+        if f["raw"] != f["expected"]:
+            problems.append(f"{stream} {f['raw']:,} != source {f['expected']:,}")
+            lost += max(0, f["expected"] - f["raw"])
+        if f.get("raw_keys") is not None and f["raw_keys"] != f["raw"]:
+            problems.append(f"{stream}: {f['raw'] - f['raw_keys']} duplicate keys")
+    return ("ok" if result.get("ok") and not problems else "; ".join(problems) or "not ok"), lost
+
+
 @dataclass
 class Jobs:
     """Where the ingestion job runs: the jobs image, and the databases as its containers reach them."""
@@ -240,6 +261,8 @@ class Jobs:
     image: str
     shop_url: str
     system_url: Callable[[str], str]
+    warehouse: str = "files"
+    lake_catalog: Callable[[str], str] | None = None  # libpq URL of a catalog database, as the job reaches it
 
 
 class SizeRun:
@@ -301,11 +324,20 @@ class SizeRun:
             "BATON_SHOP_DB_URL": self.jobs.shop_url,
             "TAP_SHOP_EXPORT_MODE": path,
         }
+        if self.jobs.warehouse == "lake":
+            env.update(
+                BATON_WAREHOUSE="lake",
+                BATON_LAKE_CATALOG=self.jobs.lake_catalog(f"lake_{self.system_dbs[path]}"),
+                BATON_LAKE_DATA_PATH="/data/warehouse/lake",
+            )
         volumes = {str(dp.warehouse): {"bind": "/data/warehouse", "mode": "rw"}}
         seconds, peak, out = run_container(self.jobs.client, self.jobs.image, ["el", "shop"], env, volumes)
         if out.returncode != 0:
             return Result(self.n, path, kind, rows, seconds, peak, failure(out))
-        check, lost = warehouse_check(dp.warehouse / "raw_shop.duckdb", counts)
+        if self.jobs.warehouse == "lake":
+            check, lost = reconciled_check(out.stdout)
+        else:
+            check, lost = warehouse_check(dp.warehouse / "raw_shop.duckdb", counts)
         return Result(self.n, path, kind, rows, seconds, peak, check, lost)
 
     def tap(self, kind: str, expected: int) -> Result:
@@ -379,6 +411,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default=os.environ.get("SIZES") or "100000,1000000", help="orders, comma-separated")
     parser.add_argument("--paths", default="records,copy,copy-tap,raw", help="of: records, copy, copy-tap, raw")
+    parser.add_argument("--warehouse", choices=("files", "lake"), default="files", help="where the jobs load")
     parser.add_argument("--raw-worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.raw_worker:
@@ -418,7 +451,12 @@ def main() -> int:
                 return pg_url(system, db, driver=driver)
 
             jobs = Jobs(
-                client, jobs_image, bridge_url(shop, "shop"), lambda db: bridge_url(system, db, driver="psycopg")
+                client,
+                jobs_image,
+                bridge_url(shop, "shop"),
+                lambda db: bridge_url(system, db, driver="psycopg"),
+                warehouse=args.warehouse,
+                lake_catalog=lambda db: bridge_url(system, db),
             )
             results += SizeRun(n, paths, base, pg_url(shop, "shop"), system_url, DataPath, jobs).run()
 
