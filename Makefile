@@ -86,7 +86,7 @@ bake: ## Bake the DAGs' metadata (dags/baked: source list, dbt manifest from `db
 test-unit: $(UV) bake ## Unit tests: no services needed
 	$(RUN) pytest tests/unit $(PYTEST_ARGS)
 
-test-integration: $(UV) bake ## Integration tests: needs a Docker engine (testcontainers), base images, jobs image
+test-integration: $(UV) bake cloud-tools ## Integration tests: needs a Docker engine (testcontainers), base images, jobs image; moto's S3 (the lake)
 	@if docker info >/dev/null 2>&1; then $(MAKE) jobs-image; fi
 	$(RUN) pytest tests/integration $(PYTEST_ARGS)
 
