@@ -1,6 +1,7 @@
 """The sandbox in lake mode: the running test stack switched to BATON_WAREHOUSE=lake (its Airflow
 services recreated with the setting; catalog in the metadata Postgres, data on the data volume), one
-cycle through the real scheduler and asset triggers with no warehouse pool, raw and marts equal to the
+cycle (after the sources' bookmarks start over: the lake starts empty) through the real scheduler
+and asset triggers with no warehouse pool, raw and marts equal to the
 source, the snapshot in each domain's event, `make query AT=<cycle>`; then back to files mode."""
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ def test_a_cycle_in_lake_mode(stack: Stack) -> None:
     lake = {**stack.env, "BATON_WAREHOUSE": "lake"}
     try:
         _make(lake, "stack-start")
+        # The lake starts empty: the sources' bookmarks (files mode's) start over, as on a new sandbox.
+        _make(lake, "seed", "ROWS=1000")
         result = follow_cycle(stack.airflow, quiet=True)
         assert result.ok, {d: r["state"] for d, r in result.runs.items()}
         (source_orders,) = stack.source("select count(*) from shop.orders")[0]
