@@ -86,7 +86,7 @@ bake: ## Bake the DAGs' metadata (dags/baked: source list, dbt manifest from `db
 test-unit: $(UV) bake ## Unit tests: no services needed
 	$(RUN) pytest tests/unit $(PYTEST_ARGS)
 
-test-integration: $(UV) bake ## Integration tests: needs a Docker engine (testcontainers), base images, jobs image
+test-integration: $(UV) bake cloud-tools ## Integration tests: needs a Docker engine (testcontainers), base images, jobs image; moto's S3 (the lake)
 	@if docker info >/dev/null 2>&1; then $(MAKE) jobs-image; fi
 	$(RUN) pytest tests/integration $(PYTEST_ARGS)
 
@@ -120,9 +120,9 @@ airflow-image: jobs-image ## Build the Airflow image (Airflow + providers, DAGs,
 	  --build-arg BATON_AIRFLOW_USER=$(BATON_AIRFLOW_USER) --build-arg BATON_WAREHOUSE_POOL=$(BATON_WAREHOUSE_POOL) \
 	  --build-arg BATON_AIRFLOW_PORT=$(BATON_AIRFLOW_PORT) -t $(BATON_AIRFLOW_IMAGE) . >/dev/null
 
-data-dirs: ## Create the host data folder the stack mounts (BATON_DATA_DIR: warehouse; file sources add theirs)
-	@mkdir -p $(BATON_DATA_DIR)/warehouse
-	@chmod 0777 $(BATON_DATA_DIR) $(BATON_DATA_DIR)/warehouse  # job containers write as their own user
+data-dirs: ## Create the host data folder the stack mounts (BATON_DATA_DIR: warehouse, lake; file sources add theirs)
+	@mkdir -p $(BATON_DATA_DIR)/warehouse $(BATON_DATA_DIR)/lake
+	@chmod 0777 $(BATON_DATA_DIR) $(BATON_DATA_DIR)/warehouse $(BATON_DATA_DIR)/lake  # job containers write as their own user
 
 up: env-file ## Start the sandbox: build what is missing, wait healthy, unpause, run the first cycle, print the URL
 	@bases=$$(bash images/base/ensure.sh) && $(MAKE) airflow-image stack-start $$bases
@@ -180,15 +180,18 @@ el: databases jobs-image ## Extract-load one source in the jobs image and reconc
 dbt: databases jobs-image ## Run dbt in the jobs image: make dbt CMD='build --select +tag:finance'
 	$(COMPOSE_CMD) run --rm jobs dbt $(or $(CMD),build)
 
+# Files need no service; the lake needs its catalog (the metadata Postgres).
+LAKE_DEPS = $(if $(filter lake,$(BATON_WAREHOUSE)),,--no-deps)
 # The SQL reaches DuckDB through the environment, never through a shell: $(...), backticks and
 # quotes in it stay text.
 query: export BATON_QUERY_SQL = $(value SQL)
-query: env-file ## Read-only SQL on the warehouse: make query SQL='select ...' (default: row counts)
-	@$(COMPOSE_CMD) run --rm --no-deps -T -e BATON_QUERY_SQL jobs query
+query: export BATON_QUERY_AT = $(AT)
+query: env-file ## Read-only SQL on the warehouse: make query SQL='select ...' (default: row counts); lake: AT=<cycle>
+	@$(COMPOSE_CMD) run --rm $(LAKE_DEPS) -T -e BATON_QUERY_SQL -e BATON_QUERY_AT jobs query
 
 docs: env-file data-dirs ## Serve the dbt docs of the sandbox's warehouse on 127.0.0.1:BATON_DOCS_PORT
 	@echo "dbt docs: http://127.0.0.1:$(BATON_DOCS_PORT) (Ctrl-C stops)"
-	$(COMPOSE_CMD) run --rm --no-deps -p 127.0.0.1:$(BATON_DOCS_PORT):$(BATON_DOCS_PORT) -e BATON_DOCS_PORT jobs docs
+	$(COMPOSE_CMD) run --rm $(LAKE_DEPS) -p 127.0.0.1:$(BATON_DOCS_PORT):$(BATON_DOCS_PORT) -e BATON_DOCS_PORT jobs docs
 
 down: env-file ## Stop the stack and remove its containers (data volumes and files are kept)
 	$(COMPOSE_CMD) --profile jobs --profile tools down --remove-orphans

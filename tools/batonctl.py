@@ -30,8 +30,8 @@ console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
 TERMINAL = {"success", "failed"}
 # After a failure, how long to wait for runs that may still be set off before reporting.
 FAILED_GRACE_SECONDS = 30
-# Run on demand only: not part of a cycle.
-NOT_IN_CYCLE = {"cycle", "meltano_state"}
+# Run on demand or on their own schedule: not part of a cycle.
+NOT_IN_CYCLE = {"cycle", "meltano_state", "lake_maintenance"}
 RAW_PREFIX = "raw_"
 
 

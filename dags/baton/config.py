@@ -42,7 +42,9 @@ SETTINGS_FILE = DAGS_DIR.parent / "settings.env"
 DbtMode = Literal["monolith", "multi"]
 GatingPolicy = Literal["wait", "fail", "warn"]
 Runner = Literal["docker", "ecs", "subprocess"]
+Warehouse = Literal["files", "lake"]
 DBT_MODES, GATING_POLICIES, RUNNERS = get_args(DbtMode), get_args(GatingPolicy), get_args(Runner)
+WAREHOUSES = get_args(Warehouse)
 KINDS = {"int_type": "int", "string_type": "str", "model_type": "mapping", "dict_type": "mapping"}
 
 
@@ -123,6 +125,25 @@ class Config(BaseModel):
     # The pool of analytics.duckdb writers (settings.env); None when neither the environment nor
     # settings.env names it: dbt tasks then fail when they run, naming BATON_WAREHOUSE_POOL.
     warehouse_pool: str | None
+    # BATON_WAREHOUSE (settings.env): `files` (DuckDB files, one writer per file: dbt runs take a slot of the
+    # pool) or `lake` (DuckLake: many writers, no pool).
+    warehouse: Warehouse = "files"
+    # BATON_LAKE_RETENTION_DAYS (settings.env): lake snapshots older than this are expired (lake_maintenance).
+    lake_retention_days: int = 30
+
+
+def _warehouse(value: str | None) -> Warehouse:
+    if value in (None, *WAREHOUSES):
+        return value or "files"  # type: ignore[return-value]
+    raise ConfigError(f"BATON_WAREHOUSE is {value!r}; choose one of {', '.join(WAREHOUSES)}")
+
+
+def _retention_days(value: str | None) -> int:
+    if value is None:
+        return 30
+    if not value.strip().isdigit() or int(value) < 1:
+        raise ConfigError(f"BATON_LAKE_RETENTION_DAYS is {value!r}: set a whole number of days, at least 1")
+    return int(value)
 
 
 # --- the environment, through pydantic-settings --------------------------------------------------
@@ -257,7 +278,17 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
         runner=overrides.runner_name,
         metadata_dir=overrides.metadata_dir,
         warehouse_pool=setting("BATON_WAREHOUSE_POOL", SETTINGS_FILE, env=env),
+        warehouse=_warehouse(setting("BATON_WAREHOUSE", SETTINGS_FILE, env=env)),
+        lake_retention_days=_retention_days(setting("BATON_LAKE_RETENTION_DAYS", SETTINGS_FILE, env=env)),
     )
+
+
+def _retention_days(value: str | None) -> int:
+    if value is None:
+        return 30
+    if not value.strip().isdigit() or int(value) < 1:
+        raise ConfigError(f"BATON_LAKE_RETENTION_DAYS is {value!r}: set a whole number of days, at least 1")
+    return int(value)
 
 
 # --- runner settings: read when a task runs ------------------------------------------------------

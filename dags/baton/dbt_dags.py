@@ -3,7 +3,7 @@
 In `multi`, a domain's schedule is the set of raw_<source> assets its tagged models read (dbt
 manifest lineage, through ref chains), so a domain runs as soon as its own sources land.
     dbt_<domain>: build (the gate, then dbt build --select +tag:<domain>; emits dbt_<domain> with
-                  {cycle_id} when it succeeds)
+                  {cycle_id} when it succeeds, plus snapshot_id in lake mode)
 
 One task, not two: every task costs seconds on the critical path of a cycle, so the gate is the
 build task's first step (its pre_execute hook). The gate reads the newest events at each check
@@ -71,6 +71,9 @@ def build_failure(error: object, output: list[str] | None = None) -> dict[str, A
     # "`dbt build ...` exited with code 137 (container ...):" and the job's last line.
     said = lines[0].rstrip(":") + (f": {lines[-1]}" if len(lines) > 1 else "")
     return {"reason": said[:600], "failed_tests": []}
+
+# The dbt_<domain> event's extra key for the lake snapshot the build left (lake mode).
+SNAPSHOT_ID = "snapshot_id"
 
 
 def _resuming(context: dict[str, Any]) -> bool:
@@ -142,13 +145,17 @@ def _dbt_dag(dag_id: str, domains: list[str], sources: list[str], select: list[s
     ) as dag:
 
         def check_gate(context) -> None:
-            if not config.warehouse_pool:
+            if config.warehouse == "files" and not config.warehouse_pool:
                 raise ConfigError(
                     "BATON_WAREHOUSE_POOL is not set and settings.env is not reachable: set it in the "
                     "environment of the Airflow services to the pool of analytics.duckdb writers"
                 )
             if not _resuming(context):
-                gate(context, config, raws, cycle)
+                cycle_id = gate(context, config, raws, cycle)
+                # The job records the lake snapshot it leaves under this cycle (dbt/macros/record_build.sql).
+                task = context.get("task")
+                if task is not None:
+                    task.env = {**task.env, "BATON_CYCLE_ID": cycle_id}
 
             if (context.get("params") or {}).get(FULL_REFRESH):  # rebuild the incremental marts in full
                 task = context["task"]
@@ -157,8 +164,11 @@ def _dbt_dag(dag_id: str, domains: list[str], sources: list[str], select: list[s
 
         def publish(context, result) -> None:  # the build's own events carry the gate's cycle id
             cycle_id = context["ti"].xcom_pull(task_ids=BUILD_TASK, key=GATE_CYCLE)
+            extra = {CYCLE_ID: cycle_id}
+            if isinstance(result, dict) and result.get(SNAPSHOT_ID) is not None:
+                extra[SNAPSHOT_ID] = result[SNAPSHOT_ID]  # lake mode: the analytics snapshot this build left
             for asset in outlets:
-                context["outlet_events"][asset].extra = {CYCLE_ID: cycle_id}
+                context["outlet_events"][asset].extra = extra
 
         def record_failure(context) -> None:  # failed for good: say why, where `make run` looks
             ti, error = context["ti"], context.get("exception")
@@ -189,9 +199,10 @@ def _dbt_dag(dag_id: str, domains: list[str], sources: list[str], select: list[s
                 except Exception as exc:  # never hide the build's own failure behind this one
                     log.warning("could not record the build state of %s: %s", asset.name, exc)
 
-        # DuckDB allows one writer per file: dbt runs write analytics.duckdb one at a time (the pool
+        # files: DuckDB allows one writer per file: dbt runs write analytics.duckdb one at a time (the pool
         # BATON_WAREHOUSE_POOL has one slot). Loads write their own raw files and need no slot.
-        pool = {"pool": config.warehouse_pool} if config.warehouse_pool else {}
+        # lake: DuckLake takes many writers at once: no pool.
+        pool = {"pool": config.warehouse_pool} if config.warehouse == "files" and config.warehouse_pool else {}
         job_operator(
             BUILD_TASK,
             ["dbt", "build", *select],

@@ -297,7 +297,18 @@ class Stream:
 
 
 def raw_path(source: str) -> Path:
+    """The raw database of a source in `files` mode (in `lake` mode, the lake of the same name)."""
     return Path(os.environ.get("BATON_WAREHOUSE_DIR", "/data/warehouse")) / f"raw_{source}.duckdb"
+
+
+def _warehouse() -> Any:
+    """The loader's warehouse module (files or lake: one way to connect), from the kit's package folder."""
+    package = PROJECT / "packages" / "target-baton-duckdb"
+    if str(package) not in sys.path:
+        sys.path.insert(0, str(package))
+    from target_baton_duckdb import warehouse
+
+    return warehouse
 
 
 def _ident(name: str) -> str:
@@ -465,15 +476,24 @@ def schema_changes(load: Load) -> list[dict[str, Any]]:
 
 
 def reconcile(decl: Declaration, load: Load) -> dict[str, dict[str, int]]:
-    import duckdb
-
+    warehouse = _warehouse()
+    try:
+        settings = warehouse.Settings.from_env()
+    except warehouse.WarehouseError as exc:
+        raise JobError(str(exc), EXIT_CONFIG) from exc
     path = raw_path(decl.source)
-    if not path.exists():
+    if settings.mode == "files" and not path.exists():
         raise JobError(f"{path} does not exist after the load of {decl.source}", EXIT_DATA)
-    # In memory, with the raw file attached read-only and used as the default: temp tables allowed.
-    with duckdb.connect(":memory:") as conn:
-        conn.execute(f"attach '{path}' as raw (read_only)")
-        conn.execute("use raw")
+    if settings.mode == "lake":
+        path = f"the lake raw_{decl.source}"
+    # In memory, with the raw database (file or lake) attached read-only and used as the default: temp
+    # tables allowed.
+    name = f"raw_{decl.source}"
+    try:
+        conn = warehouse.connect_reader([name], settings=settings, paths={name: raw_path(decl.source)})
+    except warehouse.WarehouseError as exc:
+        raise JobError(str(exc), EXIT_CONFIG) from exc
+    with conn:
         conn.execute("set timezone = 'UTC'")
         streams = raw_streams(conn)
         if not streams:

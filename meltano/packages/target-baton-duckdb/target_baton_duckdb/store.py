@@ -40,10 +40,10 @@ import json
 import logging
 import typing as t
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import duckdb
 
+from target_baton_duckdb import warehouse
 from target_baton_duckdb.sqltypes import JSON, VARCHAR, SqlType, is_widening, parse_duckdb_type
 
 STAGE = "_baton_stage"
@@ -151,9 +151,11 @@ class Store:
     def __init__(self, path: str, logger: logging.Logger):
         self.path = path
         self.logger = logger
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.conn = duckdb.connect(path)
+            # The file at `path`, or (BATON_WAREHOUSE=lake) the DuckLake named by its stem (warehouse.py).
+            self.conn = warehouse.connect_path(path)
+        except warehouse.WarehouseError as exc:
+            raise LoaderError(str(exc)) from exc
         except duckdb.IOException as exc:
             raise LoaderError(
                 f"cannot open the DuckDB file {path} for writing: {exc}. One process writes a DuckDB file at a "
@@ -287,6 +289,8 @@ class Store:
         return "{" + ", ".join(parts) + "}"
 
     def stage_jsonl(self, spec: TableSpec, path: str | list[str], compression: str, names: list[str]) -> None:
+        if compression == "none":
+            compression = "uncompressed"  # duckdb 1.5's read_json knows no 'none' (its read_csv does)
         self.conn.execute(
             f"create or replace temp table {STAGE} as select * from read_json({files(path)}, "
             f"format = 'newline_delimited', columns = {self._stage_columns(spec, names)}, "
