@@ -30,11 +30,13 @@ incremental marts from all of raw.
 from __future__ import annotations
 
 import logging
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.sdk import DAG, Param
 from airflow.sdk.exceptions import AirflowFailException, AirflowRescheduleException
+from baton_contract.job import RESULT_PREFIX
 
 from baton.assets import CYCLE_ID, cycle_asset, dbt_asset, raw_asset
 from baton.config import Config, ConfigError
@@ -42,7 +44,7 @@ from baton.cycle import START
 from baton.gating import MixedCyclesError, decide, landing_failures, newest_cycle_ids, newest_event
 from baton.ingestion import retry_args
 from baton.metadata import MetadataError, Source, domain_sources
-from baton.runners import RESULT_PREFIX, baton_result, job_operator
+from baton.runners import baton_result, job_operator
 
 log = logging.getLogger("baton.gating")
 
@@ -65,12 +67,14 @@ def build_failure(error: object, output: list[str] | None = None) -> dict[str, A
             "failed_tests": result.get("failed_tests") or [],
             "failure": result.get("failure"),
         }
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    # The runner's own closing note, e.g. "(killed (SIGKILL): retried at once)", is not the job's line.
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not re.fullmatch(r"\(.*\)", ln.strip())]
     if not lines:
         return {"reason": "dbt failed: see the task log", "failed_tests": []}
     # "`dbt build ...` exited with code 137 (container ...):" and the job's last line.
     said = lines[0].rstrip(":") + (f": {lines[-1]}" if len(lines) > 1 else "")
     return {"reason": said[:600], "failed_tests": []}
+
 
 # The dbt_<domain> event's extra key for the lake snapshot the build left (lake mode).
 SNAPSHOT_ID = "snapshot_id"

@@ -24,7 +24,7 @@ from baton.gating import (
 )
 from baton.ingestion import build_ingestion_dag, raw_extra
 from baton.metadata import load_manifest, load_sources
-from baton.runners import PERMANENT_EXIT_CODES, job_failed
+from baton.runners.base import PERMANENT_EXIT_CODES, job_failed
 
 
 @dataclass
