@@ -37,6 +37,7 @@ from typing import Any
 from airflow.sdk import DAG, Param
 from airflow.sdk.exceptions import AirflowFailException, AirflowRescheduleException
 from baton_contract.job import RESULT_PREFIX
+from baton_contract.naming import dbt_dag
 
 from baton.assets import CYCLE_ID, cycle_asset, dbt_asset, raw_asset
 from baton.config import Config, ConfigError
@@ -237,7 +238,7 @@ def build_dbt_dags(config: Config, manifest: dict, sources: tuple[Source, ...]) 
         return [_dbt_dag("dbt_build", domains, sorted(known), [], config, doc)]
     return [
         _dbt_dag(
-            f"dbt_{domain}",
+            dbt_dag(domain),
             [domain],
             sorted(lineage[domain]),
             # Tests run when the domain builds every model they read (a relationships test to a

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from airflow.sdk import Asset
+from baton_contract.naming import ingest_dag
 
 from baton.assets import CYCLE_ID, source_of
 
@@ -71,11 +72,11 @@ def ingestion_failure(state: Any, created_run: Any, source: str, cycle_id: str) 
     run the cycle event created (dag_id, run_id, state), if any."""
     if isinstance(state, dict) and state.get(CYCLE_ID) == cycle_id:
         if state.get("state") == "failed":
-            return f"ingest_{source} failed: {state.get('error') or 'see its task log'}"
+            return f"{ingest_dag(source)} failed: {state.get('error') or 'see its task log'}"
         died = created_run is not None and created_run.run_id == state.get("run_id") and created_run.state == "failed"
-        return f"ingest_{source} run {created_run.run_id} failed" if died else None
+        return f"{ingest_dag(source)} run {created_run.run_id} failed" if died else None
     if created_run is not None and created_run.state == "failed":
-        return f"ingest_{source} run {created_run.run_id} failed"
+        return f"{ingest_dag(source)} run {created_run.run_id} failed"
     return None
 
 
@@ -96,7 +97,7 @@ def landing_failures(context: Mapping[str, Any], raws: Iterable[Asset], cycle_ev
     failures = {}
     for asset in raws:
         source = source_of(asset)
-        why = ingestion_failure(_asset_state(context, asset), created.get(f"ingest_{source}"), source, cycle_id)
+        why = ingestion_failure(_asset_state(context, asset), created.get(ingest_dag(source)), source, cycle_id)
         if why:
             failures[asset.name] = why
     return failures

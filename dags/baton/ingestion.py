@@ -29,6 +29,7 @@ from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import DAG
+from baton_contract.naming import ingest_dag
 
 from baton.assets import CYCLE_ID, cycle_asset, raw_asset
 from baton.config import Config, JobPolicy
@@ -87,7 +88,7 @@ def set_ingestion_state(context: Any, raw: Any, state: str, cycle_id: str | None
 def build_ingestion_dag(source: Source, config: Config) -> DAG:
     cycle, raw = cycle_asset(), raw_asset(source.name)
     with DAG(
-        dag_id=f"ingest_{source.name}",
+        dag_id=ingest_dag(source.name),
         description=f"Extract-load the {source.name} source into raw_{source.name}.duckdb",
         doc_md=f"""Loads source **{source.name}** with the ingestion job (`el {source.name}`: `meltano run
 {source.extractor} {source.loader}`, then source-vs-raw reconciliation), incrementally from its state, then

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 from airflow.sdk import DAG, Param, task
+from baton_contract.naming import ingest_dag
 
 from baton.config import Config
 from baton.cycle import START
@@ -44,10 +45,10 @@ def refuse_while_ingesting(action: str, state_id: str | None, active_runs, sourc
     source = source_of_state(state_id, sources)
     if source is None:
         return
-    count = active_runs(f"ingest_{source}")
+    count = active_runs(ingest_dag(source))
     if count:
         raise ValueError(
-            f"ingest_{source} has {count} run(s) running or queued: {action} would race the load's own state "
+            f"{ingest_dag(source)} has {count} run(s) running or queued: {action} would race the load's own state "
             f"update. Try again when it has finished (or pause ingest_{source} first)."
         )
 
