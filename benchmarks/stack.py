@@ -27,7 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.conftest import read_settings  # noqa: E402
+from tests.conftest import image, read_settings  # noqa: E402
 from tests.conftest import setting as kit_setting  # noqa: E402
 from tools.batonctl import Airflow, follow_cycle  # noqa: E402
 
@@ -57,6 +57,7 @@ def compose(*args: str) -> float:
     cmd = [*(["docker", "compose"] if v2 else ["docker-compose"]), "-p", PROJECT, "--env-file", ENV["BATON_ENV_FILE"]]
     env = {key: kit_setting(key) for key in read_settings(REPO / "settings.env")}
     env.update(ENV)
+    env.update({key: image(key, PROJECT) for key in ("BATON_JOBS_IMAGE", "BATON_AIRFLOW_IMAGE")})
     env["BATON_ENV_PATH"] = ENV["BATON_ENV_FILE"]
     t0 = time.monotonic()
     subprocess.run([*cmd, "-f", "compose/compose.yml", *args], cwd=REPO, env=env, check=True, capture_output=True)
@@ -108,7 +109,8 @@ def main() -> int:
     parser.add_argument("--orders", type=int, help="compare full loads of a shop seeded with this many orders")
     parser.add_argument("--idle-seconds", type=int, default=60, help="settle time before measuring idle memory")
     args = parser.parse_args()
-    jobs_image, airflow_image = kit_setting("BATON_JOBS_IMAGE"), kit_setting("BATON_AIRFLOW_IMAGE")
+    # The images `make up` builds for the benchmark's own project (baton/jobs:baton-bench).
+    jobs_image, airflow_image = image("BATON_JOBS_IMAGE", PROJECT), image("BATON_AIRFLOW_IMAGE", PROJECT)
 
     rows: list[tuple[str, str, str]] = []
     if (ROOT / "stack.env").exists():

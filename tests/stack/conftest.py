@@ -144,6 +144,9 @@ def stack() -> Iterator[Stack]:
         "BATON_AIRFLOW_PORT": str(AIRFLOW_PORT),
         "BATON_SHOP_PORT": str(SHOP_PORT),
     }
+    # Its own images, like any project's (baton/jobs:baton-stacktest): `make reset` removes them.
+    for key in ("BATON_JOBS_IMAGE", "BATON_AIRFLOW_IMAGE"):
+        env.pop(key, None)
     stack = Stack(root=root, env=env, docker=client)
     # From nothing: no containers, volumes, data or secrets of an earlier run.
     if (root / "stack.env").exists():
