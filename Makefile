@@ -42,9 +42,15 @@ ifeq ($(strip $(BATON_PROJECT)),)
 $(error the folder name '$(notdir $(CURDIR))' gives no compose project name: set BATON_PROJECT (letters, digits, - and _))
 endif
 # The images built here are this checkout's own: tagged with its project, so two checkouts on one
-# machine never run each other's code (sources, models, DAGs). The environment overrides a tag.
+# machine never run each other's code (sources, models, DAGs). The environment overrides a tag; a
+# tag that a parent make derived for another project (a test stack's `make up`) is derived again.
+ifneq ($(BATON_IMAGES_PROJECT),$(BATON_PROJECT))
+$(foreach i,JOBS AIRFLOW,$(if $(filter $(BATON_$(i)_REPOSITORY):$(BATON_IMAGES_PROJECT),$(BATON_$(i)_IMAGE)),\
+  $(eval BATON_$(i)_IMAGE :=)))
+endif
 export BATON_JOBS_IMAGE := $(or $(BATON_JOBS_IMAGE),$(BATON_JOBS_REPOSITORY):$(BATON_PROJECT))
 export BATON_AIRFLOW_IMAGE := $(or $(BATON_AIRFLOW_IMAGE),$(BATON_AIRFLOW_REPOSITORY):$(BATON_PROJECT))
+export BATON_IMAGES_PROJECT := $(BATON_PROJECT)
 COMPOSE_CMD = $(COMPOSE) -p $(BATON_PROJECT) --env-file $(BATON_ENV_FILE) -f compose/compose.yml
 # Host folders mounted into job containers: the warehouse (DuckDB files) and the sources' folders.
 export BATON_DATA_DIR := $(abspath $(BATON_DATA_DIR))
@@ -114,7 +120,7 @@ remove-source: ## Remove a source's files (meltano file, dbt sources, staging) a
 
 bake: .venvs/dbt/.synced ## Bake the DAGs' metadata (dags/baked: source list, dbt manifest from `dbt parse`)
 	cd dbt && DBT_PROFILES_DIR=. ../.venvs/dbt/bin/dbt parse --quiet
-	$(RUN) python tools/bake.py dbt/target/manifest.json dags/baked
+	.venvs/dbt/bin/python tools/bake.py dbt/target/manifest.json dags/baked
 
 test-unit: $(UV) bake ## Unit tests: no services needed
 	$(RUN) pytest tests/unit $(PYTEST_ARGS)

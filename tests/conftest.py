@@ -91,9 +91,15 @@ def _dropin_on_engine(name: str) -> str | None:
 def image(name: str, project_name: str | None = None) -> str:
     """BATON_JOBS_IMAGE or BATON_AIRFLOW_IMAGE of a compose project (default: the checkout's):
     the environment's, else the repository in settings.env tagged with the project."""
-    if os.environ.get(name):
+    repository = setting(IMAGE_REPOSITORIES[name])
+    project_name = project_name or project()
+    # The make that runs the tests exports the tags it derived for its own project
+    # (BATON_IMAGES_PROJECT): for another project they are derived again, as make does.
+    derived_for = os.environ.get("BATON_IMAGES_PROJECT")
+    derived = derived_for and os.environ.get(name) == f"{repository}:{derived_for}" and derived_for != project_name
+    if os.environ.get(name) and not derived:
         return os.environ[name]
-    return f"{setting(IMAGE_REPOSITORIES[name])}:{project_name or project()}"
+    return f"{repository}:{project_name}"
 
 
 def setting(name: str) -> str:
