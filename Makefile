@@ -114,7 +114,8 @@ remove-source: ## Remove a source's files (meltano file, dbt sources, staging) a
 	@python3 tools/add_source.py remove $(NAME)
 	@# A running stack reads the DAG folder live: bake the source list again, then delete the
 	@# DAGs its files no longer define (the source's ingestion DAG).
-	@if [ -n "$$($(COMPOSE_CMD) ps -q --status running api-server 2>/dev/null)" ]; then \
+	@if [ -n "$$(docker ps -q --filter label=com.docker.compose.project=$(BATON_PROJECT) \
+	    --filter label=com.docker.compose.service=api-server 2>/dev/null)" ]; then \
 	  $(MAKE) bake && $(COMPOSE_CMD) run --rm cli prune; \
 	else echo "no running stack: \`make up\` starts one without the source"; fi
 
