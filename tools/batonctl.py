@@ -36,7 +36,7 @@ NOT_IN_CYCLE = {"cycle", "meltano_state"}
 # defines keeps the time of the last parse that did, at least one refresh interval (30 s) older.
 GONE_LAG_SECONDS = 15
 # How long to wait for the dag-processor to parse every DAG file again on request.
-REPARSE_TIMEOUT_SECONDS = 120
+REPARSE_TIMEOUT_SECONDS = 300
 
 
 class StackError(RuntimeError):
@@ -438,7 +438,9 @@ def up(
         report_pruned(pruned)
         dags = pruned.current
         if not any(d["dag_id"] == "cycle" for d in dags):
-            raise StackError("the cycle DAG is not defined any more: see `make logs SERVICE=dag-processor`")
+            raise StackError(
+                "the dag-processor did not parse the cycle DAG again on request: see `make logs SERVICE=dag-processor`"
+            )
         # The cycle last: everything it sets off must be listening when it runs.
         cycle_was_paused = next(d["is_paused"] for d in dags if d["dag_id"] == "cycle")
         for dag in sorted(dags, key=lambda d: d["dag_id"] == "cycle"):
