@@ -123,7 +123,7 @@ bake: .venvs/dbt/.synced ## Bake the DAGs' metadata (dags/baked: source list, db
 	cd dbt && DBT_PROFILES_DIR=. ../.venvs/dbt/bin/dbt parse --quiet
 	.venvs/dbt/bin/python tools/bake.py dbt/target/manifest.json dags/baked
 
-test-unit: $(UV) bake ## Unit tests: no services needed
+test-unit: $(UV) bake .venvs/meltano/.synced ## Unit tests: no services needed (the loader's run by meltano install)
 	$(RUN) pytest tests/unit $(PYTEST_ARGS)
 
 test-integration: $(UV) bake .venvs/meltano/.synced ## Integration tests: needs a Docker engine (testcontainers), base images, jobs image

@@ -156,10 +156,12 @@ def scratch_env(**settings: str) -> dict[str, str]:
     """The environment of a make in a scratch clone: this process's, without what the make that
     runs the tests exported for this checkout (its project, env file, data folder, images, bases,
     virtualenv), plus `settings` (ports apart from every other stack's)."""
+    # make exports its command line's variables too (`make test-stack PYTEST_ARGS=...`).
+    knobs = {"MFLAGS", "PYTEST_ARGS", "CLI_ARGS", "BENCH_ARGS", "DOCKER_BUILD_FLAGS", "CONFIRM", "FORCE", "ENV", "ARGS"}
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("BATON_", "MAKE", "UV_PROJECT", "VIRTUAL_ENV")) and k not in ("MFLAGS",)
+        if not k.startswith(("BATON_", "MAKE", "UV_PROJECT", "VIRTUAL_ENV")) and k not in knobs
     }
     return {**env, **settings}
 
