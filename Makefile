@@ -5,11 +5,16 @@ SHELL := bash
 MAKEFLAGS += --no-print-directory
 
 # Settings, in order (the first one that sets a key wins): the environment, .baton/images.env
-# (offline bases written by `make base-images`), settings.env (the kit's constants, committed).
+# (offline bases written by `make base-images`), the offline bases any checkout built on this
+# machine's Docker engine (found by name), settings.env (the kit's constants, committed).
 BATON_IMAGES_ENV ?= .baton/images.env
-read-settings = $(foreach kv,$(shell grep -s '^[A-Z][A-Z0-9_]*=' $(1)),\
+set-defaults = $(foreach kv,$(1),\
   $(eval $(firstword $(subst =, ,$(kv))) ?= $(patsubst $(firstword $(subst =, ,$(kv)))=%,%,$(kv))))
+read-settings = $(call set-defaults,$(shell grep -s '^[A-Z][A-Z0-9_]*=' $(1)))
 $(call read-settings,$(BATON_IMAGES_ENV))
+ifeq ($(and $(BATON_PYTHON_IMAGE),$(BATON_POSTGRES_IMAGE)),)
+$(call set-defaults,$(shell bash images/base/ensure.sh --find 2>/dev/null))
+endif
 $(call read-settings,settings.env)
 SETTINGS_KEYS := $(shell sed -n 's/^\([A-Z][A-Z0-9_]*\)=.*/\1/p' settings.env)
 export $(SETTINGS_KEYS)
@@ -33,6 +38,19 @@ BATON_ENV_FILE ?= compose/.env
 export BATON_ENV_PATH = $(abspath $(BATON_ENV_FILE))
 export BATON_PROJECT ?= $(or $(shell sed -n 's/^BATON_PROJECT=//p' $(BATON_ENV_FILE) 2>/dev/null),\
   $(shell basename "$(CURDIR)" | tr 'A-Z' 'a-z' | tr -c 'a-z0-9_\n-' '-' | sed 's/^[^a-z0-9]*//'))
+ifeq ($(strip $(BATON_PROJECT)),)
+$(error the folder name '$(notdir $(CURDIR))' gives no compose project name: set BATON_PROJECT (letters, digits, - and _))
+endif
+# The images built here are this checkout's own: tagged with its project, so two checkouts on one
+# machine never run each other's code (sources, models, DAGs). The environment overrides a tag; a
+# tag that a parent make derived for another project (a test stack's `make up`) is derived again.
+ifneq ($(BATON_IMAGES_PROJECT),$(BATON_PROJECT))
+$(foreach i,JOBS AIRFLOW,$(if $(filter $(BATON_$(i)_REPOSITORY):$(BATON_IMAGES_PROJECT),$(BATON_$(i)_IMAGE)),\
+  $(eval BATON_$(i)_IMAGE :=)))
+endif
+export BATON_JOBS_IMAGE := $(or $(BATON_JOBS_IMAGE),$(BATON_JOBS_REPOSITORY):$(BATON_PROJECT))
+export BATON_AIRFLOW_IMAGE := $(or $(BATON_AIRFLOW_IMAGE),$(BATON_AIRFLOW_REPOSITORY):$(BATON_PROJECT))
+export BATON_IMAGES_PROJECT := $(BATON_PROJECT)
 COMPOSE_CMD = $(COMPOSE) -p $(BATON_PROJECT) --env-file $(BATON_ENV_FILE) -f compose/compose.yml
 # Host folders mounted into job containers: the warehouse (DuckDB files) and the sources' folders.
 export BATON_DATA_DIR := $(abspath $(BATON_DATA_DIR))
@@ -41,7 +59,7 @@ SOURCE ?= shop
 ROWS ?= 1000
 STACK_SERVICES := postgres source-db api-server scheduler dag-processor triggerer
 
-.PHONY: help setup lock lint format test test-unit test-integration test-stack base-images jobs-image clean bake add-source \
+.PHONY: help setup lock lint format test test-unit test-integration test-stack base-images jobs-image clean bake add-source remove-source \
 	env-file images airflow-image data-dirs up stack-start run status user logs databases seed next-day el dbt query docs \
 	down reset bench-el bench-scale bench-stack
 
@@ -59,6 +77,18 @@ setup: $(UV) ## Build the local environments from the locks: .venv (tests, lint)
 	  UV_PROJECT_ENVIRONMENT=$(CURDIR)/.venvs/$(firstword $(subst :, ,$(e))) \
 	  $(UV) sync --locked --quiet --project $(lastword $(subst :, ,$(e)));)
 	cd meltano && ../.venvs/meltano/bin/meltano install
+	@touch $(ENV_MARKS)
+
+# What a target needs of `make setup`, as files: built when missing or older than their lock, so a
+# fresh clone's `make test` builds them itself and a set-up checkout pays nothing.
+ENV_MARKS := .venvs/dbt/.synced .venvs/meltano/.synced
+.venvs/dbt/.synced: images/jobs/dbt/uv.lock | $(UV)
+	UV_PROJECT_ENVIRONMENT=$(CURDIR)/.venvs/dbt $(UV) sync --locked --quiet --project images/jobs/dbt
+	@touch $@
+.venvs/meltano/.synced: images/jobs/meltano/uv.lock meltano/meltano.yml | $(UV)
+	UV_PROJECT_ENVIRONMENT=$(CURDIR)/.venvs/meltano $(UV) sync --locked --quiet --project images/jobs/meltano
+	cd meltano && ../.venvs/meltano/bin/meltano install
+	@touch $@
 
 lock: $(UV) ## Re-resolve every lock after a dependency change (uv.lock files)
 	$(UV) lock
@@ -79,14 +109,24 @@ add-source: ## Scaffold a source (meltano file, dbt sources, staging stub): make
 	@test -n "$(NAME)" -a -n "$(KIND)" || { echo "usage: make add-source NAME=<name> KIND=postgres|files [ENTITY=...] [KEY=id]"; exit 2; }
 	@python3 tools/add_source.py $(NAME) $(KIND) $(if $(ENTITY),--entity $(ENTITY)) $(if $(KEY),--key $(KEY)) $(if $(SCHEMA),--schema $(SCHEMA))
 
-bake: ## Bake the DAGs' metadata (dags/baked: source list, dbt manifest from `dbt parse`)
-	cd dbt && DBT_PROFILES_DIR=. ../.venvs/dbt/bin/dbt parse --quiet
-	$(RUN) python tools/bake.py dbt/target/manifest.json dags/baked
+remove-source: ## Remove a source's files (meltano file, dbt sources, staging) and, on a running stack, its DAG: make remove-source NAME=crm
+	@test -n "$(NAME)" || { echo "usage: make remove-source NAME=<name>"; exit 2; }
+	@python3 tools/add_source.py remove $(NAME)
+	@# A running stack reads the DAG folder live: bake the source list again, then delete the
+	@# DAGs its files no longer define (the source's ingestion DAG).
+	@if [ -n "$$(docker ps -q --filter label=com.docker.compose.project=$(BATON_PROJECT) \
+	    --filter label=com.docker.compose.service=api-server 2>/dev/null)" ]; then \
+	  $(MAKE) bake && $(COMPOSE_CMD) run --rm cli prune; \
+	else echo "no running stack: \`make up\` starts one without the source"; fi
 
-test-unit: $(UV) bake ## Unit tests: no services needed
+bake: .venvs/dbt/.synced ## Bake the DAGs' metadata (dags/baked: source list, dbt manifest from `dbt parse`)
+	cd dbt && DBT_PROFILES_DIR=. ../.venvs/dbt/bin/dbt parse --quiet
+	.venvs/dbt/bin/python tools/bake.py dbt/target/manifest.json dags/baked
+
+test-unit: $(UV) bake .venvs/meltano/.synced ## Unit tests: no services needed (the loader's run by meltano install)
 	$(RUN) pytest tests/unit $(PYTEST_ARGS)
 
-test-integration: $(UV) bake cloud-tools ## Integration tests: needs a Docker engine (testcontainers), base images, jobs image; moto's S3 (the lake)
+test-integration: $(UV) bake cloud-tools .venvs/meltano/.synced ## Integration tests: needs a Docker engine (testcontainers), base images, jobs image; moto's S3 (the lake)
 	@if docker info >/dev/null 2>&1; then $(MAKE) jobs-image; fi
 	$(RUN) pytest tests/integration $(PYTEST_ARGS)
 
@@ -97,11 +137,15 @@ test-stack: $(UV) ## Stack tests: `make up` of a separate test stack, cycles via
 base-images: ## Build the offline base images from Debian packages (FORCE=1 rebuilds; BATON_EXTRA_CA_CERTS)
 	@bash images/base/build.sh
 
+# The recipes that build on or start a base image make sure it is there first (images/base/ensure.sh:
+# on the engine, a drop-in on the engine, pulled, or built from Debian packages); cheap once it is.
+with-bases = bases=$$(bash images/base/ensure.sh) && export $$bases &&
+
 jobs-image: ## Build the jobs image (Meltano + plugins, dbt, both projects, manifest) as BATON_JOBS_IMAGE
-	@echo "building $(BATON_JOBS_IMAGE) on $(BATON_PYTHON_IMAGE)"
-	@docker build -q $(DOCKER_BUILD_FLAGS) -f images/jobs/Dockerfile --build-arg PYTHON_IMAGE=$(BATON_PYTHON_IMAGE) \
-	  --build-arg UV_VERSION=$(UV_VERSION) --build-arg BATON_JOB_DATA_DIR=$(BATON_JOB_DATA_DIR) \
-	  -t $(BATON_JOBS_IMAGE) . >/dev/null
+	@$(with-bases) echo "building $(BATON_JOBS_IMAGE) on $$BATON_PYTHON_IMAGE" && \
+	  bash images/build.sh build $(BATON_JOBS_IMAGE) images/jobs/Dockerfile $(DOCKER_BUILD_FLAGS) \
+	  --build-arg PYTHON_IMAGE=$$BATON_PYTHON_IMAGE \
+	  --build-arg UV_VERSION=$(UV_VERSION) --build-arg BATON_JOB_DATA_DIR=$(BATON_JOB_DATA_DIR)
 
 env-file: ## Create (or complete) the stack's env file: generated secrets, host paths; never committed
 	@bash compose/env-file.sh $(BATON_ENV_FILE)
@@ -114,11 +158,11 @@ airflow-image: jobs-image ## Build the Airflow image (Airflow + providers, DAGs,
 	@# shipped with the DAG folder (this image, the sandbox's bind mount, the cloud's DAG bundle).
 	@id=$$(docker create $(BATON_JOBS_IMAGE)) && rm -rf dags/baked && docker cp -q $$id:/opt/baton/baked dags/baked; \
 	  rc=$$?; docker rm $$id >/dev/null; exit $$rc
-	@echo "building $(BATON_AIRFLOW_IMAGE) on $(BATON_PYTHON_IMAGE)"
-	@docker build -q $(DOCKER_BUILD_FLAGS) -f images/airflow/Dockerfile --build-arg PYTHON_IMAGE=$(BATON_PYTHON_IMAGE) \
-	  --build-arg UV_VERSION=$(UV_VERSION) \
+	@$(with-bases) echo "building $(BATON_AIRFLOW_IMAGE) on $$BATON_PYTHON_IMAGE" && \
+	  bash images/build.sh build $(BATON_AIRFLOW_IMAGE) images/airflow/Dockerfile $(DOCKER_BUILD_FLAGS) \
+	  --build-arg PYTHON_IMAGE=$$BATON_PYTHON_IMAGE --build-arg UV_VERSION=$(UV_VERSION) \
 	  --build-arg BATON_AIRFLOW_USER=$(BATON_AIRFLOW_USER) --build-arg BATON_WAREHOUSE_POOL=$(BATON_WAREHOUSE_POOL) \
-	  --build-arg BATON_AIRFLOW_PORT=$(BATON_AIRFLOW_PORT) -t $(BATON_AIRFLOW_IMAGE) . >/dev/null
+	  --build-arg BATON_AIRFLOW_PORT=$(BATON_AIRFLOW_PORT)
 
 data-dirs: ## Create the host data folder the stack mounts (BATON_DATA_DIR: warehouse, lake; file sources add theirs)
 	@mkdir -p $(BATON_DATA_DIR)/warehouse $(BATON_DATA_DIR)/lake
@@ -131,9 +175,10 @@ up: env-file ## Start the sandbox: build what is missing, wait healthy, unpause,
 stack-start: data-dirs ## Start the stack's services from built images and wait until all are healthy (part of up)
 	@ls $(BATON_DATA_DIR)/marketing/*.csv >/dev/null 2>&1 || \
 	  $(COMPOSE_CMD) run --rm --no-deps jobs samples marketing
-	$(COMPOSE_CMD) up -d $(STACK_SERVICES) || bash compose/explain-failure.sh $(BATON_PROJECT) $(BATON_ENV_FILE)
+	$(with-bases) $(COMPOSE_CMD) up -d $(STACK_SERVICES) || bash compose/explain-failure.sh $(BATON_PROJECT) $(BATON_ENV_FILE)
 	@bash compose/wait-healthy.sh 300 $$($(COMPOSE_CMD) ps -q $(STACK_SERVICES)) \
 	  || bash compose/explain-failure.sh $(BATON_PROJECT) $(BATON_ENV_FILE)
+	@bash images/build.sh clean  # images the rebuild replaced, once the services left them
 
 run: env-file ## Conduct one cycle live: progress per DAG, then a summary table (CYCLE=YYYY-MM-DD re-runs a day)
 	@$(COMPOSE_CMD) run --rm cli run $(if $(CYCLE),--cycle-id $(CYCLE)) $(CLI_ARGS)
@@ -159,7 +204,7 @@ logs: env-file ## Follow the stack's logs (SERVICE=scheduler for one service)
 	$(COMPOSE_CMD) logs -f --tail=100 $(SERVICE)
 
 databases: env-file data-dirs ## Start only the metadata and shop source databases, wait until healthy
-	$(COMPOSE_CMD) up -d postgres source-db
+	$(with-bases) $(COMPOSE_CMD) up -d postgres source-db
 	@bash compose/wait-healthy.sh 120 $$($(COMPOSE_CMD) ps -q postgres source-db)
 	@ls $(BATON_DATA_DIR)/marketing/*.csv >/dev/null 2>&1 || \
 	  $(COMPOSE_CMD) run --rm --no-deps jobs samples marketing
@@ -197,16 +242,24 @@ down: env-file ## Stop the stack and remove its containers (data volumes and fil
 	$(COMPOSE_CMD) --profile jobs --profile tools down --remove-orphans
 	@ids=$$(docker ps -aq --filter label=baton.project=$(BATON_PROJECT)); \
 	  if [ -n "$$ids" ]; then echo "removing job containers left by failed runs"; docker rm -f $$ids >/dev/null; fi
+	@bash images/build.sh clean
 
-reset: env-file ## Stop the stack and delete its data: volumes, warehouse, source folders (needs CONFIRM=yes)
+reset: env-file ## Stop the stack, delete its data (volumes, warehouse, source folders) and this checkout's images (needs CONFIRM=yes)
 	@if [ "$(CONFIRM)" != yes ]; then \
-	  echo "make reset deletes the stack's databases (Airflow, Meltano state, shop) and $(BATON_DATA_DIR)."; \
+	  echo "make reset deletes the stack's databases (Airflow, Meltano state, shop), $(BATON_DATA_DIR)"; \
+	  echo "and the images $(BATON_JOBS_IMAGE), $(BATON_AIRFLOW_IMAGE)."; \
 	  echo "Run: make reset CONFIRM=yes"; exit 1; fi
 	$(COMPOSE_CMD) --profile jobs --profile tools down --volumes --remove-orphans
 	@docker ps -aq --filter label=baton.project=$(BATON_PROJECT) | xargs -r docker rm -f >/dev/null
-	@# Job containers wrote these files as their own user: remove them from a container of the jobs image.
-	@test ! -d $(BATON_DATA_DIR) || docker run --rm --user 0 -v $(BATON_DATA_DIR):/d --entrypoint sh $(BATON_JOBS_IMAGE) -c 'rm -rf /d/*'
-	@echo "reset: volumes and $(BATON_DATA_DIR) removed; $(BATON_ENV_FILE) kept"
+	@# Job containers wrote these files as their own user: remove them as root from a container of
+	@# the jobs image (or of its base, when the image is gone already).
+	@if [ -d $(BATON_DATA_DIR) ]; then \
+	  image=$$(for i in $(BATON_JOBS_IMAGE) $(BATON_PYTHON_IMAGE); do docker image inspect $$i >/dev/null 2>&1 && echo $$i && break; done); \
+	  if [ -n "$$image" ]; then docker run --rm --user 0 -v $(BATON_DATA_DIR):/d --entrypoint sh $$image -c 'rm -rf /d/*'; \
+	  else rm -rf $(BATON_DATA_DIR)/*; fi; fi
+	@bash images/build.sh remove $(BATON_AIRFLOW_IMAGE) images/airflow/Dockerfile
+	@bash images/build.sh remove $(BATON_JOBS_IMAGE) images/jobs/Dockerfile
+	@echo "reset: volumes, $(BATON_DATA_DIR) and this checkout's images removed; $(BATON_ENV_FILE) kept"
 
 bench-stack: ## Benchmark the sandbox: cold/warm make up, cycle vs direct commands, idle memory and CPU, image sizes (BENCH_ARGS=--cold)
 	$(RUN) python benchmarks/stack.py $(BENCH_ARGS)

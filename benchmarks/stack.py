@@ -26,11 +26,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from baton_contract.settings import read_settings_file
+from baton_contract.settings import read_settings_file as read_settings
 from harness import REPO
 from harness import setting as kit_setting
 
 from tools.batonctl import Airflow, follow_cycle
+
+REPOSITORIES = {"BATON_JOBS_IMAGE": "BATON_JOBS_REPOSITORY", "BATON_AIRFLOW_IMAGE": "BATON_AIRFLOW_REPOSITORY"}
+
+
+def image(name: str, project: str) -> str:
+    """The benchmark stack's own image tag, as the Makefile derives it for a project."""
+    return f"{kit_setting(REPOSITORIES[name])}:{project}"
+
 
 PROJECT = "baton-bench"
 ROOT = REPO / ".baton" / "bench"
@@ -56,8 +64,9 @@ def compose(*args: str) -> float:
     """`docker compose ... run` on the benchmark's stack, with the settings the Makefile exports."""
     v2 = subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0
     cmd = [*(["docker", "compose"] if v2 else ["docker-compose"]), "-p", PROJECT, "--env-file", ENV["BATON_ENV_FILE"]]
-    env = {key: kit_setting(key) for key in read_settings_file(REPO / "settings.env")}
+    env = {key: kit_setting(key) for key in read_settings(REPO / "settings.env")}
     env.update(ENV)
+    env.update({key: image(key, PROJECT) for key in ("BATON_JOBS_IMAGE", "BATON_AIRFLOW_IMAGE")})
     env["BATON_ENV_PATH"] = ENV["BATON_ENV_FILE"]
     t0 = time.monotonic()
     subprocess.run([*cmd, "-f", "compose/compose.yml", *args], cwd=REPO, env=env, check=True, capture_output=True)
@@ -109,7 +118,8 @@ def main() -> int:
     parser.add_argument("--orders", type=int, help="compare full loads of a shop seeded with this many orders")
     parser.add_argument("--idle-seconds", type=int, default=60, help="settle time before measuring idle memory")
     args = parser.parse_args()
-    jobs_image, airflow_image = kit_setting("BATON_JOBS_IMAGE"), kit_setting("BATON_AIRFLOW_IMAGE")
+    # The images `make up` builds for the benchmark's own project (baton/jobs:baton-bench).
+    jobs_image, airflow_image = image("BATON_JOBS_IMAGE", PROJECT), image("BATON_AIRFLOW_IMAGE", PROJECT)
 
     rows: list[tuple[str, str, str]] = []
     if (ROOT / "stack.env").exists():

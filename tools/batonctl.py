@@ -1,7 +1,9 @@
 """batonctl: the sandbox's command line, talking to Airflow's REST API (/api/v2).
 
-    batonctl up       wait for the DAGs, unpause them, run the first cycle (once), print the URL
+    batonctl up       wait for the DAGs, delete those no longer defined, unpause the others, run
+                      the first cycle (once), print the URL
     batonctl run      trigger a cycle, follow every DAG it sets off, print a summary table
+    batonctl prune    delete the DAGs the DAG folder no longer defines (a removed source or domain)
     batonctl status   each DAG's latest run
 
 `make up`, `make run` and `make status` call it in a container of the Airflow image on the stack's
@@ -33,6 +35,11 @@ FAILED_GRACE_SECONDS = 30
 # Run on demand or on their own schedule: not part of a cycle.
 NOT_IN_CYCLE = {"cycle", "meltano_state", "lake_maintenance"}
 RAW_PREFIX = "raw_"
+# The DAGs one parse of a file writes share one moment (within a second); a DAG the file no longer
+# defines keeps the time of the last parse that did, at least one refresh interval (30 s) older.
+GONE_LAG_SECONDS = 15
+# How long to wait for the dag-processor to parse every DAG file again on request.
+REPARSE_TIMEOUT_SECONDS = 300
 
 
 class StackError(RuntimeError):
@@ -116,8 +123,21 @@ class Airflow:
                 raise StackError(f"Airflow at {self.url} is not healthy after {timeout:.0f}s: see `make logs`")
             time.sleep(2)
 
-    def dags(self) -> list[dict[str, Any]]:
-        return self.request("GET", "/dags", params={"limit": 1000, "tags": "baton"})["dags"]
+    def dags(self, stale: bool = False) -> list[dict[str, Any]]:
+        """The kit's DAGs; with stale=True also those the dag-processor marked stale (no longer
+        found in their file)."""
+        params: dict[str, Any] = {"limit": 1000, "tags": "baton"}
+        if stale:
+            params["exclude_stale"] = False
+        return self.request("GET", "/dags", params=params)["dags"]
+
+    def delete_dag(self, dag_id: str) -> None:
+        """Delete a DAG's record and its runs (refused while one of its tasks runs)."""
+        self.request("DELETE", f"/dags/{dag_id}")
+
+    def reparse(self, file_token: str) -> None:
+        """Ask the dag-processor to parse a DAG file again, ahead of its schedule."""
+        self.request("PUT", f"/parseDagFile/{file_token}")
 
     def import_errors(self) -> list[dict[str, Any]]:
         return self.request("GET", "/importErrors", params={"limit": 100})["import_errors"]
@@ -220,6 +240,89 @@ def wait_for_dags(af: Airflow, timeout: float) -> list[dict[str, Any]]:
         time.sleep(2)
 
 
+def _file(dag: dict[str, Any]) -> tuple[str | None, str | None]:
+    return dag.get("bundle_name"), dag.get("relative_fileloc") or dag.get("fileloc")
+
+
+def gone_dags(dags: list[dict[str, Any]]) -> set[str]:
+    """DAGs that no longer exist: marked stale, or left behind by their file's latest parse (its
+    other DAGs were parsed at least GONE_LAG_SECONDS later: the file no longer defines them, and
+    the dag-processor marks them stale only about a minute later)."""
+    newest: dict[tuple[str | None, str | None], datetime] = {}
+    for dag in dags:
+        parsed = _parse(dag.get("last_parsed_time"))
+        if parsed and not dag.get("is_stale"):
+            newest[_file(dag)] = max(parsed, newest.get(_file(dag), parsed))
+
+    def left_behind(dag: dict[str, Any]) -> bool:
+        parsed = _parse(dag.get("last_parsed_time"))
+        return parsed is not None and (newest[_file(dag)] - parsed).total_seconds() > GONE_LAG_SECONDS
+
+    return {d["dag_id"] for d in dags if d.get("is_stale") or left_behind(d)}
+
+
+def live_dags(af: Airflow) -> list[dict[str, Any]]:
+    """The kit's DAGs that exist now: listed, not stale, not left behind by their file's parse."""
+    dags = af.dags()
+    gone = gone_dags(dags)
+    return [d for d in dags if d["dag_id"] not in gone]
+
+
+@dataclass
+class Pruned:
+    current: list[dict[str, Any]]  # the DAGs a parse after the request defined
+    deleted: list[str]  # the DAGs deleted: no longer defined
+    kept: list[str] = field(default_factory=list)  # not deleted: "dag_id: why"
+
+
+def prune(af: Airflow, timeout: float = REPARSE_TIMEOUT_SECONDS) -> Pruned:
+    """Delete the DAGs the DAG folder no longer defines (a source or a domain removed).
+
+    Every DAG file is parsed again on request; a DAG is current when that parse wrote it, gone when
+    its file's parse no longer did or the dag-processor marked it stale. Gone DAGs are deleted
+    (their runs too), so no cycle triggers or waits on them and no `make up` unpauses them."""
+    asked = datetime.now(UTC)
+    dags = af.dags(stale=True)
+    files = {_file(d): d["file_token"] for d in dags if not d["is_stale"] and d.get("file_token")}
+    for token in files.values():
+        af.reparse(token)
+    deadline = time.monotonic() + timeout
+    while True:
+        dags = af.dags(stale=True)
+        fresh = {_file(d) for d in dags if (_parse(d.get("last_parsed_time")) or asked) > asked and not d["is_stale"]}
+        if set(files) <= fresh or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    current, gone, unsure = [], [], []
+    for dag in dags:
+        parsed = _parse(dag.get("last_parsed_time"))
+        if dag["is_stale"]:
+            gone.append(dag["dag_id"])
+        elif _file(dag) not in fresh:
+            unsure.append(dag["dag_id"])  # its file was not parsed again in time: left as it is
+        elif parsed and parsed > asked:
+            current.append(dag)
+        else:
+            gone.append(dag["dag_id"])
+    result = Pruned(current=current, deleted=[])
+    for dag_id in sorted(gone):
+        try:
+            af.delete_dag(dag_id)
+            result.deleted.append(dag_id)
+        except StackError as exc:
+            af.pause(dag_id)
+            result.kept.append(f"{dag_id}: paused, not deleted ({exc})")
+    result.kept += [f"{d}: its file was not parsed again within {timeout:.0f}s" for d in sorted(unsure)]
+    return result
+
+
+def report_pruned(pruned: Pruned) -> None:
+    if pruned.deleted:
+        console.print(f"deleted {len(pruned.deleted)} DAGs no longer defined: {', '.join(pruned.deleted)}")
+    for line in pruned.kept:
+        console.print(f"[yellow]warning:[/] {line}")
+
+
 @dataclass
 class CycleResult:
     cycle_id: str | None
@@ -248,7 +351,11 @@ def follow_cycle(
 ) -> CycleResult:
     """Trigger the cycle DAG (or take `run`, a cycle run already there) and follow every DAG it
     sets off until all have finished."""
-    expected = sorted(d["dag_id"] for d in af.dags() if d["dag_id"] not in NOT_IN_CYCLE and not d["is_paused"])
+
+    def in_cycle() -> list[str]:
+        return sorted(d["dag_id"] for d in live_dags(af) if d["dag_id"] not in NOT_IN_CYCLE and not d["is_paused"])
+
+    expected = in_cycle()
     if not expected:
         raise StackError("no unpaused ingestion or dbt DAGs: run `make up` first")
     if run is None:
@@ -263,6 +370,7 @@ def follow_cycle(
     seen: dict[str, str] = {}
     settled: float | None = None
     deadline = time.monotonic() + timeout
+    checked = time.monotonic()
 
     def say(dag_id: str, state: str) -> None:
         if not quiet and seen.get(dag_id) != state:
@@ -281,6 +389,16 @@ def follow_cycle(
                 say(run["dag_id"], run["state"])
         if result.runs["cycle"]["state"] == "failed":
             break
+        # A DAG deleted or no longer defined meanwhile (a source removed) is not waited on.
+        waiting = any(result.runs.get(d, {}).get("state") not in TERMINAL for d in expected)
+        if waiting and time.monotonic() - checked > 10:
+            checked = time.monotonic()
+            live = set(in_cycle())
+            for dag_id in [d for d in expected if d not in live]:
+                expected.remove(dag_id)
+                result.runs.pop(dag_id, None)
+                say(dag_id, "no longer exists: not waited on")
+            result.expected = expected
         if all(d in result.runs and result.runs[d]["state"] in TERMINAL for d in expected):
             break
         # A failed load never sets off the domains that wait for it: once something failed and
@@ -376,7 +494,15 @@ def up(
     af = client_from_env()
     try:
         af.wait_healthy(180)
-        dags = wait_for_dags(af, 300)
+        wait_for_dags(af, 300)
+        # DAGs of removed sources and domains go first: never unpaused, never triggered.
+        pruned = prune(af)
+        report_pruned(pruned)
+        dags = pruned.current
+        if not any(d["dag_id"] == "cycle" for d in dags):
+            raise StackError(
+                "the dag-processor did not parse the cycle DAG again on request: see `make logs SERVICE=dag-processor`"
+            )
         # The cycle last: everything it sets off must be listening when it runs.
         cycle_was_paused = next(d["is_paused"] for d in dags if d["dag_id"] == "cycle")
         for dag in sorted(dags, key=lambda d: d["dag_id"] == "cycle"):
@@ -428,6 +554,20 @@ def run(
     if not result.ok:
         detail = "\n  ".join(failure_lines(result))
         _fail(StackError(f"the cycle failed:\n  {detail}\nthe task logs are in the UI (Grid view) or `make logs`"))
+
+
+@app.command(name="prune")
+def prune_command() -> None:
+    """Delete the DAGs the DAG folder no longer defines (a removed source or domain) and their runs."""
+    af = client_from_env()
+    try:
+        af.wait_healthy(60)
+        pruned = prune(af)
+    except (StackError, httpx.HTTPError) as exc:
+        _fail(exc)
+    report_pruned(pruned)
+    if not pruned.deleted:
+        console.print("every DAG is still defined: nothing deleted")
 
 
 @app.command()

@@ -132,6 +132,40 @@ class Stack:
         return sorted(d["dag_id"] for d in self.airflow.dags() if d["dag_id"] not in NOT_IN_CYCLE)
 
 
+def copy_checkout(target: Path) -> Path:
+    """A scratch clone of the checkout in `target`: its files as git sees them (committed or not),
+    without local state (.venv, .baton, images.env, compose/.env), in a git repository of its own."""
+    files = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        check=True,
+    ).stdout.split(b"\0")
+    for name in filter(None, files):
+        src = REPO / name.decode()
+        if src.is_file():
+            dst = target / name.decode()
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst)
+    subprocess.run(["git", "init", "-q"], cwd=target, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=target, check=True)
+    return target
+
+
+def scratch_env(**settings: str) -> dict[str, str]:
+    """The environment of a make in a scratch clone: this process's, without what the make that
+    runs the tests exported for this checkout (its project, env file, data folder, images, bases,
+    virtualenv), plus `settings` (ports apart from every other stack's)."""
+    # make exports its command line's variables too (`make test-stack PYTEST_ARGS=...`).
+    knobs = {"MFLAGS", "PYTEST_ARGS", "CLI_ARGS", "BENCH_ARGS", "DOCKER_BUILD_FLAGS", "CONFIRM", "FORCE", "ENV", "ARGS"}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("BATON_", "MAKE", "UV_PROJECT", "VIRTUAL_ENV")) and k not in knobs
+    }
+    return {**env, **settings}
+
+
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
     client = docker_engine()
@@ -144,6 +178,9 @@ def stack() -> Iterator[Stack]:
         "BATON_AIRFLOW_PORT": str(AIRFLOW_PORT),
         "BATON_SHOP_PORT": str(SHOP_PORT),
     }
+    # Its own images, like any project's (baton/jobs:baton-stacktest): `make reset` removes them.
+    for key in ("BATON_JOBS_IMAGE", "BATON_AIRFLOW_IMAGE"):
+        env.pop(key, None)
     stack = Stack(root=root, env=env, docker=client)
     # From nothing: no containers, volumes, data or secrets of an earlier run.
     if (root / "stack.env").exists():

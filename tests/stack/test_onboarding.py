@@ -1,6 +1,9 @@
-"""Onboarding, as a new client team does it: in a scratch copy of the kit, scaffold a file source
-with `make add-source`, add a domain that reads it, `make up` (its own compose project, named
-after the copy's folder), and see the new ingestion and domain DAGs succeed with raw = source.
+"""Onboarding and offboarding, as a client team does it: in a scratch copy of the kit, scaffold a
+file source with `make add-source`, add a domain that reads it, `make up` (its own compose project
+and images, named after the copy's folder), and see the new ingestion and domain DAGs succeed with
+raw = source. Then take them away again: the domain's files by hand and `make up` (which deletes
+its DAG and unpauses nothing of it), the source with `make remove-source` on the running stack
+(which deletes its DAG), and the next `make run` is green without waiting on either.
 
 Nothing else is edited: no compose, runner, Terraform or dbt_project staging tags.
 """
@@ -12,18 +15,21 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from tests.conftest import REPO, setting
+from tests.stack.conftest import copy_checkout, report, scratch_env
 from tools.batonctl import Airflow
 
 pytestmark = pytest.mark.timeout(2400)
 
 AIRFLOW_PORT = int(os.environ.get("BATON_ONBOARDING_AIRFLOW_PORT", "18280"))
 SHOP_PORT = int(os.environ.get("BATON_ONBOARDING_SHOP_PORT", "15633"))
+SALES_TAG = "      sales:\n        +tags: [sales]\n"
 CONTACTS_PER_FILE, FILES = 120, 3
 
 MART = """\
@@ -50,26 +56,6 @@ select * from final
 """
 
 
-def _copy_checkout(target: Path) -> None:
-    """The checkout's files as git sees them (committed or not), without local state."""
-    files = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO,
-        capture_output=True,
-        check=True,
-    ).stdout.split(b"\0")
-    for name in filter(None, files):
-        src = REPO / name.decode()
-        if src.is_file():
-            dst = target / name.decode()
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dst)
-    images_env = REPO / ".baton" / "images.env"
-    if images_env.exists():  # the offline bases this machine built
-        (target / ".baton").mkdir(exist_ok=True)
-        shutil.copy2(images_env, target / ".baton" / "images.env")
-
-
 def _write_contacts(folder: Path) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     countries = ["DE", "FR", "NL", "PL"]
@@ -88,33 +74,38 @@ def _write_contacts(folder: Path) -> int:
 def kit() -> Iterator[tuple[Path, dict[str, str]]]:
     root = REPO / ".baton" / "onboarding"
     copy = root / "client-crm"
-    env = {
-        **os.environ,
-        "BATON_ENV_FILE": str(copy / "compose" / ".env"),
-        "BATON_AIRFLOW_PORT": str(AIRFLOW_PORT),
-        "BATON_SHOP_PORT": str(SHOP_PORT),
-        "BATON_JOBS_IMAGE": "baton/jobs:onboarding",
-        "BATON_AIRFLOW_IMAGE": "baton/airflow:onboarding",
-    }
-    env.pop("BATON_PROJECT", None)
-    env.pop("BATON_DATA_DIR", None)
+    # The copy's own project, env file, data folder and images (baton/jobs:client-crm), from its folder.
+    env = scratch_env(BATON_AIRFLOW_PORT=str(AIRFLOW_PORT), BATON_SHOP_PORT=str(SHOP_PORT))
     if (copy / "compose" / ".env").exists():
         subprocess.run(["make", "reset", "CONFIRM=yes"], cwd=copy, env=env, capture_output=True)
     shutil.rmtree(root, ignore_errors=True)
-    _copy_checkout(copy)
+    copy_checkout(copy)
     try:
         yield copy, env
     finally:
         subprocess.run(["make", "reset", "CONFIRM=yes"], cwd=copy, env=env, capture_output=True)
 
 
+def _airflow(copy: Path) -> Airflow:
+    password = next(
+        line.split("=", 1)[1]
+        for line in (copy / "compose" / ".env").read_text().splitlines()
+        if line.startswith("BATON_AIRFLOW_PASSWORD=")
+    )
+    return Airflow(f"http://127.0.0.1:{AIRFLOW_PORT}", setting("BATON_AIRFLOW_USER"), password)
+
+
+def _make(copy: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(["make", *args], cwd=copy, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, f"make {' '.join(args)}:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+    return proc
+
+
 def test_a_new_file_source_and_domain_run_by_config_alone(kit: tuple[Path, dict[str, str]]) -> None:
     copy, env = kit
 
     def make(*args: str) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(["make", *args], cwd=copy, env=env, capture_output=True, text=True)
-        assert proc.returncode == 0, f"make {' '.join(args)}:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
-        return proc
+        return _make(copy, env, *args)
 
     scaffold = make("add-source", "NAME=crm", "KIND=files", "ENTITY=contacts", "KEY=contact_id")
     assert "Next steps" in scaffold.stdout
@@ -124,21 +115,26 @@ def test_a_new_file_source_and_domain_run_by_config_alone(kit: tuple[Path, dict[
     project.write_text(
         project.read_text().replace(
             "      marketing:\n        +tags: [marketing]\n",
-            "      marketing:\n        +tags: [marketing]\n      sales:\n        +tags: [sales]\n",
+            "      marketing:\n        +tags: [marketing]\n" + SALES_TAG,
         )
     )
     contacts = _write_contacts(copy / ".baton" / "data" / "crm")
 
     make("up")
-    # The compose project comes from the copy's folder: this stack is apart from any other.
+    # The compose project comes from the copy's folder: this stack is apart from any other, and so
+    # are the images it runs.
     assert "BATON_PROJECT=client-crm" in (copy / "compose" / ".env").read_text()
-    user = setting("BATON_AIRFLOW_USER")
-    password = next(
-        line.split("=", 1)[1]
-        for line in (copy / "compose" / ".env").read_text().splitlines()
-        if line.startswith("BATON_AIRFLOW_PASSWORD=")
-    )
-    airflow = Airflow(f"http://127.0.0.1:{AIRFLOW_PORT}", user, password)
+    running = subprocess.run(
+        ["docker", "ps", "--filter", "label=com.docker.compose.project=client-crm", "--format", "{{.Image}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert running and set(running) <= {
+        f"{setting('BATON_AIRFLOW_REPOSITORY')}:client-crm",
+        setting("BATON_POSTGRES_IMAGE"),
+    }, running
+    airflow = _airflow(copy)
     for dag_id in ("ingest_crm", "dbt_sales"):
         runs = airflow.runs(dag_id, limit=1, order_by="-run_after")
         assert runs and runs[0]["state"] == "success", f"{dag_id}: {runs}"
@@ -154,3 +150,42 @@ def test_a_new_file_source_and_domain_run_by_config_alone(kit: tuple[Path, dict[
         )
     with duckdb.connect(str(warehouse / "analytics.duckdb"), read_only=True) as conn:
         assert conn.execute("select sum(contacts_count) from main.contacts_by_country").fetchone()[0] == contacts
+
+
+def test_a_removed_domain_and_source_leave_no_dag_and_the_next_cycle_does_not_wait(
+    kit: tuple[Path, dict[str, str]],
+) -> None:
+    copy, env = kit
+    airflow = _airflow(copy)
+    assert {"ingest_crm", "dbt_sales"} <= {d["dag_id"] for d in airflow.dags()}, "the first test sets them up"
+
+    # The domain, by hand: its folder and its tag. `make up` rebuilds, deletes its DAG (runs and
+    # all) and unpauses nothing of it.
+    shutil.rmtree(copy / "dbt" / "models" / "marts" / "sales")
+    project = copy / "dbt" / "dbt_project.yml"
+    project.write_text(project.read_text().replace(SALES_TAG, ""))
+    up = _make(copy, env, "up")
+    assert "DAGs no longer defined: dbt_sales" in up.stdout, up.stdout[-3000:]
+    unpaused = next(line for line in up.stdout.splitlines() if "DAGs unpaused" in line)
+    assert "dbt_sales" not in unpaused and "ingest_crm" in unpaused
+    assert "dbt_sales" not in {d["dag_id"] for d in airflow.dags(stale=True)}
+
+    # The source, on the running stack: its files and its DAG.
+    removed = _make(copy, env, "remove-source", "NAME=crm")
+    assert "DAGs no longer defined: ingest_crm" in removed.stdout, removed.stdout[-3000:]
+    assert not (copy / "meltano" / "sources" / "crm.meltano.yml").exists()
+    assert not (copy / "dbt" / "models" / "staging" / "crm").exists()
+    dags = {d["dag_id"] for d in airflow.dags(stale=True)}
+    assert not dags & {"ingest_crm", "dbt_sales"}, dags
+    assert {"ingest_shop", "ingest_marketing", "dbt_finance", "dbt_marketing"} <= dags
+
+    # The next cycle runs what is left, green (make run exits 1 otherwise), and waits on nothing gone.
+    since = datetime.now(UTC)
+    run = _make(copy, env, "run")
+    took = (datetime.now(UTC) - since).total_seconds()
+    assert "ingest_crm" not in run.stdout and "dbt_sales" not in run.stdout, run.stdout[-3000:]
+    for dag_id in ("ingest_shop", "ingest_marketing", "dbt_finance", "dbt_marketing"):
+        latest = airflow.runs(dag_id, limit=1, order_by="-run_after")[0]
+        assert latest["state"] == "success" and datetime.fromisoformat(latest["run_after"]) >= since, latest
+    report(f"offboarding: the cycle after a source and a domain were removed took {took:.0f}s (make run)")
+    assert took < 600, f"make run took {took:.0f}s after the removal"
