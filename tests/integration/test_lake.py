@@ -175,7 +175,8 @@ def loader(tmp_path: Path, lake_env: dict[str, str], monkeypatch: pytest.MonkeyP
 # Tests of tests/unit/test_loader.py, collected here with the lake `loader` above (row counts over many
 # batches and the COPY files are covered by the data path tests below).
 test_lake_loader_types = unit_loader.test_types_are_the_declared_ones
-test_lake_loader_upsert_and_keyless = unit_loader.test_upsert_by_key_and_append_without_keys
+test_lake_loader_upsert = unit_loader.test_upsert_by_key_rewrites_only_changed_rows
+test_lake_loader_keyless = unit_loader.test_a_table_without_keys_equals_the_source_every_day
 test_lake_loader_non_finite = unit_loader.test_a_non_finite_number_fails_naming_stream_key_and_column
 test_lake_loader_future_bookmarks = unit_loader.test_future_bookmarks_are_clamped_with_a_warning
 test_lake_loader_failed_batch_keeps_the_table = unit_loader.test_batch_csv_with_nan_fails_and_keeps_the_table
