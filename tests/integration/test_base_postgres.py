@@ -10,6 +10,8 @@ import psycopg
 import pytest
 from testcontainers.community.postgres import PostgresContainer
 
+from tests.conftest import unavailable
+
 READY = "database system is ready to accept connections"
 
 
@@ -118,7 +120,7 @@ def test_failing_init_script_is_named_and_data_is_kept(
     docker_client: docker.DockerClient, postgres_image: str, tmp_path: Path
 ) -> None:
     if "baton-local/" not in postgres_image:
-        pytest.skip("the init-failure guard is a feature of the offline image, not of the official one")
+        unavailable("the init-failure guard is a feature of the offline image, not of the official one")
     initdb = tmp_path / "initdb"
     initdb.mkdir()
     (initdb / "01-ok.sql").write_text("create table kept (id int); insert into kept values (42);\n")

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import docker
-import pytest
+
+from tests.conftest import unavailable
 
 HOST_EXTRA_CAS = Path("/usr/local/share/ca-certificates")
 
@@ -36,9 +37,9 @@ def test_python_base_installs_from_the_registry(docker_client: docker.DockerClie
 def test_python_base_trusts_the_hosts_extra_cas(docker_client: docker.DockerClient, python_image: str) -> None:
     certs = sorted(HOST_EXTRA_CAS.glob("*.crt")) if HOST_EXTRA_CAS.is_dir() else []
     if not certs:
-        pytest.skip(f"this host has no extra CA certificates in {HOST_EXTRA_CAS}")
+        unavailable(f"this host has no extra CA certificates in {HOST_EXTRA_CAS}")
     if "baton-local/" not in python_image:
-        pytest.skip(f"{python_image} is not an offline base image, which alone is given the extra CAs")
+        unavailable(f"{python_image} is not an offline base image, which alone is given the extra CAs")
     bundle = docker_client.containers.run(
         python_image, ["cat", "/etc/ssl/certs/ca-certificates.crt"], remove=True
     ).decode()
