@@ -18,7 +18,7 @@ import pytest
 
 from samples.generate import write_ad_spend
 from tests.stack.conftest import Stack, report
-from tools.batonctl import CycleResult, follow_cycle
+from tools.batonctl import CycleResult, failure_lines, follow_cycle
 
 pytestmark = pytest.mark.timeout(2400)
 
@@ -134,8 +134,11 @@ def test_drill_a_failed_source_does_not_wedge_its_domain(live: Stack) -> None:
     states = _states(day_d)
     assert states["ingest_marketing"] == "failed", states
     assert states["ingest_shop"] == "success" and states["dbt_finance"] == "success", states
-    # The marketing domain did not sit waiting: it has no run, or one that ended with the reason.
-    assert states.get("dbt_marketing") in (None, "failed", "success"), states
+    # The marketing domain did not sit waiting, nor build a mixed day: it has no run, or one that the
+    # gate stopped; either way the summary names marketing as the source that did not land.
+    assert states.get("dbt_marketing") in (None, "failed"), states
+    why = [line for line in failure_lines(day_d) if line.startswith("dbt_marketing: ")]
+    assert why and "marketing did not land" in why[0], failure_lines(day_d)
     assert failed_cycle_seconds < 15 * 60, f"cycle D took {failed_cycle_seconds:.0f}s"
 
     # Cycle D+1: the file is fixed (the ad platform re-exported it) and a new day arrives.
