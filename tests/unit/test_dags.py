@@ -8,7 +8,6 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -28,9 +27,10 @@ from baton.metadata import load_manifest, load_sources  # noqa: E402
 from baton.runners import rows_loaded  # noqa: E402
 
 APPROVED_TAGS = {"baton", "cycle", "ingestion", "dbt", "meltano-state"}
-IMPORT_SECONDS: dict[str, float] = {}
 
 
+# No heavy work at parse time: a DAG file starts no process (below), and parsed in a fresh
+# interpreter it imports no runner it does not use (test_runners.py).
 def _forbid(*args, **kwargs):
     raise AssertionError(f"a DAG file started a process while being parsed: {args[:1]}")
 
@@ -40,9 +40,7 @@ def _import(path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(subprocess, "run", _forbid)
     spec = importlib.util.spec_from_file_location(f"dagfile_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
-    t0 = time.perf_counter()
     spec.loader.exec_module(module)
-    IMPORT_SECONDS[path.name] = time.perf_counter() - t0
     return module
 
 
@@ -72,13 +70,6 @@ def test_dag_file_imports_cleanly(path: Path, monkeypatch: pytest.MonkeyPatch) -
                 assert t.retries >= 2, f"{dag.dag_id}.{t.task_id}: retrying is safe, retry at least twice"
     dag_ids = [d.dag_id for d in dags]
     assert len(dag_ids) == len(set(dag_ids))
-
-
-def test_import_times_are_reported() -> None:
-    # Runs after the imports above (file order); prints the figures for the test log.
-    for name, seconds in sorted(IMPORT_SECONDS.items()):
-        print(f"import {name}: {seconds * 1000:.0f} ms")
-    assert set(IMPORT_SECONDS) == {p.name for p in DAG_FILES}
 
 
 def _config(**overrides) -> Config:
