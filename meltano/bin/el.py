@@ -8,7 +8,8 @@
    dead run of the pipeline is then marked failed at once, so Meltano runs.
 1. `meltano run tap-<source> target-raw-<source>`, its output passed through. A transient fault
    (a database restarting, a DuckDB file locked by another process) is retried in the job, with
-   backoff, within about 30 s; the load is state-based and upserts by key, so a retry is safe.
+   backoff, within about 20 s (RETRY_DELAYS); the load is state-based and upserts by key, so a retry
+   is safe.
 2. Reconciliation of every stream the loader keeps in raw_<source>.duckdb (its `_baton.streams`
    catalogue), against the source the source file declares (`baton.kind`):
      postgres  row and key counts in the source database against the raw table. Rows changed in the

@@ -2,8 +2,8 @@
 
 The extractor runs from its Meltano plugin venv, directly (`--discover`, `--catalog`, `--state`),
 and its Singer output is checked: BATCH messages with CSV files, then STATE at the snapshot's
-maximum, the same state as the record path. The end-to-end tests through Meltano and the loader
-(target-baton-duckdb) run once that loader is part of the project.
+maximum, the same state as the record path. The end-to-end tests run Meltano: tap-shop into
+target-raw-shop (the project's loader, target-baton-duckdb), full and incremental.
 """
 
 from __future__ import annotations
