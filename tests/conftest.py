@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from baton_contract.settings import read_settings_file
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -32,16 +33,8 @@ def unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-def read_settings(path: Path) -> dict[str, str]:
-    """KEY=VALUE lines of a settings file (settings.env, .baton/images.env); {} when absent."""
-    if not path.exists():
-        return {}
-    found = {}
-    for line in path.read_text().splitlines():
-        match = re.match(r"^([A-Z][A-Z0-9_]*)=(.*)$", line)
-        if match:
-            found[match.group(1)] = match.group(2)
-    return found
+# KEY=VALUE lines of a settings file (settings.env, .baton/images.env, compose/.env); {} when absent.
+read_settings = read_settings_file
 
 
 # The images built here: the repository in settings.env, tagged with the checkout's compose project.
