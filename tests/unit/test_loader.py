@@ -392,6 +392,17 @@ def test_batch_csv_from_postgres_copy(loader: Loader, tmp_path: Path):
     assert first.exists() and second.exists()  # kept by default
 
 
+def test_batch_csv_loads_within_a_job_sized_memory_limit(loader: Loader, tmp_path: Path, monkeypatch):
+    # The jobs image sets DuckDB's limit from the container's (BATON_JOB_MEMORY 2g -> 1536MB): the
+    # CSV reader's buffer must fit in it, whatever the longest line it accepts.
+    monkeypatch.setenv("BATON_DUCKDB_MEMORY_LIMIT", "1GB")
+    path = tmp_path / "a.csv"
+    path.write_text("".join(f"{i},note {i}\n" for i in range(1, 1001)))
+    props = {"id": {"type": "integer"}, "note": TEXT}
+    loader.run([schema(ORDERS, props, ["id"]), batch(ORDERS, [path], "csv")])
+    assert loader.query("select count(*), sum(id) from shop.orders") == [(1000, 500500)]
+
+
 def test_batch_csv_empty_string_and_null_and_deletion(loader: Loader, tmp_path: Path):
     path = tmp_path / "a.csv"
     path.write_text('1,""\n2,\n3,"x"\n')

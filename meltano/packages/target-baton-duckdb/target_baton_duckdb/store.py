@@ -305,7 +305,9 @@ class Store:
         options = (
             "header = false, auto_detect = false, delim = ',', quote = '\"', escape = '\"', nullstr = '', "
             f"allow_quoted_nulls = false, compression = {literal(compression)}, strict_mode = true, "
-            "max_line_size = 268435456"
+            # A line may be as long as 256 MiB; the read buffer is that size too (DuckDB's default,
+            # 16 lines' worth, would ask for 4 GiB, more than a memory-bounded job has).
+            "max_line_size = 268435456, buffer_size = 268435456"
         )
 
         def read(typed: bool) -> None:
