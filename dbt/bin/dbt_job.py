@@ -194,6 +194,21 @@ def exit_code(result: dict[str, Any]) -> int:
     return {BAD_DATA: EXIT_DATA, BAD_CONFIG: EXIT_CONFIG}.get(result["failure"], EXIT_RETRY)
 
 
+def said_by_dbt(lines: list[str]) -> dict[str, Any]:
+    """What the project's own macros put in a BATON_RESULT line (lake mode: the snapshot the build
+    left, dbt/macros/record_build.sql), carried into the job's result line."""
+    for line in reversed(lines):
+        at = line.find(RESULT_PREFIX)
+        if at >= 0:
+            try:
+                value = json.loads(line[at + len(RESULT_PREFIX) :])
+            except json.JSONDecodeError:
+                continue
+            if isinstance(value, dict):
+                return value
+    return {}
+
+
 def run(args: list[str], project: Path = PROJECT) -> int:
     started = time.time() - 1  # file times are coarse on some file systems
     target = target_path(args, project)
@@ -217,7 +232,7 @@ def run(args: list[str], project: Path = PROJECT) -> int:
     if code < 0:  # killed by a signal: nothing to read; the runner retries
         print(f"dbt was stopped by signal {-code}", flush=True)
         return 128 - code
-    result = classify(read_results(target, started), "".join(tail), code, target)
+    result = {**said_by_dbt(tail), **classify(read_results(target, started), "".join(tail), code, target)}
     if not result["ok"]:
         print(f"dbt {' '.join(args)}: {result['reason']}", flush=True)
     print(RESULT_PREFIX + json.dumps(result, default=str, separators=(",", ":")), flush=True)

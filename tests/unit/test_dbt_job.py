@@ -123,3 +123,11 @@ def test_only_results_written_by_this_invocation_count(tmp_path: Path) -> None:
     assert dbt_job.read_results(tmp_path, since=4102444800) is None  # an earlier run's file
     assert dbt_job.target_path(["build", "--target-path", "/t"]) == Path("/t")
     assert dbt_job.target_path(["build"], project=Path("/p")) == Path("/p/target")
+
+
+def test_what_the_project_said_in_a_result_line_is_kept_in_the_jobs_result() -> None:
+    # Lake mode: the on-run-end macro prints the snapshot the build left; the job's own line, which
+    # the runner reads (the last one), must carry it into the dbt_<domain> event.
+    lines = ["12:00:01  Running 1 on-run-end hook\n", 'BATON_RESULT: {"snapshot_id": 42, "cycle_id": "2026-11-29"}\n']
+    assert dbt_job.said_by_dbt(lines) == {"snapshot_id": 42, "cycle_id": "2026-11-29"}
+    assert dbt_job.said_by_dbt(["no result here\n", "BATON_RESULT: {not json\n"]) == {}
