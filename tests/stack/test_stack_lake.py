@@ -1,9 +1,9 @@
-"""The sandbox in lake mode: the running test stack switched to BATON_WAREHOUSE=lake (its Airflow
-services recreated with the setting; catalog in the metadata Postgres, data on the data volume), one
-cycle (after the sources' bookmarks start over: the lake starts empty) through the real scheduler
-and asset triggers with no warehouse pool, raw and marts equal to the
-source, the snapshot in each domain's event, `make query AT=<cycle>`; then back to files mode, its
-raw files loaded again from the sources."""
+"""The sandbox in lake mode, last of the stack tests (file order): it switches the shared test
+stack to BATON_WAREHOUSE=lake (its Airflow services recreated with the setting; catalog in the
+metadata Postgres, data on the data volume), runs one cycle (after the sources' bookmarks start
+over: the lake starts empty) through the real scheduler and asset triggers with no warehouse pool,
+checks raw and marts against the source, the snapshot in each domain's event and `make query
+AT=<cycle>`; then goes back to files mode, its raw files loaded again from the sources."""
 
 from __future__ import annotations
 
