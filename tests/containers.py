@@ -36,3 +36,16 @@ def configure_ryuk(client: docker.DockerClient) -> None:
             client.images.pull(image)
         except DockerException:
             testcontainers_config.ryuk_disabled = True
+
+
+def remove_compose_project(client: docker.DockerClient, project: str) -> None:
+    """Remove what a compose project left on the engine (containers, volumes, networks), whichever
+    checkout or env file created it: a stack test starts from nothing even when an earlier run on
+    this machine was stopped before its own `make reset`."""
+    label = {"label": f"com.docker.compose.project={project}"}
+    for container in client.containers.list(all=True, filters=label):
+        container.remove(force=True, v=True)
+    for volume in client.volumes.list(filters=label):
+        volume.remove(force=True)
+    for network in client.networks.list(filters=label):
+        network.remove()

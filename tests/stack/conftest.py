@@ -19,7 +19,7 @@ import psycopg
 import pytest
 
 from tests.conftest import REPO, setting
-from tests.containers import docker_engine
+from tests.containers import docker_engine, remove_compose_project
 from tools.batonctl import NOT_IN_CYCLE, Airflow
 
 PROJECT = "baton-stacktest"
@@ -185,6 +185,7 @@ def stack() -> Iterator[Stack]:
     # From nothing: no containers, volumes, data or secrets of an earlier run.
     if (root / "stack.env").exists():
         stack.make("reset", "CONFIRM=yes")
+    remove_compose_project(client, PROJECT)
     shutil.rmtree(root, ignore_errors=True)
     try:
         stack.make("up")

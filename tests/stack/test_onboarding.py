@@ -22,6 +22,7 @@ import duckdb
 import pytest
 
 from tests.conftest import REPO, setting
+from tests.containers import docker_engine, remove_compose_project
 from tests.stack.conftest import copy_checkout, report, scratch_env
 from tools.batonctl import Airflow
 
@@ -78,6 +79,7 @@ def kit() -> Iterator[tuple[Path, dict[str, str]]]:
     env = scratch_env(BATON_AIRFLOW_PORT=str(AIRFLOW_PORT), BATON_SHOP_PORT=str(SHOP_PORT))
     if (copy / "compose" / ".env").exists():
         subprocess.run(["make", "reset", "CONFIRM=yes"], cwd=copy, env=env, capture_output=True)
+    remove_compose_project(docker_engine(), "client-crm")
     shutil.rmtree(root, ignore_errors=True)
     copy_checkout(copy)
     try:

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, folder_project, setting
+from tests.containers import docker_engine, remove_compose_project
 from tests.stack.conftest import copy_checkout, report, scratch_env
 
 pytestmark = pytest.mark.timeout(2400)
@@ -47,6 +48,7 @@ def clone() -> Iterator[tuple[Path, dict[str, str]]]:
     env = scratch_env(**PORTS)
     if (clone / "compose" / ".env").exists():
         subprocess.run(["make", "reset", "CONFIRM=yes"], cwd=clone, env=env, capture_output=True)
+    remove_compose_project(docker_engine(), "baton-readme")
     shutil.rmtree(root, ignore_errors=True)
     copy_checkout(clone)
     try:
