@@ -283,14 +283,6 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
     )
 
 
-def _retention_days(value: str | None) -> int:
-    if value is None:
-        return 30
-    if not value.strip().isdigit() or int(value) < 1:
-        raise ConfigError(f"BATON_LAKE_RETENTION_DAYS is {value!r}: set a whole number of days, at least 1")
-    return int(value)
-
-
 # --- runner settings: read when a task runs ------------------------------------------------------
 @dataclass(frozen=True)
 class MountSpec:
