@@ -31,10 +31,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import psycopg
+from baton_contract.waiting import WaitTimeout, poll
 from baton_users import UserError
 from psycopg import sql
 
@@ -80,16 +80,21 @@ def url_parts(setting_name: str) -> dict[str, str]:
 
 
 def connect(params: dict[str, str], wait: float) -> psycopg.Connection:
-    """A connection, retried while the server starts (up to `wait` seconds)."""
-    deadline = time.monotonic() + wait
-    while True:
+    """A connection, tried again every 2 s while the server starts (up to `wait` seconds)."""
+    refused: list[psycopg.OperationalError] = []
+
+    def attempt() -> psycopg.Connection | None:
         try:
             return psycopg.connect(**params, autocommit=True, connect_timeout=10)
         except psycopg.OperationalError as exc:
-            if time.monotonic() >= deadline:
-                where = f"{params['user']}@{params['host']}:{params['port']}/{params['dbname']}"
-                raise InitError(f"cannot connect to {where}: {str(exc).strip()}") from exc
-            time.sleep(2)
+            refused[:] = [exc]
+            return None
+
+    try:
+        return poll(attempt, timeout=wait, every=2, what="the database")
+    except WaitTimeout:
+        where = f"{params['user']}@{params['host']}:{params['port']}/{params['dbname']}"
+        raise InitError(f"cannot connect to {where}: {str(refused[-1]).strip()}") from refused[-1]
 
 
 def ensure_database(conn: psycopg.Connection, setting_name: str) -> None:

@@ -3,11 +3,13 @@ cycle with a failed load is over, what the summary says. (The stack tests drive 
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import typer
 
 from tools import batonctl
-from tools.batonctl import follow_cycle, summary
+from tools.batonctl import cycle, follow_cycle, summary
 
 T0 = "2026-11-25T10:00:00Z"
 
@@ -77,8 +79,8 @@ class ScriptedAirflow:
 
 @pytest.fixture(autouse=True)
 def no_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(batonctl.time, "sleep", lambda s: None)
-    monkeypatch.setattr(batonctl, "FAILED_GRACE_SECONDS", 0)
+    monkeypatch.setattr(time, "sleep", lambda s: None)
+    monkeypatch.setattr(cycle, "FAILED_GRACE_SECONDS", 0)
 
 
 def test_a_green_cycle_follows_every_dag_to_its_end() -> None:
@@ -203,3 +205,36 @@ def test_batonctl_without_the_automation_password_says_which_setting_is_missing(
     with pytest.raises(typer.Exit):
         batonctl.client_from_env()
     assert "BATON_AUTOMATION_PASSWORD not set" in capsys.readouterr().out
+
+
+def _answering(statuses: list[int]) -> tuple[batonctl.Airflow, list[str]]:
+    """A client whose server answers each request with the next of `statuses` (the last one repeats)."""
+    import httpx
+
+    asked: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/auth/token":
+            return httpx.Response(200, json={"access_token": "t"})
+        asked.append(request.method)
+        status = statuses[min(len(asked), len(statuses)) - 1]
+        return httpx.Response(status, json={"dags": ["ok"]} if status == 200 else {"detail": "database restarting"})
+
+    af = batonctl.Airflow("http://api-server:8080", "baton-automation", "pw")
+    af.http = httpx.Client(base_url=af.url, transport=httpx.MockTransport(answer))
+    return af, asked
+
+
+def test_a_read_the_server_fails_to_answer_is_asked_again_then_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr(time, "sleep", slept.append)
+    af, asked = _answering([503, 502, 200])
+    assert af.dags() == ["ok"] and len(asked) == 3 and slept == [2, 4]
+    af, asked = _answering([503])
+    with pytest.raises(batonctl.StackError, match=r"GET /api/v2/dags -> 503: .*database restarting"):
+        af.dags()
+    assert len(asked) == 5, "four retries (2, 4, 6, 8 s), then the error"
+    af, asked = _answering([503])
+    with pytest.raises(batonctl.StackError, match="-> 503"):
+        af.trigger("cycle")
+    assert asked == ["POST"], "a write is never sent twice"

@@ -4,12 +4,12 @@ which DAGs are gone, what `up` deletes and never unpauses, and that a cycle neve
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from tools import batonctl
 from tools.batonctl import StackError, follow_cycle, gone_dags, prune
 
 INGESTION, DBT, CYCLE = "ingestion.py", "dbt.py", "cycle.py"
@@ -78,7 +78,7 @@ class ParsingAirflow:
 
 @pytest.fixture(autouse=True)
 def no_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(batonctl.time, "sleep", lambda s: None)
+    monkeypatch.setattr(time, "sleep", lambda s: None)
 
 
 def test_prune_deletes_what_the_folder_no_longer_defines_and_keeps_the_rest() -> None:
@@ -160,7 +160,7 @@ def test_a_cycle_never_waits_on_a_dag_that_is_gone(monkeypatch: pytest.MonkeyPat
         polls_until_gone=3,
     )
     clock = iter(range(0, 100_000, 20))  # each look at the clock: 20 s later
-    monkeypatch.setattr(batonctl.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(time, "monotonic", lambda: next(clock))
     result = follow_cycle(af, quiet=True, timeout=3600)
     assert result.ok, result.runs
     assert "ingest_crm" not in result.runs and result.expected == ["ingest_shop"]
