@@ -1,7 +1,7 @@
 """`make add-source` scaffolds a source that follows the kit's conventions and parses in dbt; a
 postgres source is scaffolded from its discovery (the catalog below is tap-baton-postgres's real
 output for a schema `crm` with a key-less table, a keyed table with modified_at and one without an
-updated_at-like column); `add_source.py remove` takes a source out again."""
+updated_at-like column); `python -m tools.add_source remove` takes a source out again."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from baton_contract.declaration import declaration
 
 from tools import add_source
 
@@ -38,15 +39,25 @@ def test_scaffold_writes_a_source_that_follows_the_convention(tmp_path: Path, ki
     assert (sources["sources"][0]["database"], sources["sources"][0]["schema"]) == ("raw_crm", "crm")
     sql = files[tmp_path / "dbt" / "models" / "staging" / "crm" / "stg_contacts.sql"]
     assert "source('crm', 'contacts')" in sql and "contact_id,\n        * exclude (contact_id)" in sql
+    # The ingestion job reads the file as the contract declares it.
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    declared = declaration("crm", tmp_path / "meltano", environ={})
+    assert (declared.kind, declared.extractor["name"]) == (kind, "tap-crm")
+    assert (declared.secrets, declared.folders) == (
+        (["BATON_CRM_DB_URL"], {}) if kind == "postgres" else ([], {"BATON_CRM_DIR": "crm"})
+    )
 
 
 def test_make_add_source_writes_files_once_and_refuses_to_overwrite(repo: Path, tmp_path: Path) -> None:
     copy = tmp_path / "kit"
-    for part in ("tools", "meltano/sources", "meltano/bin", "dbt/models/staging"):
+    for part in ("tools", "meltano/sources", "dbt/models/staging"):
         shutil.copytree(repo / part, copy / part)
     shutil.copy(repo / "Makefile", copy / "Makefile")
     shutil.copy(repo / "settings.env", copy / "settings.env")
-    run = ["make", "-s", "add-source", "NAME=crm", "KIND=files", "ENTITY=contacts"]
+    # The copy has no environment of its own: the tools run in this one.
+    run = ["make", "-s", "add-source", "NAME=crm", "KIND=files", "ENTITY=contacts", f"TOOLS_PYTHON={sys.executable}"]
     first = subprocess.run(run, cwd=copy, capture_output=True, text=True)
     assert first.returncode == 0, first.stderr
     assert (copy / "meltano" / "sources" / "crm.meltano.yml").is_file()
@@ -54,7 +65,10 @@ def test_make_add_source_writes_files_once_and_refuses_to_overwrite(repo: Path, 
     second = subprocess.run(run, cwd=copy, capture_output=True, text=True)
     assert second.returncode != 0 and "exists already" in second.stderr
     bad = subprocess.run(
-        ["make", "-s", "add-source", "NAME=Bad-Name", "KIND=files"], cwd=copy, capture_output=True, text=True
+        ["make", "-s", "add-source", "NAME=Bad-Name", "KIND=files", f"TOOLS_PYTHON={sys.executable}"],
+        cwd=copy,
+        capture_output=True,
+        text=True,
     )
     assert bad.returncode != 0 and "Bad-Name" in bad.stderr
 
@@ -64,7 +78,7 @@ CATALOG = json.loads((Path(__file__).parent / "data" / "crm_discovery.json").rea
 
 def _kit(repo: Path, tmp_path: Path) -> Path:
     copy = tmp_path / "kit"
-    for part in ("tools", "meltano/sources", "meltano/bin", "dbt/models", "dbt/macros", "dbt/tests"):
+    for part in ("tools", "meltano/sources", "dbt/models", "dbt/macros", "dbt/tests"):
         shutil.copytree(repo / part, copy / part)
     for part in ("Makefile", "settings.env", "dbt/dbt_project.yml", "dbt/profiles.yml"):
         shutil.copy(repo / part, copy / part)
@@ -127,7 +141,7 @@ def test_an_unreachable_source_is_named_and_gets_the_stub(repo: Path, tmp_path: 
     env = {k: v for k, v in os.environ.items() if k != "BATON_CRM_DB_URL"}
     env["BATON_ENV_PATH"] = str(tmp_path / "empty.env")
     done = subprocess.run(
-        [sys.executable, "tools/add_source.py", "crm", "postgres", "--entity", "contacts", "--schema", "crm"],
+        [sys.executable, "-m", "tools.add_source", "crm", "postgres", "--entity", "contacts", "--schema", "crm"],
         cwd=kit,
         env=env,
         capture_output=True,
@@ -143,7 +157,7 @@ def test_an_unreachable_source_is_named_and_gets_the_stub(repo: Path, tmp_path: 
 
 def _remove(kit: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "tools/add_source.py", "remove", *args], cwd=kit, capture_output=True, text=True
+        [sys.executable, "-m", "tools.add_source", "remove", *args], cwd=kit, capture_output=True, text=True
     )
 
 
@@ -155,7 +169,7 @@ def test_remove_takes_out_what_add_wrote_and_refuses_unknown_or_read_sources(rep
 
     before = files()
     added = subprocess.run(
-        [sys.executable, "tools/add_source.py", "crm", "files", "--entity", "contacts", "--key", "contact_id"],
+        [sys.executable, "-m", "tools.add_source", "crm", "files", "--entity", "contacts", "--key", "contact_id"],
         cwd=kit,
         capture_output=True,
         text=True,
