@@ -1,7 +1,7 @@
 """Extract-load throughput: the `shop` source by each path, and a 59-column wide table, through the
 ingestion job, against throwaway Postgres databases (testcontainers), with Meltano's state in Postgres.
 
-    python benchmarks/el_throughput.py [--sizes 100000,1000000] [--cases shop,wide] [--warehouse files,lake]
+    python -m benchmarks.el_throughput [--sizes 100000,1000000] [--cases shop,wide] [--warehouse files,lake]
     (make bench-el SIZES=100000 CASES=wide)
 
 shop, for each size: seed N orders (plus N/10 customers, 200 products); a full load by each path; a
@@ -41,143 +41,23 @@ named in the output and measured in files mode only. --memory 2g limits each job
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import re
 import subprocess
 import sys
-import tempfile
-import threading
-import time
-import uuid
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from harness import (
-    REPO,
-    TABLES,
-    Bench,
-    Jobs,
-    Seeder,
-    Warehouse,
-    bridge_url,
-    count_check,
-    counts_sql,
-    create_database,
-    docker_client,
-    failure,
-    image_on_engine,
-    machine,
-    pg_url,
-    postgres,
-    setting,
-)
+from benchmarks.harness import REPO, TABLES, Jobs, Warehouse, count_check, counts_sql, failure, machine, started
+from benchmarks.sampling import run_sampled
+from benchmarks.wide import WideResult, report_wide, run_wide
 
 TAP = REPO / "meltano" / ".meltano" / "extractors" / "tap-baton-postgres" / "venv" / "bin" / "tap-baton-postgres"
 GOAL_ROWS_S = 50_000
 GOAL_INCR_SHARE = 0.10
-GOAL_WIDE_ROWS_S = 60_000
 JOB_PATHS = ("records", "copy")
-
-
-# --- sampling the memory of a process tree --------------------------------------------------------
-def _tree_rss(pid: int) -> int:
-    try:
-        import psutil
-
-        try:
-            root = psutil.Process(pid)
-            procs = [root, *root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return 0
-        total = 0
-        for proc in procs:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                total += proc.memory_info().rss
-        return total
-    except ImportError:
-        children: dict[int, list[int]] = {}
-        rss: dict[int, int] = {}
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                rss[int(entry.name)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
-                children.setdefault(int(fields[1]), []).append(int(entry.name))
-            except (OSError, IndexError, ValueError):
-                continue
-        total, todo = 0, [pid]
-        while todo:
-            current = todo.pop()
-            total += rss.get(current, 0)
-            todo.extend(children.get(current, []))
-        return total
-
-
-def run_sampled(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, int, subprocess.CompletedProcess]:
-    """Run `cmd`; its wall time, the peak RSS of its process tree, and its output."""
-    peak = 0
-    started = time.perf_counter()
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=err, text=True)
-        done = threading.Event()
-
-        def sample() -> None:
-            nonlocal peak
-            while not done.is_set():
-                peak = max(peak, _tree_rss(proc.pid))
-                done.wait(0.05)
-
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
-        proc.wait()
-        seconds = time.perf_counter() - started
-        done.set()
-        sampler.join()
-        out.seek(0)
-        err.seek(0)
-        result = subprocess.CompletedProcess(cmd, proc.returncode, out.read(), err.read())
-    return seconds, peak, result
-
-
-# --- the raw limit: COPY TO STDOUT + DuckDB read_csv (run as a child process, to be measured) ------
-def raw_worker(spec: dict) -> None:
-    import duckdb
-    import psycopg
-
-    folder = Path(spec["folder"])
-    with psycopg.connect(spec["shop_url"]) as pg, duckdb.connect(spec["duckdb"]) as db:
-        db.execute("create schema if not exists shop")
-        for table, key in TABLES.items():
-            where = f"where updated_at >= '{spec['since'][table]}'" if spec.get("since") else ""
-            path = folder / f"{table}-{uuid.uuid4().hex[:6]}.csv"
-            with (
-                path.open("wb") as fh,
-                pg.cursor().copy(f"copy (select * from shop.{table} {where}) to stdout (format csv)") as copy,
-            ):
-                for chunk in copy:
-                    fh.write(chunk)
-            cols = pg.execute(
-                "select column_name, case when data_type = 'numeric' then format('decimal(%%s,%%s)', "
-                "numeric_precision, numeric_scale) when data_type like 'timestamp with%%' then 'timestamptz' "
-                "else data_type end from information_schema.columns where table_schema = 'shop' and table_name = %s "
-                "order by ordinal_position",
-                (table,),
-            ).fetchall()
-            columns = "{" + ", ".join(f"'{c}': '{t}'" for c, t in cols) + "}"
-            read = f"read_csv('{path}', header = false, columns = {columns}, allow_quoted_nulls = false)"
-            if spec.get("since"):
-                db.execute(f"delete from shop.{table} where {key} in (select {key} from {read})")
-                db.execute(f"insert into shop.{table} select * from {read}")
-            else:
-                db.execute(f"create or replace table shop.{table} as select * from {read}")
-            path.unlink()
 
 
 # --- the benchmark --------------------------------------------------------------------------------
@@ -291,7 +171,7 @@ class SizeRun:
 
     def raw(self, kind: str, since: dict | None, rows: int, counts: dict[str, int]) -> Result:
         spec = {"shop_url": self.shop_url, "duckdb": str(self.raw_db), "folder": str(self.base), "since": since}
-        cmd = [sys.executable, __file__, "--raw-worker", json.dumps(spec)]
+        cmd = [sys.executable, "-m", "benchmarks.raw_limit", json.dumps(spec)]
         seconds, peak, out = run_sampled(cmd, dict(os.environ), REPO)
         if out.returncode != 0:
             return Result(self.n, "raw limit", kind, rows, seconds, peak, failure(out))
@@ -329,188 +209,6 @@ class SizeRun:
         return self.results
 
 
-# --- the wide table --------------------------------------------------------------------------------
-WIDE_TABLE = "wide"
-# column prefix -> (Postgres type, how many, value from {r} (a random 0..1 of its own), {g} (the row), {i} (the column))
-WIDE_COLUMNS = {
-    "num": ("numeric(12,2)", 10, "round(({r} * 2e7 - 1e7)::numeric, 2)"),
-    "txt": ("text", 10, None),
-    "ts": ("timestamptz", 9, "timestamptz '2020-01-01 00:00:00+00' + {r} * interval '2000 days'"),
-    "int": ("integer", 10, "({r} * 2e9 - 1e9)::integer"),
-    "flag": ("boolean", 5, "{r} < 0.5"),
-    "day": ("date", 5, "date '2000-01-01' + ({r} * 10000)::integer"),
-    "doc": (
-        "jsonb",
-        3,
-        "jsonb_build_object('n', {g} * 10 + {i}, 'tag', md5({r}::text), 'nested', jsonb_build_object('x', {r}))",
-    ),
-    "uid": ("uuid", 3, "md5({r}::text)::uuid"),
-    "dbl": ("double precision", 2, "{r} * 1e6 - 5e5"),
-}
-# Text as applications write it: empty, quoted, multi-line, separators, backslashes, the words that
-# mean null to some CSV readers, non-ASCII, spaces at the ends; each value picks one by its {r}.
-WIDE_TEXTS = [
-    "''",
-    "'plain ' || {g}",
-    "'with, comma and \"quotes\" ' || {g}",
-    "E'two\\nlines ' || {g}",
-    "E'back\\\\slash \\\\N ' || {g}",
-    "'NULL'",
-    "'\\N'",
-    "'grüße, ünïcödé ✓ ' || {g}",
-    "repeat(md5({g}::text), 3)",
-    "' leading and trailing spaces '",
-]
-# per type: (what is compared, its SQL in Postgres, in DuckDB); {c} is the column
-WIDE_METRICS = {
-    "numeric(12,2)": [("sum", "sum({c})", "sum({c})")],
-    "text": [
-        ("empty strings", "count(*) filter (where {c} = '')", "count(*) filter (where {c} = '')"),
-        ("md5 of all", "md5(string_agg({c}, '|' order by key))", "md5(string_agg({c}, '|' order by key))"),
-    ],
-    "timestamptz": [("sum of µs", "sum((extract(epoch from {c}) * 1000000)::bigint)", "sum(epoch_us({c}))")],
-    "integer": [("sum", "sum({c})", "sum({c})")],
-    "boolean": [("trues", "count(*) filter (where {c})", "count(*) filter (where {c})")],
-    "date": [("sum of days", "sum({c} - date '2000-01-01')", "sum(date_diff('day', date '2000-01-01', {c}))")],
-    "jsonb": [
-        ("sum of n", "sum(({c}->>'n')::bigint)", "sum(json_extract_string({c}, '$.n')::bigint)"),
-        (
-            "md5 of tags",
-            "md5(string_agg({c}->>'tag', '|' order by key))",
-            "md5(string_agg(json_extract_string({c}, '$.tag'), '|' order by key))",
-        ),
-    ],
-    "uuid": [
-        (
-            "md5 of all",
-            "md5(string_agg({c}::text, '|' order by key))",
-            "md5(string_agg({c}::varchar, '|' order by key))",
-        )
-    ],
-    "double precision": [("sum", "sum({c})", "sum({c})")],
-}
-
-
-def wide_columns() -> list[tuple[str, str]]:
-    """(name, Postgres type) of the wide table, key and updated_at included."""
-    middle = [(f"{p}{i:02d}", t) for p, (t, count, _) in WIDE_COLUMNS.items() for i in range(1, count + 1)]
-    return [("key", "bigint"), *middle, ("updated_at", "timestamptz")]
-
-
-def wide_create_sql(rows: int) -> str:
-    """The wide table and its rows; every column but the key and updated_at is null in about 4% of
-    rows. Each value draws its own random() in an inner select, evaluated once per row."""
-    draws, values = [], []
-    for name, _ in wide_columns()[1:-1]:
-        prefix, i = name[:-2], int(name[-2:])
-        expr = WIDE_COLUMNS[prefix][2]
-        if expr is None:
-            expr = f"(array[{', '.join(WIDE_TEXTS)}])[1 + floor({{r}} * {len(WIDE_TEXTS)})::int]"
-        draws += [f"random() as r_{name}", f"random() as z_{name}"]
-        value = expr.format(r=f"r_{name}", g="g", i=i)
-        values.append(f"case when z_{name} < 0.04 then null else {value} end")
-    defs = ",\n    ".join(f"{name} {pg_type}" for name, pg_type in wide_columns())
-    return f"""
-create schema if not exists shop;
-create table shop.{WIDE_TABLE} (
-    {defs}
-);
-select setseed(0.2);
-insert into shop.{WIDE_TABLE}
-select g, {", ".join(values)}, timestamptz '2026-01-01 00:00:00+00' + g * interval '1 millisecond'
-from (select g, {", ".join(draws)} from generate_series(1, {rows}) as g) as d;
-alter table shop.{WIDE_TABLE} add primary key (key);
-analyze shop.{WIDE_TABLE};
-"""
-
-
-def wide_metrics_sql(engine: int, table: str) -> tuple[list[str], str]:
-    """Labels and one select of every compared figure; engine 1 = Postgres, 2 = DuckDB."""
-    labels, exprs = ["rows", "distinct keys"], ["count(*)", "count(distinct key)"]
-    for name, pg_type in wide_columns()[1:]:
-        metrics = [("non-null", "count({c})", "count({c})"), *WIDE_METRICS.get(pg_type, [])]
-        if name == "updated_at":
-            metrics = WIDE_METRICS["timestamptz"]
-        for what, *sql in metrics:
-            labels.append(f"{name} {what}")
-            exprs.append(sql[engine - 1].format(c=name))
-    return labels, f"select {', '.join(exprs)} from {table}"
-
-
-def same(label: str, source, warehouse) -> bool:
-    if source is None or warehouse is None:
-        return source is None and warehouse is None
-    if label.startswith("dbl"):  # a float sum depends on the order of addition
-        return abs(float(source) - float(warehouse)) <= 1e-9 * max(1.0, abs(float(source)))
-    if isinstance(source, str):
-        return source == warehouse
-    return Decimal(str(source)) == Decimal(str(warehouse))
-
-
-@dataclass
-class WideResult:
-    label: str
-    rows: int
-    columns: int
-    seconds: float
-    peak_memory: int
-    check: str
-    types: str = ""
-
-    @property
-    def rate(self) -> float:
-        return self.rows / self.seconds if self.seconds else 0.0
-
-
-def run_wide(bench: Bench, rows: int) -> list[WideResult]:
-    """The wide table created in a database of its own, loaded by the job on the copy path in each
-    warehouse mode, and checked value for value."""
-    import psycopg
-
-    db = create_database(bench.shop, "wide")
-    print(f"wide: creating {rows:,} rows of {len(wide_columns())} columns ...", file=sys.stderr)
-    started = time.perf_counter()
-    with psycopg.connect(pg_url(bench.shop, db), autocommit=True) as conn:
-        conn.execute(wide_create_sql(rows))
-        labels, sql = wide_metrics_sql(1, f"shop.{WIDE_TABLE}")
-        source = conn.execute(sql).fetchone()
-    print(f"      created in {time.perf_counter() - started:.0f} s", file=sys.stderr)
-    results = []
-    for mode in bench.modes:
-        label = "copy" if mode == "files" else f"copy, {mode}"
-        print(f"  wide, full: {label} ...", file=sys.stderr)
-        env = {
-            "MELTANO_DATABASE_URI": bench.system_url(),
-            "BATON_SHOP_DB_URL": bridge_url(bench.shop, db),
-            "TAP_SHOP_EXPORT_MODE": "copy",
-            # the source's selection, for this run only: the wide table
-            "TAP_SHOP__SELECT": json.dumps([f"shop-{WIDE_TABLE}.*"]),
-        }
-        warehouse = bench.warehouse(mode, f"wide-{mode}")
-        run = bench.jobs.run(["el", "shop"], warehouse, env)
-        result = WideResult(label, rows, len(wide_columns()), run.seconds, run.peak_memory, "ok")
-        if not run.ok:
-            result.check = failure(run.out, run.oom_killed, bench.jobs.mem_limit)
-        else:
-            _, sql = wide_metrics_sql(2, f"raw_shop.shop.{WIDE_TABLE}")
-            landed = bench.jobs.query(warehouse, sql)[0]
-            wrong = [
-                f"{lbl}: source {s} != raw {w}"
-                for lbl, s, w in zip(labels, source, landed, strict=True)
-                if not same(lbl, s, w)
-            ]
-            result.check = "exact" if not wrong else f"{len(wrong)} differ: " + "; ".join(wrong[:4])
-            types = bench.jobs.query(
-                warehouse,
-                "select column_name, data_type from information_schema.columns where table_catalog = 'raw_shop' "
-                f"and table_name = '{WIDE_TABLE}' and column_name in ('uid01', 'doc01', 'num01', 'ts01') order by 1",
-            )
-            result.types = ", ".join(f"{name} {kind}" for name, kind in types)
-        print(f"      {result.seconds:6.1f} s, {result.rate:,.0f} rows/s, {result.check}", file=sys.stderr)
-        results.append(result)
-    return results
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default=os.environ.get("SIZES") or "100000,1000000", help="orders, comma-separated")
@@ -519,12 +217,7 @@ def main() -> int:
     parser.add_argument("--wide-rows", type=int, default=1_000_000, help="rows of the wide table")
     parser.add_argument("--warehouse", default="files", help="warehouse modes for the jobs: files, lake or both")
     parser.add_argument("--memory", help="each job container's memory limit, e.g. 2g or none (BATON_JOB_MEMORY)")
-    parser.add_argument("--raw-worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.raw_worker:
-        raw_worker(json.loads(args.raw_worker))
-        return 0
-
     cases = [c for c in args.cases.replace(" ", "").split(",") if c]
     if set(cases) - {"shop", "wide"}:
         raise SystemExit(f"--cases {args.cases!r}: choose from shop, wide")
@@ -533,21 +226,15 @@ def main() -> int:
     if "shop" in cases and "copy-tap" in paths and not TAP.exists():
         raise SystemExit(f"{TAP} is missing: run `make setup` first (or leave copy-tap out of --paths)")
     started_on = machine()
-    image = image_on_engine(docker_client(), setting("BATON_POSTGRES_IMAGE"), "run `make base-images`")
     results: list[Result] = []
     wide: list[WideResult] = []
-    with (
-        postgres(image, "shop", REPO / "samples/shop/initdb") as shop,
-        postgres(image, "meltano") as system,
-        tempfile.TemporaryDirectory() as tmp,
-    ):
-        bench = Bench(args, shop, system, Path(tmp))
+    with started(args) as bench:
         if "wide" in cases:
             wide = run_wide(bench, args.wide_rows)
         if "shop" in cases:
-            seeder = Seeder(pg_url(shop, "shop"), bench.marketing)
+            seeder = bench.seeder()
             for n in sizes:
-                base = Path(tmp) / f"n{n}"
+                base = bench.tmp / f"n{n}"
                 base.mkdir()
                 job_paths = [
                     JobPath(path, bench.warehouse(mode, f"n{n}-{path}-{mode}"), bench.system_url())
@@ -555,7 +242,7 @@ def main() -> int:
                     if path in paths
                     for mode in bench.modes
                 ]
-                results += SizeRun(n, paths, base, pg_url(shop, "shop"), bench.jobs, job_paths).run(seeder)
+                results += SizeRun(n, paths, base, bench.shop_url, bench.jobs, job_paths).run(seeder)
 
     limit = f"{bench.jobs.mem_limit / 2**20:,.0f} MiB" if bench.jobs.mem_limit else "none"
     print(f"\nextract-load, {date.today()}, {started_on}, job memory limit: {limit}")
@@ -564,28 +251,6 @@ def main() -> int:
     if wide:
         report_wide(wide)
     return 0
-
-
-def report_wide(results: list[WideResult]) -> None:
-    cols = results[0].columns
-    print(f"\nwide table ({cols} columns), through the ingestion job:\n")
-    print("| path | rows | s | rows/s | values/s | peak memory MiB | values | landed as |")
-    print("|---|---:|---:|---:|---:|---:|---|---|")
-    for r in results:
-        check = "failed, see below" if r.check.startswith("failed") else r.check
-        print(
-            f"| {r.label} | {r.rows:,} | {r.seconds:.1f} | {r.rate:,.0f} | {r.rate * r.columns / 1e6:.2f}M | "
-            f"{r.peak_memory / 2**20:,.0f} | {check} | {r.types} |"
-        )
-    print("\nGoals:")
-    for r in results:
-        if r.check.startswith("failed"):
-            print(f"  wide {r.label}: {r.check}")
-            continue
-        verdict = "met" if r.rate >= GOAL_WIDE_ROWS_S and r.check == "exact" else "NOT met"
-        note = "" if r.rows >= 1_000_000 else f" (at {r.rows:,} rows; the goal is stated at 1,000,000)"
-        goal = f">= {GOAL_WIDE_ROWS_S:,} rows/s, values exact"
-        print(f"  wide {r.label} {goal}: {r.rate:,.0f} rows/s, {r.check}, {verdict}{note}")
 
 
 def report(results: list[Result], sizes: list[int]) -> None:

@@ -15,9 +15,9 @@ import re
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -25,10 +25,9 @@ from typing import Any
 
 from baton_contract.settings import setting as contract_setting
 
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:  # the repository's samples and test helpers, run as `python benchmarks/...`
-    sys.path.insert(0, str(REPO))
+from benchmarks.sampling import Run, run_container
 
+REPO = Path(__file__).resolve().parent.parent
 
 MELTANO_ENVIRONMENT = "dev"  # the sandbox's
 TABLES = {"orders": "order_id", "customers": "customer_id", "products": "product_id"}  # shop's, with keys
@@ -104,93 +103,6 @@ def parse_bytes(text: str) -> int | None:
     return int(float(match.group(1)) * 1024 ** "bkmgt".index(match.group(2) or "b"))
 
 
-# --- a container of the jobs image, and its peak memory -------------------------------------------
-def _cgroup_files(container_id: str) -> tuple[Path, Path, Path] | None:
-    """The container's memory usage file, its memory.stat and its CPU usage file, where this machine
-    shows them (cgroup v1 with the cgroupfs driver, v2 with either driver); None elsewhere."""
-    root = Path("/sys/fs/cgroup")
-    v1 = root / "memory" / "docker" / container_id
-    if v1.exists():
-        cpu = next((c for c in (root / "cpu,cpuacct", root / "cpuacct") if c.exists()), root / "cpuacct")
-        return v1 / "memory.usage_in_bytes", v1 / "memory.stat", cpu / "docker" / container_id / "cpuacct.usage"
-    for v2 in (root / "system.slice" / f"docker-{container_id}.scope", root / "docker" / container_id):
-        if v2.exists():
-            return v2 / "memory.current", v2 / "memory.stat", v2 / "cpu.stat"
-    return None
-
-
-def _cpu_seconds(path: Path) -> float:
-    text = path.read_text()
-    if path.name == "cpu.stat":  # v2: usage_usec
-        return int(_stat_text(text)["usage_usec"]) / 1e6
-    return int(text) / 1e9  # v1 cpuacct.usage: nanoseconds
-
-
-def _memory_in_use(usage: int, stats: dict) -> int:
-    """Usage less the inactive file cache, as `docker stats` counts it (cgroup v1 or v2 names)."""
-    return max(0, usage - int(stats.get("total_inactive_file", stats.get("inactive_file", 0))))
-
-
-def _stat_text(text: str) -> dict[str, str]:
-    return dict(line.split() for line in text.splitlines() if len(line.split()) == 2)
-
-
-@dataclass
-class Run:
-    """One container run: wall time from `docker run` to exit, peak memory in use, output."""
-
-    seconds: float
-    peak_memory: int
-    out: subprocess.CompletedProcess
-    oom_killed: bool = False
-    cpu_seconds: float | None = None  # CPU time the container used, where the cgroup shows it
-
-    @property
-    def ok(self) -> bool:
-        return self.out.returncode == 0
-
-
-def run_container(
-    client, image: str, command: list[str], env: dict[str, str], volumes: dict, mem_limit: int | None = None
-) -> Run:
-    """Run `command` in a container of `image`; sample its memory every 50 ms (cgroup files where
-    readable, else the engine's stats) and, where the cgroup shows it, the CPU time it used."""
-    peak, cpu = 0, None
-    started = time.perf_counter()
-    extra = {"mem_limit": mem_limit, "memswap_limit": mem_limit} if mem_limit else {}
-    container = client.containers.run(image, command, environment=env, volumes=volumes, detach=True, **extra)
-    files = _cgroup_files(container.id)
-    done = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak, cpu
-        while not done.is_set():
-            with contextlib.suppress(Exception):  # the container may end between two readings
-                if files:
-                    peak = max(peak, _memory_in_use(int(files[0].read_text()), _stat_text(files[1].read_text())))
-                    cpu = _cpu_seconds(files[2])
-                else:
-                    mem = container.stats(stream=False, one_shot=True).get("memory_stats", {})
-                    peak = max(peak, _memory_in_use(mem.get("usage", 0), mem.get("stats", {})))
-            done.wait(0.05)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    try:
-        code = container.wait()["StatusCode"]
-        seconds = time.perf_counter() - started
-        done.set()
-        sampler.join()
-        container.reload()
-        oom = bool(container.attrs.get("State", {}).get("OOMKilled"))
-        stdout = container.logs(stderr=False).decode(errors="replace")
-        stderr = container.logs(stdout=False).decode(errors="replace")
-    finally:
-        container.remove(force=True)
-    out = subprocess.CompletedProcess(["docker run", image, *command], code, stdout, stderr)
-    return Run(seconds, peak, out, oom, cpu)
-
-
 def failure(out: subprocess.CompletedProcess, oom_killed: bool = False, mem_limit: int | None = None) -> str:
     """`failed (exit N): <the line naming the error>`; the whole output goes to a log file."""
     log = Path(tempfile.gettempdir()) / f"bench-failed-{uuid.uuid4().hex[:8]}.log"
@@ -213,10 +125,10 @@ def failure(out: subprocess.CompletedProcess, oom_killed: bool = False, mem_limi
 # --- the jobs and the warehouse they write ---------------------------------------------------------
 # Run in a container of the jobs image: the warehouse as the kit's own query tool opens it
 # (tools/query.py; lake mode where the image has it), the SQL's rows printed as one JSON line.
+READER_ENV = {"PYTHONPATH": "/opt/baton/tools"}  # where the image keeps query.py
 _READER = r"""
 import json, os, sys
 from pathlib import Path
-sys.path.insert(0, "/opt/baton/tools")
 import query
 if sys.argv[1] == "--probe":
     print("BENCH_ROWS " + json.dumps([[hasattr(query, "connect_lake")]]))
@@ -283,7 +195,7 @@ class Jobs:
     def query(self, warehouse: Warehouse, sql: str) -> list[list]:
         """Rows of `sql` on the warehouse, read in a container of the jobs image as the kit's query
         tool opens it (read-only)."""
-        env = {**self.base_env, **warehouse.env()}
+        env = {**self.base_env, **warehouse.env(), **READER_ENV}
         out = run_container(
             self.client, self.image, ["/opt/baton/venvs/dbt/bin/python", "-c", _READER, sql], env, warehouse.volumes()
         ).out
@@ -295,7 +207,7 @@ class Jobs:
     def lake_available(self) -> bool:
         """Whether the jobs image knows the lake warehouse mode (BATON_WAREHOUSE=lake)."""
         probe = ["/opt/baton/venvs/dbt/bin/python", "-c", _READER, "--probe"]
-        out = run_container(self.client, self.image, probe, {}, {})
+        out = run_container(self.client, self.image, probe, READER_ENV, {})
         return out.ok and "BENCH_ROWS [[true]]" in out.out.stdout
 
 
@@ -319,6 +231,19 @@ def counts_sql(tables: dict[str, str], database: str = "raw_shop", schema: str =
         f"select '{table}', count(*), count(distinct {key}) from {database}.{schema}.{table}"
         for table, key in tables.items()
     )
+
+
+@contextlib.contextmanager
+def started(args: Any) -> Iterator[Bench]:
+    """What every benchmark starts from: throwaway Postgres databases (the shop source, created by
+    its init scripts; Meltano's system databases), a temporary folder, and the Bench on them."""
+    image = image_on_engine(docker_client(), setting("BATON_POSTGRES_IMAGE"), "run `make base-images`")
+    with (
+        postgres(image, "shop", REPO / "samples/shop/initdb") as shop,
+        postgres(image, "meltano") as system,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        yield Bench(args, shop, system, Path(tmp))
 
 
 @contextlib.contextmanager
@@ -361,11 +286,16 @@ class Bench:
         client = docker_client()
         image = image_on_engine(client, setting("BATON_JOBS_IMAGE"), "run `make jobs-image`")
         memory = parse_bytes(args.memory if args.memory is not None else setting("BATON_JOB_MEMORY", ""))
+        self.shop_url = pg_url(shop, "shop")
         self.marketing = tmp / "marketing"
         self.marketing.mkdir()
         self.jobs = Jobs(client, image, memory, self.marketing, {"BATON_SHOP_DB_URL": bridge_url(shop, "shop")})
         self.modes = warehouse_modes(args.warehouse, self.jobs)
         self.notes: list[str] = []
+
+    def seeder(self) -> Seeder:
+        """The sample generator on the benchmark's shop database."""
+        return Seeder(self.shop_url, self.marketing)
 
     def system_url(self) -> str:
         """A Meltano system database of its own, as containers reach it."""

@@ -1,7 +1,7 @@
 """The scale curve: what a full load, a 1% incremental load, a run with nothing to move and the dbt
 builds cost at growing sizes, each as the kit's job in a container of the jobs image.
 
-    python benchmarks/scale.py [--sizes 100000,1000000,10000000] [--warehouse files,lake] [--memory 2g]
+    python -m benchmarks.scale [--sizes 100000,1000000,10000000] [--warehouse files,lake] [--memory 2g]
     (make bench-scale SIZES=100000,1000000)
 
 For each size, against throwaway Postgres databases (testcontainers): seed N orders (plus N/10
@@ -31,29 +31,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from harness import (
-    REPO,
-    TABLES,
-    Bench,
-    Run,
-    Seeder,
-    count_check,
-    counts_sql,
-    docker_client,
-    failure,
-    image_on_engine,
-    machine,
-    pg_url,
-    postgres,
-    setting,
-)
+from benchmarks.harness import TABLES, Bench, Seeder, count_check, counts_sql, failure, machine, started
+from benchmarks.sampling import Run
 
 GOAL_INCR_SHARE = 0.10  # of the full load, beyond the no-op run
 GOAL_DBT_GROWTH = 3.0  # dbt incremental at the largest size / at the smallest
@@ -220,15 +202,9 @@ def main() -> int:
     sizes = sorted(int(s) for s in args.sizes.replace(" ", "").split(",") if s)
 
     started_on = machine()
-    image = image_on_engine(docker_client(), setting("BATON_POSTGRES_IMAGE"), "run `make base-images`")
     rows: list[Row] = []
-    with (
-        postgres(image, "shop", REPO / "samples/shop/initdb") as shop,
-        postgres(image, "meltano") as system,
-        tempfile.TemporaryDirectory() as tmp,
-    ):
-        bench = Bench(args, shop, system, Path(tmp))
-        scale = Scale(bench, Seeder(pg_url(shop, "shop"), bench.marketing))
+    with started(args) as bench:
+        scale = Scale(bench, bench.seeder())
         for n in sizes:
             rows += scale.size(n)
         report(rows, bench.jobs.mem_limit, started_on)

@@ -1,6 +1,6 @@
 """Benchmark the sandbox: cold and warm `make up`, cycle overhead, idle memory and CPU, image sizes.
 
-    python benchmarks/stack.py [--cold] [--orders 100000] [--idle-seconds 60]
+    python -m benchmarks.stack [--cold] [--orders 100000] [--idle-seconds 60]
 
 Runs a separate compose project (baton-bench, ports 18180/15533) so a user's own sandbox is not
 touched. Prints one table. Goals: warm `make up` to all-healthy <= 30 s; a cycle's wall time
@@ -22,14 +22,11 @@ import subprocess
 import sys
 import time
 from datetime import date, datetime
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from baton_contract.settings import read_settings_file as read_settings
-from harness import REPO
-from harness import setting as kit_setting
 
+from benchmarks.harness import REPO
+from benchmarks.harness import setting as kit_setting
 from tools.batonctl import Airflow, follow_cycle
 
 REPOSITORIES = {"BATON_JOBS_IMAGE": "BATON_JOBS_REPOSITORY", "BATON_AIRFLOW_IMAGE": "BATON_AIRFLOW_REPOSITORY"}
