@@ -60,35 +60,25 @@ resource "aws_efs_access_point" "this" {
 
 # Only TLS, only through an access point: a client cannot reach the root or another directory.
 data "aws_iam_policy_document" "this" {
-  statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["*"]
-    resources = [aws_efs_file_system.this.arn]
-    principals {
-      type        = "AWS"
-      identifiers = ["*"]
+  dynamic "statement" {
+    for_each = {
+      DenyInsecureTransport   = { actions = ["*"], test = "Bool", variable = "aws:SecureTransport", value = "false" }
+      DenyOutsideAccessPoints = { actions = ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite", "elasticfilesystem:ClientRootAccess"], test = "Null", variable = "elasticfilesystem:AccessPointArn", value = "true" }
     }
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
-
-  statement {
-    sid       = "DenyOutsideAccessPoints"
-    effect    = "Deny"
-    actions   = ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite", "elasticfilesystem:ClientRootAccess"]
-    resources = [aws_efs_file_system.this.arn]
-    principals {
-      type        = "AWS"
-      identifiers = ["*"]
-    }
-    condition {
-      test     = "Null"
-      variable = "elasticfilesystem:AccessPointArn"
-      values   = ["true"]
+    content {
+      sid       = statement.key
+      effect    = "Deny"
+      actions   = statement.value.actions
+      resources = [aws_efs_file_system.this.arn]
+      principals {
+        type        = "AWS"
+        identifiers = ["*"]
+      }
+      condition {
+        test     = statement.value.test
+        variable = statement.value.variable
+        values   = [statement.value.value]
+      }
     }
   }
 }
