@@ -22,36 +22,12 @@ resource "aws_cloudwatch_log_group" "task_logs" {
   tags = var.tags
 }
 
-resource "aws_security_group" "this" {
-  name        = "${var.name}-airflow"
-  description = "Airflow components: the api-server from the ALB and from the other components"
-  vpc_id      = var.vpc_id
+module "security_group" {
+  source = "../security-group"
 
-  tags = merge(var.tags, { Name = "${var.name}-airflow" })
-}
-
-resource "aws_vpc_security_group_ingress_rule" "this" {
-  for_each = var.ingress_rules
-
-  security_group_id            = aws_security_group.this.id
-  description                  = each.value.description
-  ip_protocol                  = each.value.ip_protocol
-  from_port                    = each.value.from_port
-  to_port                      = coalesce(each.value.to_port, each.value.from_port)
-  cidr_ipv4                    = each.value.cidr_ipv4
-  referenced_security_group_id = each.value.referenced_security_group_id == "self" ? aws_security_group.this.id : each.value.referenced_security_group_id
-}
-
-resource "aws_vpc_security_group_egress_rule" "this" {
-  for_each = var.egress_rules
-
-  security_group_id            = aws_security_group.this.id
-  description                  = each.value.description
-  ip_protocol                  = each.value.ip_protocol
-  from_port                    = each.value.from_port
-  to_port                      = coalesce(each.value.to_port, each.value.from_port)
-  cidr_ipv4                    = each.value.cidr_ipv4
-  referenced_security_group_id = each.value.referenced_security_group_id == "self" ? aws_security_group.this.id : each.value.referenced_security_group_id
+  group = { name = "${var.name}-airflow", description = "Airflow components: the api-server from the ALB and from the other components", vpc_id = var.vpc_id }
+  rules = var.security_group_rules
+  tags  = var.tags
 }
 
 # Task role: what Airflow itself does: read the DAG bundle, write task logs, run job tasks.
@@ -165,7 +141,7 @@ resource "aws_ecs_service" "this" {
 
   network_configuration {
     subnets          = var.subnet_ids
-    security_groups  = [aws_security_group.this.id]
+    security_groups  = [module.security_group.id]
     assign_public_ip = false
   }
 

@@ -10,7 +10,7 @@ output "task_definition_arns" {
 
 output "security_group_id" {
   description = "Security group of the Airflow tasks"
-  value       = aws_security_group.this.id
+  value       = module.security_group.id
 }
 
 output "task_role_arn" {

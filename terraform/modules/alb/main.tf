@@ -1,34 +1,10 @@
-resource "aws_security_group" "this" {
-  name        = "${var.name}-alb"
-  description = "HTTPS (and HTTP, redirected) to the Airflow UI"
-  vpc_id      = var.vpc_id
-
-  tags = merge(var.tags, { Name = "${var.name}-alb" })
-}
-
-resource "aws_vpc_security_group_ingress_rule" "this" {
+module "security_group" {
   #checkov:skip=CKV_AWS_260:port 80 is open only to answer with a redirect to HTTPS (the listener below); no content is served over HTTP
-  for_each = var.ingress_rules
+  source = "../security-group"
 
-  security_group_id            = aws_security_group.this.id
-  description                  = each.value.description
-  ip_protocol                  = each.value.ip_protocol
-  from_port                    = each.value.from_port
-  to_port                      = coalesce(each.value.to_port, each.value.from_port)
-  cidr_ipv4                    = each.value.cidr_ipv4
-  referenced_security_group_id = each.value.referenced_security_group_id == "self" ? aws_security_group.this.id : each.value.referenced_security_group_id
-}
-
-resource "aws_vpc_security_group_egress_rule" "this" {
-  for_each = var.egress_rules
-
-  security_group_id            = aws_security_group.this.id
-  description                  = each.value.description
-  ip_protocol                  = each.value.ip_protocol
-  from_port                    = each.value.from_port
-  to_port                      = coalesce(each.value.to_port, each.value.from_port)
-  cidr_ipv4                    = each.value.cidr_ipv4
-  referenced_security_group_id = each.value.referenced_security_group_id == "self" ? aws_security_group.this.id : each.value.referenced_security_group_id
+  group = { name = "${var.name}-alb", description = "HTTPS (and HTTP, redirected) to the Airflow UI", vpc_id = var.vpc_id }
+  rules = var.security_group_rules
+  tags  = var.tags
 }
 
 resource "aws_lb" "this" {
@@ -37,7 +13,7 @@ resource "aws_lb" "this" {
   name                       = var.name
   internal                   = var.internal
   load_balancer_type         = "application"
-  security_groups            = [aws_security_group.this.id]
+  security_groups            = [module.security_group.id]
   subnets                    = var.subnet_ids
   drop_invalid_header_fields = true
   enable_deletion_protection = var.deletion_protection

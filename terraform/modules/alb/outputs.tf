@@ -20,5 +20,5 @@ output "target_group_arn" {
 
 output "security_group_id" {
   description = "Security group of the load balancer"
-  value       = aws_security_group.this.id
+  value       = module.security_group.id
 }

@@ -59,30 +59,26 @@ variable "idle_timeout" {
   default     = 120
 }
 
-variable "ingress_rules" {
-  description = "Who may reach the load balancer: rule name -> { description, from_port, to_port (null: from_port), ip_protocol (tcp), cidr_ipv4 or referenced_security_group_id (\"self\": this group) }"
-  type = map(object({
-    description                  = string
-    from_port                    = number
-    to_port                      = optional(number)
-    ip_protocol                  = optional(string, "tcp")
-    cidr_ipv4                    = optional(string)
-    referenced_security_group_id = optional(string)
-  }))
-  nullable = false
-  default  = {}
-}
-
-variable "egress_rules" {
-  description = "Where the load balancer may forward: rule name -> { description, from_port, to_port (null: from_port), ip_protocol (tcp), cidr_ipv4 or referenced_security_group_id (\"self\": this group) }"
-  type = map(object({
-    description                  = string
-    from_port                    = number
-    to_port                      = optional(number)
-    ip_protocol                  = optional(string, "tcp")
-    cidr_ipv4                    = optional(string)
-    referenced_security_group_id = optional(string)
-  }))
+variable "security_group_rules" {
+  description = "Rules of the load balancer's security group (modules/security-group): { ingress, egress }, each rule name -> { description, from_port, to_port (null: from_port), ip_protocol (tcp), cidr_ipv4 or referenced_security_group_id (\"self\": this group) }"
+  type = object({
+    ingress = optional(map(object({
+      description                  = string
+      from_port                    = number
+      to_port                      = optional(number)
+      ip_protocol                  = optional(string, "tcp")
+      cidr_ipv4                    = optional(string)
+      referenced_security_group_id = optional(string)
+    })), {})
+    egress = optional(map(object({
+      description                  = string
+      from_port                    = number
+      to_port                      = optional(number)
+      ip_protocol                  = optional(string, "tcp")
+      cidr_ipv4                    = optional(string)
+      referenced_security_group_id = optional(string)
+    })), {})
+  })
   nullable = false
   default  = {}
 }

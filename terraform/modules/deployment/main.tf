@@ -71,7 +71,7 @@ module "rds" {
   name                           = local.name
   vpc_id                         = module.network.vpc_id
   subnet_ids                     = module.network.private_subnet_ids
-  ingress_rules                  = local.security_rules.database.ingress
+  security_group_rules           = local.security_rules.database
   instance_class                 = var.database.instance_class
   multi_az                       = var.database.multi_az
   kms_key_arn                    = module.kms.key_arn
@@ -125,10 +125,10 @@ module "efs" {
   source = "../efs"
   count  = local.efs ? 1 : 0
 
-  name          = local.name
-  vpc_id        = module.network.vpc_id
-  subnet_ids    = module.network.private_subnet_ids
-  ingress_rules = local.security_rules.efs.ingress
+  name                 = local.name
+  vpc_id               = module.network.vpc_id
+  subnet_ids           = module.network.private_subnet_ids
+  security_group_rules = local.security_rules.efs
   # One access point per volume of the job task (module spec).
   access_points = { for name, v in module.spec.jobs_volumes : name => v.path }
   kms_key_arn   = module.kms.key_arn
@@ -149,15 +149,14 @@ module "cluster" {
 module "alb" {
   source = "../alb"
 
-  name                = local.name
-  vpc_id              = module.network.vpc_id
-  subnet_ids          = module.network.public_subnet_ids
-  ingress_rules       = local.security_rules.load_balancer.ingress
-  egress_rules        = local.security_rules.load_balancer.egress
-  certificate_arn     = var.certificate_arn
-  target_port         = module.spec.api_port # BATON_AIRFLOW_PORT of settings.env
-  deletion_protection = var.protection.deletion_protection
-  tags                = local.tags
+  name                 = local.name
+  vpc_id               = module.network.vpc_id
+  subnet_ids           = module.network.public_subnet_ids
+  security_group_rules = local.security_rules.load_balancer
+  certificate_arn      = var.certificate_arn
+  target_port          = module.spec.api_port # BATON_AIRFLOW_PORT of settings.env
+  deletion_protection  = var.protection.deletion_protection
+  tags                 = local.tags
 }
 
 locals {
@@ -220,11 +219,11 @@ module "spec" {
 module "jobs" {
   source = "../jobs"
 
-  name           = local.name
-  spec           = module.spec.jobs
-  log_group_name = module.spec.names.jobs_log_group
-  vpc_id         = module.network.vpc_id
-  egress_rules   = local.security_rules.jobs.egress
+  name                 = local.name
+  spec                 = module.spec.jobs
+  log_group_name       = module.spec.names.jobs_log_group
+  vpc_id               = module.network.vpc_id
+  security_group_rules = local.security_rules.jobs
   efs = local.efs ? {
     file_system_id    = module.efs[0].id
     file_system_arn   = module.efs[0].arn
@@ -250,8 +249,7 @@ module "airflow" {
   cluster_name                  = module.cluster.name
   vpc_id                        = module.network.vpc_id
   subnet_ids                    = module.network.private_subnet_ids
-  ingress_rules                 = local.security_rules.airflow.ingress
-  egress_rules                  = local.security_rules.airflow.egress
+  security_group_rules          = local.security_rules.airflow
   target_group_arn              = module.alb.target_group_arn
   service_connect_namespace_arn = module.cluster.service_connect_namespace_arn
   log_group_name                = module.spec.names.airflow_log_group

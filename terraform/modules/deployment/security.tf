@@ -1,5 +1,6 @@
-# Who may talk to whom: every security group rule of the deployment, one map per group and
-# direction (each module creates its rules from its map with one for_each resource).
+# Who may talk to whom: every security group rule of the deployment, one object { ingress, egress }
+# of typed maps per group. Each module passes its object to modules/security-group, which creates
+# the group's rules with one for_each resource per direction.
 # Job tasks accept nothing; only the load balancer faces clients.
 
 locals {

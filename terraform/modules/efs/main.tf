@@ -20,24 +20,12 @@ resource "aws_efs_backup_policy" "this" {
   }
 }
 
-resource "aws_security_group" "this" {
-  name        = "${var.name}-efs"
-  description = "NFS from the job tasks"
-  vpc_id      = var.vpc_id
+module "security_group" {
+  source = "../security-group"
 
-  tags = merge(var.tags, { Name = "${var.name}-efs" })
-}
-
-resource "aws_vpc_security_group_ingress_rule" "this" {
-  for_each = var.ingress_rules
-
-  security_group_id            = aws_security_group.this.id
-  description                  = each.value.description
-  ip_protocol                  = each.value.ip_protocol
-  from_port                    = each.value.from_port
-  to_port                      = coalesce(each.value.to_port, each.value.from_port)
-  cidr_ipv4                    = each.value.cidr_ipv4
-  referenced_security_group_id = each.value.referenced_security_group_id == "self" ? aws_security_group.this.id : each.value.referenced_security_group_id
+  group = { name = "${var.name}-efs", description = "NFS from the job tasks", vpc_id = var.vpc_id }
+  rules = var.security_group_rules
+  tags  = var.tags
 }
 
 resource "aws_efs_mount_target" "this" {
@@ -45,7 +33,7 @@ resource "aws_efs_mount_target" "this" {
 
   file_system_id  = aws_efs_file_system.this.id
   subnet_id       = var.subnet_ids[count.index]
-  security_groups = [aws_security_group.this.id]
+  security_groups = [module.security_group.id]
 }
 
 resource "aws_efs_access_point" "this" {
@@ -72,35 +60,25 @@ resource "aws_efs_access_point" "this" {
 
 # Only TLS, only through an access point: a client cannot reach the root or another directory.
 data "aws_iam_policy_document" "this" {
-  statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["*"]
-    resources = [aws_efs_file_system.this.arn]
-    principals {
-      type        = "AWS"
-      identifiers = ["*"]
+  dynamic "statement" {
+    for_each = {
+      DenyInsecureTransport   = { actions = ["*"], test = "Bool", variable = "aws:SecureTransport", value = "false" }
+      DenyOutsideAccessPoints = { actions = ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite", "elasticfilesystem:ClientRootAccess"], test = "Null", variable = "elasticfilesystem:AccessPointArn", value = "true" }
     }
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
-
-  statement {
-    sid       = "DenyOutsideAccessPoints"
-    effect    = "Deny"
-    actions   = ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite", "elasticfilesystem:ClientRootAccess"]
-    resources = [aws_efs_file_system.this.arn]
-    principals {
-      type        = "AWS"
-      identifiers = ["*"]
-    }
-    condition {
-      test     = "Null"
-      variable = "elasticfilesystem:AccessPointArn"
-      values   = ["true"]
+    content {
+      sid       = statement.key
+      effect    = "Deny"
+      actions   = statement.value.actions
+      resources = [aws_efs_file_system.this.arn]
+      principals {
+        type        = "AWS"
+        identifiers = ["*"]
+      }
+      condition {
+        test     = statement.value.test
+        variable = statement.value.variable
+        values   = [statement.value.value]
+      }
     }
   }
 }

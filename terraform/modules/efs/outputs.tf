@@ -20,5 +20,5 @@ output "access_point_arns" {
 
 output "security_group_id" {
   description = "Security group of the mount targets"
-  value       = aws_security_group.this.id
+  value       = module.security_group.id
 }

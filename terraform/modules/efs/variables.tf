@@ -41,16 +41,26 @@ variable "enable_file_system_policy" {
   default     = true
 }
 
-variable "ingress_rules" {
-  description = "Who may mount the file system (NFS): rule name -> { description, from_port, to_port (null: from_port), ip_protocol (tcp), cidr_ipv4 or referenced_security_group_id (\"self\": this group) }"
-  type = map(object({
-    description                  = string
-    from_port                    = number
-    to_port                      = optional(number)
-    ip_protocol                  = optional(string, "tcp")
-    cidr_ipv4                    = optional(string)
-    referenced_security_group_id = optional(string)
-  }))
+variable "security_group_rules" {
+  description = "Rules of the mount targets' security group (modules/security-group): { ingress, egress }, each rule name -> { description, from_port, to_port (null: from_port), ip_protocol (tcp), cidr_ipv4 or referenced_security_group_id (\"self\": this group) }"
+  type = object({
+    ingress = optional(map(object({
+      description                  = string
+      from_port                    = number
+      to_port                      = optional(number)
+      ip_protocol                  = optional(string, "tcp")
+      cidr_ipv4                    = optional(string)
+      referenced_security_group_id = optional(string)
+    })), {})
+    egress = optional(map(object({
+      description                  = string
+      from_port                    = number
+      to_port                      = optional(number)
+      ip_protocol                  = optional(string, "tcp")
+      cidr_ipv4                    = optional(string)
+      referenced_security_group_id = optional(string)
+    })), {})
+  })
   nullable = false
   default  = {}
 }

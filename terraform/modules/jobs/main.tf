@@ -8,25 +8,13 @@ resource "aws_cloudwatch_log_group" "this" {
   tags = var.tags
 }
 
-resource "aws_security_group" "this" {
+module "security_group" {
   #checkov:skip=CKV2_AWS_5:attached at run time: the ecs runner passes it to RunTask for each job (BATON_ECS_SECURITY_GROUPS)
-  name        = "${var.name}-jobs"
-  description = "Job tasks: no inbound; out to AWS APIs and S3, Postgres, the file sources' folders"
-  vpc_id      = var.vpc_id
+  source = "../security-group"
 
-  tags = merge(var.tags, { Name = "${var.name}-jobs" })
-}
-
-resource "aws_vpc_security_group_egress_rule" "this" {
-  for_each = var.egress_rules
-
-  security_group_id            = aws_security_group.this.id
-  description                  = each.value.description
-  ip_protocol                  = each.value.ip_protocol
-  from_port                    = each.value.from_port
-  to_port                      = coalesce(each.value.to_port, each.value.from_port)
-  cidr_ipv4                    = each.value.cidr_ipv4
-  referenced_security_group_id = each.value.referenced_security_group_id == "self" ? aws_security_group.this.id : each.value.referenced_security_group_id
+  group = { name = "${var.name}-jobs", description = "Job tasks: no inbound; out to AWS APIs and S3, Postgres, the file sources' folders", vpc_id = var.vpc_id }
+  rules = var.security_group_rules
+  tags  = var.tags
 }
 
 # Task role: what the job itself may do: mount its access points (write only the writable ones)

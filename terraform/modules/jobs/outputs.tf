@@ -15,7 +15,7 @@ output "task_definition_arn_without_revision" {
 
 output "security_group_id" {
   description = "Security group of job tasks (BATON_ECS_SECURITY_GROUPS)"
-  value       = aws_security_group.this.id
+  value       = module.security_group.id
 }
 
 output "log_group_name" {

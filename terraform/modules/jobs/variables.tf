@@ -64,16 +64,26 @@ variable "log_retention_days" {
   default     = 365
 }
 
-variable "egress_rules" {
-  description = "Where job tasks may connect (they accept no inbound traffic): rule name -> { description, from_port, to_port (null: from_port), ip_protocol (tcp), cidr_ipv4 or referenced_security_group_id (\"self\": this group) }"
-  type = map(object({
-    description                  = string
-    from_port                    = number
-    to_port                      = optional(number)
-    ip_protocol                  = optional(string, "tcp")
-    cidr_ipv4                    = optional(string)
-    referenced_security_group_id = optional(string)
-  }))
+variable "security_group_rules" {
+  description = "Rules of the job tasks' security group (modules/security-group): { ingress, egress }, each rule name -> { description, from_port, to_port (null: from_port), ip_protocol (tcp), cidr_ipv4 or referenced_security_group_id (\"self\": this group) }"
+  type = object({
+    ingress = optional(map(object({
+      description                  = string
+      from_port                    = number
+      to_port                      = optional(number)
+      ip_protocol                  = optional(string, "tcp")
+      cidr_ipv4                    = optional(string)
+      referenced_security_group_id = optional(string)
+    })), {})
+    egress = optional(map(object({
+      description                  = string
+      from_port                    = number
+      to_port                      = optional(number)
+      ip_protocol                  = optional(string, "tcp")
+      cidr_ipv4                    = optional(string)
+      referenced_security_group_id = optional(string)
+    })), {})
+  })
   nullable = false
   default  = {}
 }

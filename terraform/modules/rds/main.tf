@@ -5,24 +5,12 @@ resource "aws_db_subnet_group" "this" {
   tags = var.tags
 }
 
-resource "aws_security_group" "this" {
-  name        = "${var.name}-db"
-  description = "Postgres from the Airflow and job tasks"
-  vpc_id      = var.vpc_id
+module "security_group" {
+  source = "../security-group"
 
-  tags = merge(var.tags, { Name = "${var.name}-db" })
-}
-
-resource "aws_vpc_security_group_ingress_rule" "this" {
-  for_each = var.ingress_rules
-
-  security_group_id            = aws_security_group.this.id
-  description                  = each.value.description
-  ip_protocol                  = each.value.ip_protocol
-  from_port                    = each.value.from_port
-  to_port                      = coalesce(each.value.to_port, each.value.from_port)
-  cidr_ipv4                    = each.value.cidr_ipv4
-  referenced_security_group_id = each.value.referenced_security_group_id == "self" ? aws_security_group.this.id : each.value.referenced_security_group_id
+  group = { name = "${var.name}-db", description = "Postgres from the Airflow and job tasks", vpc_id = var.vpc_id }
+  rules = var.security_group_rules
+  tags  = var.tags
 }
 
 resource "aws_db_parameter_group" "this" {
@@ -130,7 +118,7 @@ resource "aws_db_instance" "this" {
   kms_key_id            = var.kms_key_arn
 
   db_subnet_group_name   = aws_db_subnet_group.this.name
-  vpc_security_group_ids = [aws_security_group.this.id]
+  vpc_security_group_ids = [module.security_group.id]
   parameter_group_name   = aws_db_parameter_group.this.name
   publicly_accessible    = false
   multi_az               = var.multi_az

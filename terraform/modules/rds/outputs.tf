@@ -15,7 +15,7 @@ output "arn" {
 
 output "security_group_id" {
   description = "Security group of the instance"
-  value       = aws_security_group.this.id
+  value       = module.security_group.id
 }
 
 output "master_user_secret_arn" {

@@ -108,16 +108,26 @@ variable "secret_recovery_window_in_days" {
   default     = 30
 }
 
-variable "ingress_rules" {
-  description = "Who may connect to the database: rule name -> { description, from_port, to_port (null: from_port), ip_protocol (tcp), cidr_ipv4 or referenced_security_group_id (\"self\": this group) }"
-  type = map(object({
-    description                  = string
-    from_port                    = number
-    to_port                      = optional(number)
-    ip_protocol                  = optional(string, "tcp")
-    cidr_ipv4                    = optional(string)
-    referenced_security_group_id = optional(string)
-  }))
+variable "security_group_rules" {
+  description = "Rules of the instance's security group (modules/security-group): { ingress, egress }, each rule name -> { description, from_port, to_port (null: from_port), ip_protocol (tcp), cidr_ipv4 or referenced_security_group_id (\"self\": this group) }"
+  type = object({
+    ingress = optional(map(object({
+      description                  = string
+      from_port                    = number
+      to_port                      = optional(number)
+      ip_protocol                  = optional(string, "tcp")
+      cidr_ipv4                    = optional(string)
+      referenced_security_group_id = optional(string)
+    })), {})
+    egress = optional(map(object({
+      description                  = string
+      from_port                    = number
+      to_port                      = optional(number)
+      ip_protocol                  = optional(string, "tcp")
+      cidr_ipv4                    = optional(string)
+      referenced_security_group_id = optional(string)
+    })), {})
+  })
   nullable = false
   default  = {}
 }

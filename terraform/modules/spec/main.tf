@@ -149,6 +149,13 @@ locals {
     task_log_group    = "/${var.name}/task-logs"
   }
 
+  # Where each container's output goes: the Airflow components' and the init container's into the
+  # Airflow log group, the job's into the jobs log group, one stream prefix each.
+  log_streams = merge({ for name in concat(keys(local.service_defaults), ["init"]) : name => local.names.airflow_log_group }, { (local.jobs_stream_prefix) = local.names.jobs_log_group })
+  log_configuration = {
+    for prefix, group in local.log_streams : prefix => { logDriver = "awslogs", options = { awslogs-group = group, awslogs-region = var.region, awslogs-stream-prefix = prefix } }
+  }
+
   jobs_family        = local.names.jobs_family
   jobs_container     = "jobs"
   jobs_stream_prefix = "jobs"
@@ -187,14 +194,7 @@ locals {
         dependsOn              = name == "api-server" ? [{ containerName = "init", condition = "SUCCESS" }] : []
         readonlyRootFilesystem = false
         privileged             = false
-        logConfiguration = {
-          logDriver = "awslogs"
-          options = {
-            awslogs-group         = local.names.airflow_log_group
-            awslogs-region        = var.region
-            awslogs-stream-prefix = name
-          }
-        }
+        logConfiguration       = local.log_configuration[name]
       }],
     )
   }
@@ -221,14 +221,7 @@ locals {
     secrets                = [for k, arn in local.init_secrets : { name = k, valueFrom = arn }]
     readonlyRootFilesystem = false
     privileged             = false
-    logConfiguration = {
-      logDriver = "awslogs"
-      options = {
-        awslogs-group         = local.names.airflow_log_group
-        awslogs-region        = var.region
-        awslogs-stream-prefix = "init"
-      }
-    }
+    logConfiguration       = local.log_configuration["init"]
   }
 
   # The jobs container's secrets: the fixed ones plus one per variable the sources declare.
@@ -274,13 +267,6 @@ locals {
     # DuckDB (its spill files) and Meltano write temporary files next to the project.
     readonlyRootFilesystem = false
     privileged             = false
-    logConfiguration = {
-      logDriver = "awslogs"
-      options = {
-        awslogs-group         = local.names.jobs_log_group
-        awslogs-region        = var.region
-        awslogs-stream-prefix = local.jobs_stream_prefix
-      }
-    }
+    logConfiguration       = local.log_configuration[local.jobs_stream_prefix]
   }]
 }
