@@ -15,7 +15,7 @@ import pytest
 from tests.browser import chromium, sign_in
 from tests.conftest import REPO, setting
 from tests.stack.conftest import AIRFLOW_PORT, PROJECT, Stack
-from tools.batonctl import Airflow, follow_cycle
+from tools.batonctl import Airflow, failure_lines, follow_cycle
 
 BASE = f"http://127.0.0.1:{AIRFLOW_PORT}"
 TIMEOUT = 120.0  # a loaded 2-core machine answers slowly; nothing here waits for this unless it must
@@ -145,7 +145,7 @@ def test_meltano_state_needs_op_or_admin(stack: Stack, tokens, people, browser) 
 def test_an_op_triggers_a_cycle_and_no_secret_reaches_a_log(stack: Stack, tokens, people) -> None:
     op = Airflow(BASE, *people["Op"], timeout=TIMEOUT)
     result = follow_cycle(op, quiet=True, timeout=1200)
-    assert result.ok, {dag_id: r["state"] for dag_id, r in result.runs.items()}
+    assert result.ok, failure_lines(result)
     secrets = {
         "the admin's password": stack.setting("BATON_AIRFLOW_PASSWORD"),
         "the automation password": stack.setting("BATON_AUTOMATION_PASSWORD"),

@@ -17,7 +17,7 @@ import pytest
 
 from samples.generate import COLUMNS
 from tests.stack.conftest import Stack
-from tools.batonctl import follow_cycle
+from tools.batonctl import failure_lines, follow_cycle
 
 # `make up` (first cycle included) runs in the first test's setup.
 pytestmark = pytest.mark.timeout(1800)
@@ -92,7 +92,7 @@ def test_next_day_moves_only_new_and_changed_rows(stack: Stack) -> None:
     (total,) = stack.source("select (select count(*) from shop.orders) + (select count(*) from shop.customers)")[0]
 
     result = follow_cycle(stack.airflow, quiet=True)
-    assert result.ok, {d: r["state"] for d, r in result.runs.items()}
+    assert result.ok, failure_lines(result)
     assert result.rows["ingest_shop"] == expected
     assert expected < total * 0.1
     stack.assert_raw_equals_source()
@@ -103,7 +103,7 @@ def test_next_day_moves_only_new_and_changed_rows(stack: Stack) -> None:
 def test_the_same_cycle_again_changes_nothing(stack: Stack) -> None:
     before = _marts_fingerprint(stack)
     result = follow_cycle(stack.airflow, cycle_id=stack.last_cycle, quiet=True)
-    assert result.ok, {d: r["state"] for d, r in result.runs.items()}
+    assert result.ok, failure_lines(result)
     assert result.cycle_id == stack.last_cycle
     assert _marts_fingerprint(stack) == before
 
@@ -113,7 +113,7 @@ def test_finance_does_not_wait_for_a_slow_marketing_source(stack: Stack) -> None
     # marketing ingestion slow (well over 100k rows against the shop's few hundred new ones).
     _write_ad_spend_history(stack.marketing, days=300, campaigns=stack.history_campaigns)
     result = follow_cycle(stack.airflow, quiet=True)
-    assert result.ok, {d: r["state"] for d, r in result.runs.items()}
+    assert result.ok, failure_lines(result)
     finance_done = result.runs["dbt_finance"]["end_date"]
     marketing_done = result.runs["ingest_marketing"]["end_date"]
     assert finance_done < marketing_done, f"dbt_finance ended {finance_done}, ingest_marketing {marketing_done}"

@@ -145,7 +145,7 @@ def test_drill_a_failed_source_does_not_wedge_its_domain(live: Stack) -> None:
     write_ad_spend(live.marketing, datetime.strptime(bad.stem.removeprefix("ad_spend_"), "%Y-%m-%d").date())
     live.make("next-day")
     day_d1 = follow_cycle(live.airflow, quiet=True, timeout=1200)
-    assert day_d1.ok, _states(day_d1)
+    assert day_d1.ok, failure_lines(day_d1)
     events = live.airflow.asset_events(
         source_dag_id="dbt_marketing", source_run_id=day_d1.runs["dbt_marketing"]["dag_run_id"]
     )
@@ -161,7 +161,7 @@ def test_a_domain_run_on_mixed_cycles_waits_then_builds_the_newest(live: Stack) 
     (rescheduled, no worker held), and builds D+1 as soon as marketing lands it."""
     af = live.airflow
     day_d = follow_cycle(af, quiet=True, timeout=1200)
-    assert day_d.ok, _states(day_d)
+    assert day_d.ok, failure_lines(day_d)
     day_d1 = str(date.fromisoformat(day_d.cycle_id) + timedelta(days=1))
     af.pause("ingest_marketing")
     try:
@@ -214,7 +214,7 @@ def test_drill_b_scheduler_killed_mid_load(live: Stack) -> None:
     scheduler.start()
     result = cycle.wait()
     took = time.monotonic() - killed_at
-    assert result.ok, _states(result)
+    assert result.ok, failure_lines(result)
     assert max(cycle.most_containers.values(), default=0) == 1, cycle.most_containers
     counts = live.assert_raw_equals_source()
     events = live.airflow.asset_events(
@@ -231,7 +231,7 @@ def test_drill_c_metadata_database_restarted_mid_load(live: Stack) -> None:
     restarted_at = datetime.now(UTC)
     _service(live, "postgres").restart(timeout=5)
     result = cycle.wait()
-    assert result.ok, _states(result)
+    assert result.ok, failure_lines(result)
     ended = max(datetime.fromisoformat(r["end_date"]) for r in result.runs.values() if r.get("end_date"))
     took = (ended - restarted_at).total_seconds()
     assert took <= 120, f"the cycle completed {took:.0f}s after the restart (goal: within 2 minutes)"
@@ -244,11 +244,11 @@ def test_drill_d_an_earlier_day_again_loads_what_is_new_under_its_label(live: St
     bookmark, so the run loads everything new since the last load, and its events carry the
     earlier day's cycle id (the label of the run, not a slice of the data)."""
     earlier = follow_cycle(live.airflow, quiet=True, timeout=1200)
-    assert earlier.ok, _states(earlier)
+    assert earlier.ok, failure_lines(earlier)
     live.make("next-day")
     (newest,) = live.source("select max(updated_at) from shop.orders")[0]
     again = follow_cycle(live.airflow, cycle_id=earlier.cycle_id, quiet=True, timeout=1200)
-    assert again.ok, _states(again)
+    assert again.ok, failure_lines(again)
     assert again.cycle_id == earlier.cycle_id
     (raw_newest,) = live.warehouse_query("raw_shop", "select max(updated_at) from shop.orders")[0]
     assert raw_newest == newest, "the rerun of an earlier day did not load the new data"
@@ -291,7 +291,7 @@ def _drill_stopped_mid_load(live: Stack, how: str) -> None:
     assert '"ok": true' not in log, "the job had ended before it was stopped: the drill stopped nothing"
     stop_seconds = (datetime.now(UTC) - stopped_at).total_seconds()
     result = cycle.wait()
-    assert result.ok, _states(result)
+    assert result.ok, failure_lines(result)
     ended = max(datetime.fromisoformat(r["end_date"]) for r in result.runs.values() if r.get("end_date"))
     took = (ended - stopped_at).total_seconds()
     counts = live.assert_raw_equals_source()

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import REPO
 from tests.stack.conftest import Stack
-from tools.batonctl import follow_cycle
+from tools.batonctl import failure_lines, follow_cycle
 
 pytestmark = pytest.mark.timeout(1800)
 
@@ -38,7 +38,7 @@ def test_a_cycle_in_lake_mode(stack: Stack) -> None:
         # The lake starts empty: the sources' bookmarks (files mode's) start over, as on a new sandbox.
         _make(lake, "seed", "ROWS=1000")
         result = follow_cycle(stack.airflow, quiet=True)
-        assert result.ok, {d: r["state"] for d, r in result.runs.items()}
+        assert result.ok, failure_lines(result)
         (source_orders,) = stack.source("select count(*) from shop.orders")[0]
         raw = _number(_make(lake, "query", "SQL=select count(*) from raw_shop.shop.orders"))
         marts = _number(_make(lake, "query", "SQL=select sum(orders_count) from analytics.main.revenue_daily"))
@@ -56,5 +56,5 @@ def test_a_cycle_in_lake_mode(stack: Stack) -> None:
         _make(stack.env, "stack-start")
         _make(stack.env, "seed", "ROWS=1000")
         restored = follow_cycle(stack.airflow, quiet=True)
-        assert restored.ok, {d: r["state"] for d, r in restored.runs.items()}
+        assert restored.ok, failure_lines(restored)
         stack.assert_raw_equals_source()
