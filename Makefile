@@ -81,12 +81,19 @@ setup: $(UV) ## Build the local environments from the locks: .venv (tests, lint)
 
 # What a target needs of `make setup`, as files: built when missing or older than their lock, so a
 # fresh clone's `make test` builds them itself and a set-up checkout pays nothing.
+# The job contract and the loader are installed into them from the repository, as in the jobs image
+# (not editable): a change to their files installs them again.
 ENV_MARKS := .venvs/dbt/.synced .venvs/meltano/.synced
-.venvs/dbt/.synced: images/jobs/dbt/uv.lock | $(UV)
-	UV_PROJECT_ENVIRONMENT=$(CURDIR)/.venvs/dbt $(UV) sync --locked --quiet --project images/jobs/dbt
+CONTRACT_FILES := packages/baton-contract/pyproject.toml $(wildcard packages/baton-contract/src/baton_contract/*.py)
+LOADER_FILES := meltano/packages/target-baton-duckdb/pyproject.toml \
+  $(wildcard meltano/packages/target-baton-duckdb/target_baton_duckdb/*.py)
+.venvs/dbt/.synced: images/jobs/dbt/uv.lock $(CONTRACT_FILES) | $(UV)
+	UV_PROJECT_ENVIRONMENT=$(CURDIR)/.venvs/dbt $(UV) sync --locked --quiet --project images/jobs/dbt \
+	  --reinstall-package baton-contract
 	@touch $@
-.venvs/meltano/.synced: images/jobs/meltano/uv.lock meltano/meltano.yml | $(UV)
-	UV_PROJECT_ENVIRONMENT=$(CURDIR)/.venvs/meltano $(UV) sync --locked --quiet --project images/jobs/meltano
+.venvs/meltano/.synced: images/jobs/meltano/uv.lock meltano/meltano.yml $(CONTRACT_FILES) $(LOADER_FILES) | $(UV)
+	UV_PROJECT_ENVIRONMENT=$(CURDIR)/.venvs/meltano $(UV) sync --locked --quiet --project images/jobs/meltano \
+	  --reinstall-package baton-contract --reinstall-package target-baton-duckdb
 	cd meltano && ../.venvs/meltano/bin/meltano install
 	@touch $@
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,10 +16,6 @@ REPO = Path(__file__).resolve().parent.parent
 os.environ.setdefault("AIRFLOW_HOME", str(REPO / ".baton" / "airflow-test"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(REPO / "dags"))
-
-# Airflow puts the DAG folder on sys.path; so do the tests, to import the `baton` package.
-if str(REPO / "dags") not in sys.path:
-    sys.path.insert(0, str(REPO / "dags"))
 
 # CI always has what every tier needs: there, a missing prerequisite fails instead of skipping.
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}

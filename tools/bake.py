@@ -7,39 +7,27 @@ of dbt's manifest from `dbt parse`). `make bake` runs it; the images run it at b
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import re
 import shutil
 import sys
 from pathlib import Path
 
+from baton_contract.declaration import ContractError, declaration
+from baton_contract.naming import plugins
+
 REPO = Path(__file__).resolve().parent.parent
-
-
-def _job_module(meltano_dir: Path):
-    """meltano/bin/el.py, the ingestion job: it defines a source's declaration and plugin names."""
-    spec = importlib.util.spec_from_file_location("baton_el", meltano_dir / "bin" / "el.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["baton_el"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def sources(meltano_dir: Path) -> list[dict[str, object]]:
     """Each source file's name, plugins and declaration (its `baton:` block: kind, secrets, folders)."""
-    el = _job_module(meltano_dir)
     found = []
     for path in sorted((meltano_dir / "sources").glob("*.meltano.yml")):
         name = path.name.removesuffix(".meltano.yml")
         try:
-            decl = el.declaration(name, meltano_dir)
-        except el.JobError as exc:
+            decl = declaration(name, meltano_dir)
+        except ContractError as exc:
             raise SystemExit(f"error: {exc}") from None
-        bad = [v for v in [*decl.secrets, *decl.folders] if not re.fullmatch(r"[A-Z][A-Z0-9_]*", str(v))]
-        if bad:
-            raise SystemExit(f"error: {path}: baton.secrets and baton.folders name upper-case variables, not {bad}")
-        extractor, loader = el.plugins(name)
+        extractor, loader = plugins(name)
         found.append(
             {
                 "name": name,

@@ -15,12 +15,12 @@ Backfill one source from a date: `get` its state id (e.g. `prod:tap-shop-to-targ
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from datetime import timedelta
 
 from airflow.sdk import DAG, Param, task
 from baton_contract.naming import ingest_dag
+from baton_contract.state import singer_state
 
 from baton.config import Config
 from baton.cycle import START
@@ -60,13 +60,10 @@ def validate_request(action: str, state_id: str | None, state_json: object) -> N
     if action != "list" and not (state_id or "").strip():
         raise ValueError(f"action '{action}' needs state_id (run action 'list' to see them)")
     if action == "set":
-        if isinstance(state_json, str):
-            try:
-                state_json = json.loads(state_json)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"state_json is not valid JSON: {exc}") from None
-        if not isinstance(state_json, dict) or not isinstance(state_json.get("singer_state"), dict):
-            raise ValueError("state_json must be an object {\"singer_state\": {...}} for action 'set'")
+        try:
+            singer_state(state_json, "state_json")
+        except ValueError as exc:
+            raise ValueError(f"{exc} for action 'set'") from None
 
 
 def build_state_dag(config: Config) -> DAG:

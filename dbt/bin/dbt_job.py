@@ -15,7 +15,7 @@
    failed), failed_tests [{name, failures, model, column}], errors [{name, message}], reason (one
    line for people: what `make run` and the task's failure reason show).
 
-Exit codes (the jobs image's, meltano/bin/el.py): 0 ok; 1 failed, retryable; 2 bad configuration;
+Exit codes (the job contract's, baton_contract.job): 0 ok; 1 failed, retryable; 2 bad configuration;
 3 bad data. dbt's own exit code 2 (an unhandled error, e.g. a locked file) is not passed through:
 it would read as "bad configuration".
 """
@@ -33,9 +33,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from baton_contract.job import EXIT_CONFIG, EXIT_DATA, EXIT_FAILED, RESULT_PREFIX, baton_result
+
 PROJECT = Path(__file__).resolve().parent.parent
-RESULT_PREFIX = "BATON_RESULT: "
-EXIT_RETRY, EXIT_CONFIG, EXIT_DATA = 1, 2, 3
 BAD_DATA, BAD_CONFIG, TRANSIENT = "bad data", "bad configuration", "transient"
 
 # Errors that a retry meets again. DuckDB names its error classes in the message.
@@ -191,22 +191,13 @@ def reason(result: dict[str, Any]) -> str:
 def exit_code(result: dict[str, Any]) -> int:
     if result["ok"]:
         return 0
-    return {BAD_DATA: EXIT_DATA, BAD_CONFIG: EXIT_CONFIG}.get(result["failure"], EXIT_RETRY)
+    return {BAD_DATA: EXIT_DATA, BAD_CONFIG: EXIT_CONFIG}.get(result["failure"], EXIT_FAILED)
 
 
 def said_by_dbt(lines: list[str]) -> dict[str, Any]:
     """What the project's own macros put in a BATON_RESULT line (lake mode: the snapshot the build
     left, dbt/macros/record_build.sql), carried into the job's result line."""
-    for line in reversed(lines):
-        at = line.find(RESULT_PREFIX)
-        if at >= 0:
-            try:
-                value = json.loads(line[at + len(RESULT_PREFIX) :])
-            except json.JSONDecodeError:
-                continue
-            if isinstance(value, dict):
-                return value
-    return {}
+    return baton_result(lines) or {}
 
 
 def run(args: list[str], project: Path = PROJECT) -> int:

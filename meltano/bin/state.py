@@ -22,6 +22,8 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 
+from baton_contract.state import singer_state
+
 BACKUP = ":backup"  # ID:backup:<timestamp>; a plain ID:backup (older kits) still counts as a backup
 
 
@@ -61,12 +63,9 @@ def require_known(state_id: str, ids: list[str] | None = None) -> None:
 
 def parse_state(text: str) -> str:
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise StateError(f"the new state is not valid JSON ({exc}); nothing was changed") from None
-    if not isinstance(value, dict) or not isinstance(value.get("singer_state"), dict):
-        raise StateError('the new state must be a JSON object {"singer_state": {...}}; nothing was changed')
-    return json.dumps(value)
+        return json.dumps(singer_state(text))
+    except ValueError as exc:
+        raise StateError(f"{exc}; nothing was changed") from None
 
 
 def backup(state_id: str, now: datetime | None = None) -> str:
@@ -144,10 +143,10 @@ def main(argv: list[str]) -> int:
     action, state_id, payload = [*argv, "", "", ""][:3]
     try:
         run(action, state_id.strip(), payload.strip())
+        return 0
     except StateError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    return 0
 
 
 if __name__ == "__main__":

@@ -21,12 +21,12 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime
 
 import psycopg
+from baton_contract.waiting import WaitTimeout, poll, retry
 
 LOCK_KEY = 0x6D656C74616E6F  # any constant shared by every job; "meltano" in hex
 # The sources' locks: pg_advisory_lock(SOURCE_LOCK_CLASS, hashtext(<source>)).
@@ -59,7 +59,8 @@ def _has_schema(conn: psycopg.Connection) -> bool:
     return conn.execute("select to_regclass('alembic_version') is not null").fetchone()[0]
 
 
-# A database restarting (or not up yet) answers again within seconds: wait this long before failing.
+# A database restarting (or not up yet) answers again within seconds: wait this long (30 s over five
+# retries) before failing.
 RETRY_DELAYS = (1, 2, 4, 8, 15)
 
 
@@ -143,43 +144,51 @@ def fail_dead_runs(conn: psycopg.Connection, pipeline: str, log: Callable[[str],
     reason = "The job that ran it has ended (its source's lock was free): marked failed by the next run."
     running = "state = 'RUNNING' and right(job_name, length(%(p)s) + 1) = ':' || %(p)s"
     rows: list[tuple] = []
-    # A run killed a moment ago still has a fresh heartbeat: give it the seconds it takes to go silent.
-    deadline = time.monotonic() + HEARTBEAT_SILENT_SECONDS + 2
-    while True:
-        rows += conn.execute(
-            "update runs set state = 'FAIL', ended_at = now() at time zone 'utc', payload = "
-            "(coalesce(nullif(payload, '')::jsonb, '{}'::jsonb) || jsonb_build_object('error', %(r)s::text))::text "
-            f"where {running} and coalesce(last_heartbeat_at, started_at) "
-            "< now() at time zone 'utc' - make_interval(secs => %(s)s) returning job_name, started_at",
-            {"r": reason, "p": pipeline, "s": HEARTBEAT_SILENT_SECONDS},
-        ).fetchall()
+
+    def none_running() -> bool:
+        rows.extend(
+            conn.execute(
+                "update runs set state = 'FAIL', ended_at = now() at time zone 'utc', payload = "
+                "(coalesce(nullif(payload, '')::jsonb, '{}'::jsonb) || jsonb_build_object('error', %(r)s::text))::text "
+                f"where {running} and coalesce(last_heartbeat_at, started_at) "
+                "< now() at time zone 'utc' - make_interval(secs => %(s)s) returning job_name, started_at",
+                {"r": reason, "p": pipeline, "s": HEARTBEAT_SILENT_SECONDS},
+            ).fetchall()
+        )
         (fresh,) = conn.execute(f"select count(*) from runs where {running}", {"p": pipeline}).fetchone()
-        if not fresh or time.monotonic() > deadline:
-            break
-        time.sleep(1)
+        return not fresh
+
+    # A run killed a moment ago still has a fresh heartbeat: give it the seconds it takes to go silent.
+    # One still fresh after that is a live `meltano run` outside the lock: left alone.
+    with suppress(WaitTimeout):
+        poll(none_running, timeout=HEARTBEAT_SILENT_SECONDS + 2, every=1, what=f"the dead runs of {pipeline}")
     for job_name, started in rows:
         log(f"el: Meltano's record of a dead run of '{job_name}' (started {started:%H:%M:%S} UTC) marked failed")
     return [started for _, started in rows]
+
+
+def _not_answering(exc: BaseException, attempt: int, delay: float) -> None:
+    print(f"Meltano's system database does not answer ({exc}); try {attempt} in {delay:g} s", file=sys.stderr)
 
 
 def main() -> int:
     dsn = dsn_of(os.environ.get("MELTANO_DATABASE_URI", ""))
     if dsn is None:
         return 0
-    for attempt, delay in enumerate((*RETRY_DELAYS, None)):
-        try:
-            ensure(dsn)
-            return 0
-        except psycopg.OperationalError as exc:
-            if delay is None:
-                print(f"error: cannot reach Meltano's system database (MELTANO_DATABASE_URI): {exc}", file=sys.stderr)
-                return 1
-            print(f"Meltano's system database does not answer ({exc}); try {attempt + 2} in {delay} s", file=sys.stderr)
-            time.sleep(delay)
-        except subprocess.CalledProcessError as exc:
-            print(f"error: `meltano upgrade database` failed with exit code {exc.returncode}", file=sys.stderr)
-            return 1
-    return 1
+    try:
+        retry(
+            lambda: ensure(dsn),
+            delays=RETRY_DELAYS,
+            when=lambda exc: isinstance(exc, psycopg.OperationalError),
+            before_sleep=_not_answering,
+        )
+    except psycopg.OperationalError as exc:
+        print(f"error: cannot reach Meltano's system database (MELTANO_DATABASE_URI): {exc}", file=sys.stderr)
+        return 1
+    except subprocess.CalledProcessError as exc:
+        print(f"error: `meltano upgrade database` failed with exit code {exc.returncode}", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

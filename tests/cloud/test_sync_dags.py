@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
-
-from tests.conftest import REPO
+import sync_dags
 
 BUCKET = "sync-dags-test"
-
-
-def load_sync() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("sync_dags", REPO / "terraform" / "tools" / "sync_dags.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture
@@ -39,7 +26,7 @@ def keys(s3) -> set[str]:
 
 
 def test_only_changes_are_shipped(s3, tmp_path: Path) -> None:
-    sync = load_sync().sync
+    sync = sync_dags.sync
     dags = tmp_path / "dags"
     (dags / "baton" / "__pycache__").mkdir(parents=True)
     (dags / "cycle.py").write_text('"""Airflow DAG: cycle"""\n')
@@ -70,11 +57,11 @@ def test_only_changes_are_shipped(s3, tmp_path: Path) -> None:
 
 def test_dry_run_changes_nothing(s3, tmp_path: Path) -> None:
     (tmp_path / "cycle.py").write_text("x = 1\n")
-    plan = load_sync().sync(s3, BUCKET, "dags", tmp_path, dry_run=True)
+    plan = sync_dags.sync(s3, BUCKET, "dags", tmp_path, dry_run=True)
     assert plan.upload == ["cycle.py"]
     assert keys(s3) == set()
 
 
 def test_an_empty_source_is_refused(s3, tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="holds no files"):
-        load_sync().sync(s3, BUCKET, "dags", tmp_path)
+        sync_dags.sync(s3, BUCKET, "dags", tmp_path)

@@ -14,18 +14,14 @@ from pathlib import Path
 
 import pendulum
 import pytest
-
-from samples.generate import write_ad_spend
-from tests.conftest import REPO
-from tests.integration.datapath import DBT, MELTANO, DataPath
-
-sys.path.insert(0, str(REPO / "dags"))
-
 from baton.config import Config, load_config
 from baton.cycle import build_cycle_dag
 from baton.dbt_dags import build_dbt_dags
 from baton.ingestion import build_ingestion_dag
 from baton.metadata import load_manifest, load_sources
+
+from samples.generate import write_ad_spend
+from tests.integration.datapath import DBT, MELTANO, DataPath
 
 ORDERS = 1500
 

@@ -4,7 +4,6 @@ record of a dead run is marked failed at once, so that Meltano runs the pipeline
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import subprocess
@@ -16,15 +15,13 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
+import system_db
 
 from tests.conftest import REPO
 from tests.integration.conftest import pg_url
 from tests.integration.datapath import MELTANO, MELTANO_PYTHON
 
 BIN = REPO / "meltano" / "bin"
-_spec = importlib.util.spec_from_file_location("system_db", BIN / "system_db.py")
-system_db = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(system_db)
 
 PIPELINE = "tap-shop-to-target-raw-shop"
 
@@ -42,7 +39,6 @@ def _holder(dsn: str, source: str, then: str) -> subprocess.Popen:
     """Another job: a process that takes the source's lock, says so, then runs `then`."""
     script = textwrap.dedent(f"""
         import os, sys, time
-        sys.path.insert(0, {str(BIN)!r})
         import system_db
         with system_db.source_lock({dsn!r}, {source!r}, 5):
             print("holding", flush=True)
@@ -52,7 +48,7 @@ def _holder(dsn: str, source: str, then: str) -> subprocess.Popen:
         [sys.executable, "-c", script],
         stdout=subprocess.PIPE,
         text=True,
-        env={**os.environ, "BATON_JOB_NAME": "ingest_shop-try-1"},
+        env={**os.environ, "BATON_JOB_NAME": "ingest_shop-try-1", "PYTHONPATH": str(BIN)},
     )
     assert proc.stdout is not None and proc.stdout.readline().strip() == "holding"
     return proc

@@ -12,9 +12,7 @@ them over, and the loader's last STATE is the next day's state.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -22,18 +20,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+import el
 import psycopg
 import pytest
 
-from tests.conftest import REPO
 from tests.integration.conftest import pg_url
 from tests.integration.test_fast_path import Extractor, _require_plugin, select
 from tests.unit.loader_run import Loader
-
-_spec = importlib.util.spec_from_file_location("el", REPO / "meltano" / "bin" / "el.py")
-el = importlib.util.module_from_spec(_spec)
-sys.modules.setdefault("el", el)
-_spec.loader.exec_module(el)
 
 STREAM = "crm-contacts"
 COLUMNS = "email, full_name, score, tags, ref, updated_at"
@@ -156,6 +149,8 @@ def test_a_table_without_key_equals_the_source_every_day(
         reconcile="fail",
         extractor={"config": {"sqlalchemy_url": crm.url}},
         path=tmp_path / "crm.meltano.yml",
+        secrets=[],
+        folders={},
     )
 
     crm.day_one()

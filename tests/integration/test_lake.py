@@ -16,7 +16,6 @@ import os
 import re
 import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -24,15 +23,13 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from target_baton_duckdb import warehouse
 
 import tests.unit.test_loader as unit_loader
 from tests.conftest import REPO, image_setting, unavailable
 from tests.integration.conftest import pg_url
 from tests.integration.datapath import DataPath
 from tests.unit.loader_run import Loader
-
-sys.path.insert(0, str(REPO / "meltano" / "packages" / "target-baton-duckdb"))
-from target_baton_duckdb import warehouse
 
 BUCKET = "baton-lake"
 REGION = "eu-central-1"
@@ -325,7 +322,6 @@ def test_a_load_in_the_jobs_image_with_no_network(
     assert (catalog_socket / ".s.PGSQL.5432").exists(), "the catalog's Postgres has no Unix socket"
     name = f"lake_{uuid.uuid4().hex[:8]}"
     script = (
-        "import sys; sys.path.insert(0, '/opt/baton/meltano/packages/target-baton-duckdb')\n"
         "from target_baton_duckdb import warehouse\n"
         "c = warehouse.connect('raw_offline')\n"
         "c.execute('create schema if not exists shop; create table if not exists shop.t (id bigint)')\n"

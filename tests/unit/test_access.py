@@ -3,10 +3,9 @@ the kit's User role, and which roles may change which DAG (the cluster policy)."
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -15,19 +14,17 @@ from tests.conftest import REPO
 IMAGE = REPO / "images" / "airflow"
 
 
-def _load(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+def _load(name: str, monkeypatch: pytest.MonkeyPatch):
+    """The Airflow image's module `name`, imported afresh: it reads the environment as it loads."""
+    monkeypatch.delitem(sys.modules, name, raising=False)
+    return importlib.import_module(name)
 
 
 @pytest.fixture(scope="module")
 def webserver_config(monkeypatch_module):
     for key in [k for k in __import__("os").environ if k.startswith("BATON_OIDC_")]:
         monkeypatch_module.delenv(key)
-    return _load("baton_webserver_config", IMAGE / "webserver_config.py")
+    return _load("webserver_config", monkeypatch_module)
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +34,8 @@ def monkeypatch_module():
 
 
 @pytest.fixture(scope="module")
-def policy():
-    return _load("baton_airflow_local_settings", IMAGE / "airflow_local_settings.py")
+def policy(monkeypatch_module):
+    return _load("airflow_local_settings", monkeypatch_module)
 
 
 OIDC = {

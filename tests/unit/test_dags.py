@@ -3,7 +3,7 @@ the design promises, in both dbt modes, and for sources and domains added by con
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
 import shutil
 import subprocess
@@ -11,20 +11,18 @@ import sys
 from pathlib import Path
 
 import pytest
+from baton import assets
+from baton.config import Config, ConfigError, load_config
+from baton.dbt_dags import build_dbt_dags
+from baton.gating import MixedCyclesError, decide
+from baton.ingestion import build_ingestion_dag
+from baton.metadata import load_manifest, load_sources
+from baton.runners import rows_loaded
 
 from tests.conftest import REPO
 
 DAGS = REPO / "dags"
 DAG_FILES = sorted(p for p in DAGS.glob("*.py"))
-sys.path.insert(0, str(DAGS))
-
-from baton import assets  # noqa: E402
-from baton.config import Config, ConfigError, load_config  # noqa: E402
-from baton.dbt_dags import build_dbt_dags  # noqa: E402
-from baton.gating import MixedCyclesError, decide  # noqa: E402
-from baton.ingestion import build_ingestion_dag  # noqa: E402
-from baton.metadata import load_manifest, load_sources  # noqa: E402
-from baton.runners import rows_loaded  # noqa: E402
 
 APPROVED_TAGS = {"baton", "cycle", "ingestion", "dbt", "meltano-state"}
 
@@ -38,10 +36,9 @@ def _forbid(*args, **kwargs):
 def _import(path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(subprocess, "Popen", _forbid)
     monkeypatch.setattr(subprocess, "run", _forbid)
-    spec = importlib.util.spec_from_file_location(f"dagfile_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    # Parsed afresh every time, as the dag-processor does: the DAG folder is on sys.path.
+    monkeypatch.delitem(sys.modules, path.stem, raising=False)
+    return importlib.import_module(path.stem)
 
 
 def _dags_of(module) -> list:

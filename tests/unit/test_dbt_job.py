@@ -5,17 +5,10 @@ for the real run)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
-from tests.conftest import REPO
-
-spec = importlib.util.spec_from_file_location("dbt_job", REPO / "dbt" / "bin" / "dbt_job.py")
-dbt_job = importlib.util.module_from_spec(spec)
-sys.modules["dbt_job"] = dbt_job
-spec.loader.exec_module(dbt_job)
+import dbt_job
 
 IN_RANGE = "test.baton.in_range_stg_orders_order_total__1000000__0.cd7623c299"
 UNIQUE = "test.baton.unique_orders_order_id.fed79b3a6e"

@@ -4,16 +4,14 @@ And the state DAG refuses to write while the source's ingestion runs."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
 
 import pytest
+import state as state_cli
 from baton.metadata import Source
 from baton.state_dag import refuse_while_ingesting, source_of_state
-
-from tests.conftest import REPO
 
 FAKE_MELTANO = """#!{python}
 import json, sys
@@ -46,11 +44,8 @@ def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     fake.write_text(FAKE_MELTANO.format(python=sys.executable, store=str(store)))
     fake.chmod(0o755)
     monkeypatch.setenv("BATON_MELTANO_BIN", str(fake))
-    spec = importlib.util.spec_from_file_location("state_cli", REPO / "meltano" / "bin" / "state.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.states = lambda: json.loads(store.read_text())
-    return module
+    monkeypatch.setattr(state_cli, "states", lambda: json.loads(store.read_text()), raising=False)
+    return state_cli
 
 
 def test_every_write_keeps_a_timestamped_backup_and_restore_takes_a_chosen_one(state, capsys) -> None:

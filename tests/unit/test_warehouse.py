@@ -12,17 +12,14 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
-from tests.conftest import REPO
-
-sys.path.insert(0, str(REPO / "meltano" / "packages" / "target-baton-duckdb"))
-sys.path.insert(0, str(REPO / "dags"))
 from baton.assets import dbt_asset
 from baton.config import Config, ConfigError, load_config
 from baton.dbt_dags import build_dbt_dags
 from baton.maintenance import build_maintenance_dag
 from baton.metadata import load_manifest, load_sources
 from target_baton_duckdb import warehouse
+
+from tests.conftest import REPO
 
 
 def newer_duckdb_file(path: Path) -> Path:

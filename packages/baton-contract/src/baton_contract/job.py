@@ -6,6 +6,7 @@ Exit codes:
     2  bad configuration: not retried, a retry would not help
     3  bad data (a reconciliation mismatch, a value that cannot be loaded, a failed data test):
        not retried
+   75  stopped by SIGTERM at a batch boundary (EX_TEMPFAIL): what it committed is kept; retried at once
 The job's last result line is `BATON_RESULT: {json}`; the runner returns it as the task's result.
 The loader reports each stream as `baton-loader: {json}`; the extractor counts records in
 singer-sdk `METRIC: {json}` lines.
@@ -18,7 +19,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_DATA = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_DATA, EXIT_STOPPED = 0, 1, 2, 3, 75
 PERMANENT_EXIT_CODES = {EXIT_CONFIG: "bad configuration", EXIT_DATA: "bad data"}
 
 RESULT_PREFIX = "BATON_RESULT: "
