@@ -113,14 +113,15 @@ format: $(UV) ## Apply ruff's fixes and formatting
 test: test-unit tf-check test-integration test-stack test-cloud ## Run every test tier (the command CI runs)
 
 # The kit's own tools read the job contract (baton-contract): they run in the test environment,
-# which uv builds from the lock when it is missing.
+# which uv builds from the lock when it is missing (TOOLS_PYTHON=<python> picks another).
+TOOLS_PYTHON = $(RUN) python
 add-source: $(UV) ## Scaffold a source (meltano file, dbt sources, staging stub): make add-source NAME=crm KIND=files|postgres
 	@test -n "$(NAME)" -a -n "$(KIND)" || { echo "usage: make add-source NAME=<name> KIND=postgres|files [ENTITY=...] [KEY=id]"; exit 2; }
-	@$(RUN) python -m tools.add_source $(NAME) $(KIND) $(if $(ENTITY),--entity $(ENTITY)) $(if $(KEY),--key $(KEY)) $(if $(SCHEMA),--schema $(SCHEMA))
+	@$(TOOLS_PYTHON) -m tools.add_source $(NAME) $(KIND) $(if $(ENTITY),--entity $(ENTITY)) $(if $(KEY),--key $(KEY)) $(if $(SCHEMA),--schema $(SCHEMA))
 
 remove-source: $(UV) ## Remove a source's files (meltano file, dbt sources, staging) and, on a running stack, its DAG: make remove-source NAME=crm
 	@test -n "$(NAME)" || { echo "usage: make remove-source NAME=<name>"; exit 2; }
-	@$(RUN) python -m tools.add_source remove $(NAME)
+	@$(TOOLS_PYTHON) -m tools.add_source remove $(NAME)
 	@# A running stack reads the DAG folder live: bake the source list again, then delete the
 	@# DAGs its files no longer define (the source's ingestion DAG).
 	@if [ -n "$$(docker ps -q --filter label=com.docker.compose.project=$(BATON_PROJECT) \

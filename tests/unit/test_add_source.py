@@ -50,6 +50,12 @@ def test_scaffold_writes_a_source_that_follows_the_convention(tmp_path: Path, ki
     )
 
 
+def _uv(repo: Path) -> list[str]:
+    """The checkout's uv for a make in a copy (which has none of its own to download)."""
+    found = shutil.which("uv") or str(repo / ".baton" / "tools" / "bin" / "uv")
+    return [f"UV={found}"]
+
+
 def test_make_add_source_writes_files_once_and_refuses_to_overwrite(repo: Path, tmp_path: Path) -> None:
     copy = tmp_path / "kit"
     for part in ("tools", "meltano/sources", "dbt/models/staging"):
@@ -57,7 +63,7 @@ def test_make_add_source_writes_files_once_and_refuses_to_overwrite(repo: Path, 
     shutil.copy(repo / "Makefile", copy / "Makefile")
     shutil.copy(repo / "settings.env", copy / "settings.env")
     # The copy has no environment of its own: the tools run in this one.
-    run = ["make", "-s", "add-source", "NAME=crm", "KIND=files", "ENTITY=contacts", f"TOOLS_PYTHON={sys.executable}"]
+    run = ["make", "-s", "add-source", "NAME=crm", "KIND=files", "ENTITY=contacts", f"TOOLS_PYTHON={sys.executable}", *_uv(repo)]
     first = subprocess.run(run, cwd=copy, capture_output=True, text=True)
     assert first.returncode == 0, first.stderr
     assert (copy / "meltano" / "sources" / "crm.meltano.yml").is_file()
@@ -65,7 +71,7 @@ def test_make_add_source_writes_files_once_and_refuses_to_overwrite(repo: Path, 
     second = subprocess.run(run, cwd=copy, capture_output=True, text=True)
     assert second.returncode != 0 and "exists already" in second.stderr
     bad = subprocess.run(
-        ["make", "-s", "add-source", "NAME=Bad-Name", "KIND=files", f"TOOLS_PYTHON={sys.executable}"],
+        ["make", "-s", "add-source", "NAME=Bad-Name", "KIND=files", f"TOOLS_PYTHON={sys.executable}", *_uv(repo)],
         cwd=copy,
         capture_output=True,
         text=True,
