@@ -21,7 +21,7 @@ from singer_sdk.singerlib.json import deserialize_json
 from singer_sdk.sinks import BatchSink
 
 from target_baton_duckdb.sqltypes import TypeDeclarationError, from_jsonschema
-from target_baton_duckdb.store import LoaderError, MergeResult, TableSpec
+from target_baton_duckdb.tables import LoaderError, MergeResult, TableSpec
 
 if t.TYPE_CHECKING:
     from target_baton_duckdb.target import TargetBatonDuckDB

@@ -37,7 +37,8 @@ from singer_sdk.target_base import Target
 
 from target_baton_duckdb.bookmarks import BookmarkGuard
 from target_baton_duckdb.sink import DuckDBSink
-from target_baton_duckdb.store import LoaderError, MergeResult, SchemaChange, Store, TableSpec
+from target_baton_duckdb.store import Store
+from target_baton_duckdb.tables import LoaderError, MergeResult, SchemaChange, TableSpec
 
 SUMMARY_PREFIX = "baton-loader: "
 FULL_TABLE_STAGE = "_baton_full_{}"
