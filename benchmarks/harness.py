@@ -126,6 +126,8 @@ def failure(out: subprocess.CompletedProcess, oom_killed: bool = False, mem_limi
 # Run in a container of the jobs image: the warehouse as the kit's own query tool opens it
 # (tools/query.py; lake mode where the image has it), the SQL's rows printed as one JSON line.
 READER_ENV = {"PYTHONPATH": "/opt/baton/tools"}  # where the image keeps query.py
+# The loader's environment holds target_baton_duckdb, which tools/query.py imports (images/jobs/entrypoint.sh).
+LOADER_PYTHON = "/opt/baton/meltano/.meltano/loaders/target-baton-duckdb/venv/bin/python"
 _READER = r"""
 import json, os, sys
 from pathlib import Path
@@ -196,9 +198,7 @@ class Jobs:
         """Rows of `sql` on the warehouse, read in a container of the jobs image as the kit's query
         tool opens it (read-only)."""
         env = {**self.base_env, **warehouse.env(), **READER_ENV}
-        out = run_container(
-            self.client, self.image, ["/opt/baton/venvs/dbt/bin/python", "-c", _READER, sql], env, warehouse.volumes()
-        ).out
+        out = run_container(self.client, self.image, [LOADER_PYTHON, "-c", _READER, sql], env, warehouse.volumes()).out
         for line in out.stdout.splitlines():
             if line.startswith("BENCH_ROWS "):
                 return json.loads(line.removeprefix("BENCH_ROWS "))
@@ -206,7 +206,7 @@ class Jobs:
 
     def lake_available(self) -> bool:
         """Whether the jobs image knows the lake warehouse mode (BATON_WAREHOUSE=lake)."""
-        probe = ["/opt/baton/venvs/dbt/bin/python", "-c", _READER, "--probe"]
+        probe = [LOADER_PYTHON, "-c", _READER, "--probe"]
         out = run_container(self.client, self.image, probe, READER_ENV, {})
         return out.ok and "BENCH_ROWS [[true]]" in out.out.stdout
 

@@ -9,7 +9,8 @@ Read-only for real: every file is opened or attached READ_ONLY (with no analytic
 first raw file is the main database: there is no writable fallback), then DuckDB's access to
 anything else is switched off (enable_external_access=false: no COPY TO, no ATTACH of another
 file, no read_csv of /etc/passwd, no extension installs) and the configuration locked, before the
-SQL runs. Run it with the dbt environment's Python (.venvs/dbt), which has DuckDB; `make query` does.
+SQL runs. Run it with a Python that has target_baton_duckdb installed: the loader's environment
+(meltano/.meltano/loaders/target-baton-duckdb/venv, as `make query` does in the jobs image) or .venv.
 
 Lake mode (BATON_WAREHOUSE=lake): every lake of the catalog (analytics and each raw_<source>) is
 attached READ_ONLY under its name, then the lakes' secrets are dropped (no second, writable attach)
@@ -26,8 +27,7 @@ from pathlib import Path
 
 import duckdb
 
-# The kit's one way to reach the warehouse (files or lake): in the repository and in the jobs image alike.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "meltano" / "packages" / "target-baton-duckdb"))
+# The kit's one way to reach the warehouse (files or lake), installed in the environments that run this tool.
 from target_baton_duckdb import warehouse as wh
 
 COUNTS = """

@@ -68,9 +68,10 @@ case "${1:-}" in
     shift
     cd "$home/dbt"
     BATON_DBT_BIN="$home/venvs/dbt/bin/dbt" exec "$home/venvs/dbt/bin/python" bin/dbt_job.py "$@" ;;
-  query)  # read-only SQL on the warehouse (default: row counts)
+  query)  # read-only SQL on the warehouse (default: row counts), with the loader's environment: it holds
+          # target_baton_duckdb (the one way to connect to the warehouse) and duckdb
     shift
-    exec "$home/venvs/dbt/bin/python" "$home/tools/query.py" "$@" ;;
+    exec "$home/meltano/.meltano/loaders/target-baton-duckdb/venv/bin/python" "$home/tools/query.py" "$@" ;;
   samples)  # the sample data generator: samples seed|marketing|next-day ...
     shift
     cd "$home"

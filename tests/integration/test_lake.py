@@ -194,9 +194,10 @@ def _snapshot_result(output: str) -> dict:
 
 def _query_tool(env: dict[str, str], sql: str, at: str = "") -> subprocess.CompletedProcess[str]:
     full = {**os.environ, **env, "BATON_QUERY_SQL": sql, "BATON_QUERY_AT": at}
-    dbt_python = REPO / ".venvs" / "dbt" / "bin" / "python"
+    # The environment the jobs image runs it with (images/jobs/entrypoint.sh): the loader's.
+    python = REPO / "meltano" / ".meltano" / "loaders" / "target-baton-duckdb" / "venv" / "bin" / "python"
     return subprocess.run(
-        [str(dbt_python), str(REPO / "tools" / "query.py")], env=full, capture_output=True, text=True, timeout=120
+        [str(python), str(REPO / "tools" / "query.py")], env=full, capture_output=True, text=True, timeout=120
     )
 
 

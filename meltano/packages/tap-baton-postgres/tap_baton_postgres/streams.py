@@ -7,11 +7,10 @@ import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from singer_sdk.helpers._batch import BaseBatchFileEncoding, SDKBatchMessage
-from singer_sdk.helpers._typing import to_json_compatible
 from tap_postgres.client import PostgresLogBasedStream, PostgresStream
 
 from tap_baton_postgres.export import TableExport, UnsupportedColumnsError, export_table
+from tap_baton_postgres.sdk_adapter import BaseBatchFileEncoding, SDKBatchMessage, StreamAdapter, to_json_compatible
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -28,11 +27,11 @@ class CsvBatchMessage(SDKBatchMessage):
     columns: list[str] = field(default_factory=list)
 
 
-class BatonPostgresStream(PostgresStream):
-    """A table stream. With `export_mode: copy` it exports by COPY into CSV files (BATCH
-    messages) instead of RECORD messages, when it can; otherwise it behaves as the stock stream."""
+class CopyOrRecords(StreamAdapter):
+    """With `export_mode: copy` a stream exports by COPY into CSV files (BATCH messages) instead of
+    RECORD messages, when it can; otherwise (said once per sync) it behaves as the stock stream."""
 
-    def _copy_refusal(self, context: Context | None) -> str | None:
+    def copy_refusal(self, context: Context | None) -> str | None:
         """Why this stream cannot take the COPY path, or None if it can."""
         if context:
             return "the stream is partitioned"
@@ -48,45 +47,40 @@ class BatonPostgresStream(PostgresStream):
             return f"replication method {self.replication_method}"
         return None
 
-    def _sync_records(  # type: ignore[override]
-        self,
-        context: Context | None = None,
-        *,
-        write_messages: bool = True,
-    ) -> t.Generator[dict, t.Any, t.Any]:
-        if write_messages and self.config.get("export_mode") == "copy":
-            reason = self._copy_refusal(context)
-            if reason is None:
-                try:
-                    self._sync_copy()
-                    return
-                except UnsupportedColumnsError as exc:
-                    reason = f"column types without a CSV contract: {exc}"
-            self.logger.warning("Stream '%s' falls back to the record path instead of COPY: %s", self.name, reason)
-        yield from super()._sync_records(context, write_messages=write_messages)
+    def sync_instead_of_records(self, context: Context | None) -> bool:
+        if self.config.get("export_mode") != "copy":
+            return False
+        reason = self.copy_refusal(context)
+        if reason is None:
+            try:
+                self._sync_copy()
+                return True
+            except UnsupportedColumnsError as exc:
+                reason = f"column types without a CSV contract: {exc}"
+        self.logger.warning("Stream '%s' falls back to the record path instead of COPY: %s", self.name, reason)
+        return False
 
     def _sync_copy(self) -> None:
         """Export by COPY: BATCH messages per file, then STATE at the snapshot's maximum."""
-        tap = t.cast("TapBatonPostgres", self._tap)
+        tap = t.cast("TapBatonPostgres", self.tap)
         incremental = self.replication_method == "INCREMENTAL"
         replication_key = self.replication_key if incremental else None
         start_value = None
         if replication_key:
-            self._write_starting_replication_value(None)
+            self.write_starting_replication_value(None)
             start_value = self.get_starting_replication_key_value(None)
 
-        entry = self._singer_catalog_entry
         columns = list(self.get_selected_schema()["properties"])
         stream_options = self.config.get("stream_options", {}).get(self.name, {})
         export = TableExport(
-            schema=entry.metadata.root.schema_name or "public",
-            table=entry.table or self.name,
+            schema=self.metadata.root.schema_name or "public",
+            table=self.catalog_entry.get("table_name") or self.name,
             columns=columns,
             replication_key=replication_key,
             start_value=start_value,
             where_clauses=[c.strip() for c in stream_options.get("custom_where_clauses") or []],
         )
-        version = getattr(self, "_stream_version", None) if not incremental else None
+        version = self.stream_version if not incremental else None
         record_counter = self.get_record_counter()
         batch_counter = self.get_batch_counter()
         timer = self.get_sync_timer()
@@ -127,8 +121,7 @@ class BatonPostgresStream(PostgresStream):
             state = self.get_context_state(None)
             state["replication_key"] = replication_key
             state["replication_key_value"] = to_json_compatible(result.max_value)
-        self._finalize_state(self.stream_state)
-        self._write_state_message()
+        self.finalize_and_write_state()
         seconds = time.perf_counter() - started
         self.logger.info(
             "Exported %d rows of '%s' in %d file(s) in %.1f s (%.0f rows/s); bookmark %s",
@@ -141,19 +134,12 @@ class BatonPostgresStream(PostgresStream):
         )
 
 
-class BatonPostgresLogBasedStream(PostgresLogBasedStream):
+class BatonPostgresStream(CopyOrRecords, PostgresStream):
+    """A table stream: COPY or the stock stream's records (see CopyOrRecords)."""
+
+
+class BatonPostgresLogBasedStream(CopyOrRecords, PostgresLogBasedStream):
     """A LOG_BASED stream: always the record path (the WAL has no COPY), said once per sync."""
 
-    def _sync_records(  # type: ignore[override]
-        self,
-        context: Context | None = None,
-        *,
-        write_messages: bool = True,
-    ) -> t.Generator[dict, t.Any, t.Any]:
-        if write_messages and self.config.get("export_mode") == "copy":
-            self.logger.warning(
-                "Stream '%s' falls back to the record path instead of COPY: replication method LOG_BASED "
-                "reads the write-ahead log",
-                self.name,
-            )
-        yield from super()._sync_records(context, write_messages=write_messages)
+    def copy_refusal(self, context: Context | None) -> str | None:
+        return "replication method LOG_BASED reads the write-ahead log"

@@ -18,10 +18,10 @@ from urllib.parse import unquote, urlparse
 
 from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.singerlib.json import deserialize_json
-from singer_sdk.sinks import BatchSink
 
+from target_baton_duckdb.sdk_adapter import SinkAdapter
 from target_baton_duckdb.sqltypes import TypeDeclarationError, from_jsonschema
-from target_baton_duckdb.store import LoaderError, MergeResult, TableSpec
+from target_baton_duckdb.tables import LoaderError, MergeResult, TableSpec
 
 if t.TYPE_CHECKING:
     from target_baton_duckdb.target import TargetBatonDuckDB
@@ -77,7 +77,7 @@ def local_path(uri: str) -> str:
     raise LoaderError(f"batch file {uri}: only local files (file:// URIs) are supported")
 
 
-class DuckDBSink(BatchSink):
+class DuckDBSink(SinkAdapter):
     """Loads one stream into `<default_target_schema>.<table>`."""
 
     MAX_SIZE_DEFAULT = 20_000  # measured: 20k-row batches load faster than 100k (see README)
@@ -127,10 +127,10 @@ class DuckDBSink(BatchSink):
         """Never: the target checks the batch size itself and then drains every sink (see target.py)."""
         return False
 
-    def _validate_and_parse(self, record: dict) -> dict:
+    def validate_and_parse(self, record: dict) -> dict:
         """The SDK's validation (`validate_records`), its error naming the stream and the record."""
         try:
-            return super()._validate_and_parse(record)
+            return super().validate_and_parse(record)
         except InvalidRecord as exc:
             shown = _encode(record)
             raise LoaderError(
@@ -139,14 +139,14 @@ class DuckDBSink(BatchSink):
                 "it comes from one), or the declared type."
             ) from exc
 
-    def _parse_timestamps_in_record(self, record: dict, schema: dict, treatment: t.Any) -> None:
+    def parse_timestamps(self, record: dict, schema: dict, treatment: t.Any) -> None:
         """Timestamps stay as the tap wrote them: DuckDB casts ISO 8601 text (and `infinity`) exactly."""
 
     def setup(self) -> None:
         changes = self.target.store.ensure_table(self.spec)
-        self.target.note_schema_changes(self.stream_name, changes)
+        self.target.report.note_schema_changes(self.stream_name, changes)
         if not self.spec.keys and not self.spec.replication_key:
-            self.target.full_table(self.spec)
+            self.target.keyless.full_table(self.spec)
 
     def process_record(self, record: dict, context: dict) -> None:
         for prop in DROPPED_METADATA:
@@ -170,7 +170,7 @@ class DuckDBSink(BatchSink):
         else:
             key = len(records)
         records[key] = record
-        self.target.count_received(self.stream_name, 1)
+        self.target.report.count_received(self.stream_name, 1)
 
     def process_batch(self, context: dict) -> None:
         records = context.get("records") or {}
@@ -185,12 +185,12 @@ class DuckDBSink(BatchSink):
             names = list(self.spec.columns)
             self.target.store.stage_jsonl(self.spec, str(path), "none", names)
             result = self.target.store.merge(
-                self.spec, names, non_finite=self.target.non_finite_numbers, **self.target.placement(self.spec)
+                self.spec, names, non_finite=self.target.non_finite_numbers, **self.target.keyless.placement(self.spec)
             )
         finally:
             path.unlink(missing_ok=True)
-        self.target.placed(self.spec, result)
-        self.target.count_merged(self.stream_name, result)
+        self.target.keyless.placed(self.spec, result)
+        self.target.report.count_merged(self.stream_name, result)
 
     # --- BATCH messages -------------------------------------------------------------------------
     def load_batch(self, encoding: dict, manifest: list[str], columns: list[str] | None, version: t.Any) -> None:
@@ -250,17 +250,17 @@ class DuckDBSink(BatchSink):
                 "_sdc_table_version": version,
             }
         (rows,) = store.conn.execute("select count(*) from _baton_stage").fetchone()
-        self.target.count_received(self.stream_name, int(rows))
+        self.target.report.count_received(self.stream_name, int(rows))
         result: MergeResult = store.merge(
             self.spec,
             names,
             source=source,
             non_finite=self.target.non_finite_numbers,
             constants=constants,
-            **self.target.placement(self.spec),
+            **self.target.keyless.placement(self.spec),
         )
-        self.target.placed(self.spec, result)
-        self.target.count_merged(self.stream_name, result)
+        self.target.keyless.placed(self.spec, result)
+        self.target.report.count_merged(self.stream_name, result)
         self.logger.info(
             "Loaded BATCH of '%s' (%s, %d file(s)): %d rows, %d inserted, %d updated, %d unchanged, %d removed",
             self.stream_name,

@@ -1,0 +1,187 @@
+"""Merging a staged batch in one transaction: by key (upsert), or, for a stream without key properties,
+into its re-read window (INCREMENTAL) or the run's temp table swapped in at the end (FULL_TABLE).
+See store.py for the rules."""
+
+from __future__ import annotations
+
+import typing as t
+
+import duckdb
+
+from target_baton_duckdb.checks import ValueChecks
+from target_baton_duckdb.quoting import ident
+from target_baton_duckdb.sqltypes import VARCHAR, parse_duckdb_type
+from target_baton_duckdb.tables import STAGE, TYPED, MergeResult, TableSpec
+
+# Metadata columns that say when and how a row was loaded, not what it holds: a row whose other
+# values are unchanged is not rewritten for them (it keeps the moment it was first loaded).
+LOAD_METADATA = frozenset(
+    {"_sdc_extracted_at", "_sdc_received_at", "_sdc_batched_at", "_sdc_sequence", "_sdc_table_version"}
+)
+
+
+class Merging(ValueChecks):
+    """Checked, cast and written: one transaction per batch; the FULL_TABLE swap in one more."""
+
+    def _typed_select(self, spec: TableSpec, staged: list[str], constants: dict[str, t.Any]) -> tuple[str, list]:
+        exprs, params = [], []
+        for column, declared in spec.columns.items():
+            sql_type = spec.table_types.get(column, declared)
+            if column in staged:
+                exprs.append(f"cast({ident(column)} as {sql_type}) as {ident(column)}")
+            elif column in constants:
+                exprs.append(f"cast(? as {sql_type}) as {ident(column)}")
+                params.append(constants[column])
+            else:
+                exprs.append(f"cast(null as {sql_type}) as {ident(column)}")
+        return ", ".join(exprs), params
+
+    def _is_empty(self, table: str) -> bool:
+        return self.conn.execute(f"select count(*) from (select 1 from {table} limit 1)").fetchone()[0] == 0
+
+    def merge(
+        self,
+        spec: TableSpec,
+        staged: list[str],
+        *,
+        source: str = "",
+        non_finite: str = "fail",
+        constants: dict[str, t.Any] | None = None,
+        into: str | None = None,
+        window: tuple[str, t.Any] | None = None,
+    ) -> MergeResult:
+        """Write the staged batch in one transaction (see the module doc).
+
+        `constants`: values for columns the stage lacks (metadata columns of BATCH files).
+        `into`: a stream without keys, FULL_TABLE: the run's temp table that `replace_table` swaps in.
+        `window`: a stream without keys, INCREMENTAL, first batch of the run: (replication key column,
+        the run's starting bookmark) — rows with key >= it are deleted first; (column, None) deletes
+        every row (a run without a bookmark reads the whole table).
+        """
+        constants = constants or {}
+        self.conn.begin()
+        in_transaction = True
+        try:
+            self.check_values(spec, staged, source, non_finite)
+            select, params = self._typed_select(spec, staged, constants)
+            (rows,) = self.conn.execute(f"select count(*) from {STAGE}").fetchone()
+            try:
+                if spec.keys:
+                    result = self._upsert(spec, select, params, int(rows))
+                else:
+                    result = self._append(spec, select, params, int(rows), into, window)
+            except duckdb.Error as exc:
+                self.conn.rollback()  # a failed statement aborts the transaction: diagnose outside it
+                in_transaction = False
+                raise self._diagnose_cast(spec, staged, source, exc) from exc
+            self.conn.execute("update _baton.streams set loaded_at = now() where stream = ?", [spec.stream])
+            self.conn.commit()
+            in_transaction = False
+        except BaseException:
+            if in_transaction:
+                self.conn.rollback()
+            raise
+        finally:
+            self.conn.execute(f"drop table if exists {TYPED}")
+            self.conn.execute(f"drop table if exists {STAGE}")
+        return result
+
+    def _upsert(self, spec: TableSpec, select: str, params: list, rows: int) -> MergeResult:
+        """By key, the last row of the batch wins; unchanged rows are left as they are."""
+        keys = ", ".join(ident(k) for k in spec.keys)
+        columns = ", ".join(ident(c) for c in spec.columns)
+        self.conn.execute(f"create or replace temp table {TYPED} as select {select} from {STAGE}", params)
+        (batch, distinct) = self.conn.execute(f"select count(*), count(distinct ({keys})) from {TYPED}").fetchone()
+        if distinct != batch:  # a key more than once (or a NULL key): deduplicated, the last row wins
+            dedupe = f" qualify row_number() over (partition by {keys} order by _baton_row desc) = 1"
+            self.conn.execute(
+                f"create or replace temp table {TYPED} as select * exclude (_baton_row) from "
+                f"(select {select}, rowid as _baton_row from {STAGE}){dedupe}",
+                params,
+            )
+            (batch,) = self.conn.execute(f"select count(*) from {TYPED}").fetchone()
+        if self._is_empty(spec.qualified):
+            self.conn.execute(f"insert into {spec.qualified} ({columns}) select {columns} from {TYPED}")
+            return MergeResult(rows=rows, inserted=int(batch), updated=0)
+        match = " and ".join(f"t.{ident(k)} is not distinct from s.{ident(k)}" for k in spec.keys)
+        others = [c for c in spec.columns if c not in spec.keys and c not in LOAD_METADATA]
+        differs = " or ".join(f"t.{ident(c)} is distinct from s.{ident(c)}" for c in others) or "false"
+        (updated,) = self.conn.execute(
+            f"delete from {spec.qualified} t using {TYPED} s where {match} and ({differs})"
+        ).fetchone()
+        (written,) = self.conn.execute(
+            f"insert into {spec.qualified} ({columns}) select {columns} from {TYPED} s "
+            f"where not exists (select 1 from {spec.qualified} t where {match})"
+        ).fetchone()
+        return MergeResult(
+            rows=rows,
+            inserted=int(written) - int(updated),
+            updated=int(updated),
+            unchanged=int(batch) - int(written),
+        )
+
+    def _append(
+        self, spec: TableSpec, select: str, params: list, rows: int, into: str | None, window: tuple[str, t.Any] | None
+    ) -> MergeResult:
+        """No keys: every row of the batch is kept, exact duplicates included."""
+        columns = ", ".join(ident(c) for c in spec.columns)
+        deleted = 0
+        if into is not None:
+            self._follow_table(spec, into)
+        elif window is not None:
+            column, start = window
+            if start is None:
+                (deleted,) = self.conn.execute(f"delete from {spec.qualified}").fetchone()
+            else:
+                sql_type = spec.table_types.get(column) or spec.columns.get(column) or VARCHAR
+                (deleted,) = self.conn.execute(
+                    f"delete from {spec.qualified} where {ident(column)} >= cast(? as {sql_type})", [start]
+                ).fetchone()
+        (inserted,) = self.conn.execute(
+            f"insert into {ident(into) if into else spec.qualified} ({columns}) select {select} from {STAGE}", params
+        ).fetchone()
+        return MergeResult(rows=rows, inserted=int(inserted), updated=0, deleted=int(deleted))
+
+    # --- FULL_TABLE streams without keys ---------------------------------------------------------
+    def _follow_table(self, spec: TableSpec, into: str) -> None:
+        """The run's temp table of a FULL_TABLE stream: created like the table, and following its
+        evolution (a new SCHEMA message in the run may add or widen columns)."""
+        exists = self.conn.execute(
+            "select count(*) from duckdb_tables() where temporary and table_name = ?", [into]
+        ).fetchone()[0]
+        if not exists:
+            self.conn.execute(f"create temp table {ident(into)} as select * from {spec.qualified} limit 0")
+            return
+        have = {
+            name: parse_duckdb_type(data_type)
+            for name, data_type in self.conn.execute(
+                "select column_name, data_type from duckdb_columns() where database_name = 'temp' and table_name = ?",
+                [into],
+            ).fetchall()
+        }
+        for column, sql_type in spec.table_types.items():
+            if column not in have:
+                self.conn.execute(f"alter table {ident(into)} add column {ident(column)} {sql_type}")
+            elif have[column] != sql_type:
+                self.conn.execute(f"alter table {ident(into)} alter column {ident(column)} set data type {sql_type}")
+
+    def replace_table(self, spec: TableSpec, into: str | None) -> tuple[int, int]:
+        """Replace the table's rows with the run's temp table (none: the run read no row), in one
+        transaction. Returns (rows removed, rows now in the table)."""
+        columns = ", ".join(ident(c) for c in spec.table_types or spec.columns)
+        self.conn.begin()
+        try:
+            (deleted,) = self.conn.execute(f"delete from {spec.qualified}").fetchone()
+            inserted = 0
+            if into is not None:
+                (inserted,) = self.conn.execute(
+                    f"insert into {spec.qualified} ({columns}) select {columns} from {ident(into)}"
+                ).fetchone()
+            self.conn.execute("update _baton.streams set loaded_at = now() where stream = ?", [spec.stream])
+            self.conn.commit()
+        except BaseException:
+            self.conn.rollback()
+            raise
+        if into is not None:
+            self.conn.execute(f"drop table if exists {ident(into)}")
+        return int(deleted), int(inserted)
