@@ -63,7 +63,16 @@ def test_make_add_source_writes_files_once_and_refuses_to_overwrite(repo: Path, 
     shutil.copy(repo / "Makefile", copy / "Makefile")
     shutil.copy(repo / "settings.env", copy / "settings.env")
     # The copy has no environment of its own: the tools run in this one.
-    run = ["make", "-s", "add-source", "NAME=crm", "KIND=files", "ENTITY=contacts", f"TOOLS_PYTHON={sys.executable}", *_uv(repo)]
+    run = [
+        "make",
+        "-s",
+        "add-source",
+        "NAME=crm",
+        "KIND=files",
+        "ENTITY=contacts",
+        f"TOOLS_PYTHON={sys.executable}",
+        *_uv(repo),
+    ]
     first = subprocess.run(run, cwd=copy, capture_output=True, text=True)
     assert first.returncode == 0, first.stderr
     assert (copy / "meltano" / "sources" / "crm.meltano.yml").is_file()
