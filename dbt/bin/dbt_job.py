@@ -11,6 +11,9 @@
                          (a column or table that does not exist), a unit test that fails
      transient           anything else (a lost connection, a DuckDB file locked by another
                          process, a killed process): retried
+     lake conflict       (lake mode) another writer committed the same catalog entry first: the
+                         build runs again in the job after a few seconds (CONFLICT_DELAYS), then
+                         it is transient
 3. The last output line is `BATON_RESULT: {json}`: command, ok, failure (the class above, when it
    failed), failed_tests [{name, failures, model, column}], errors [{name, message}], reason (one
    line for people: what `make run` and the task's failure reason show).
@@ -34,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from baton_contract.job import EXIT_CONFIG, EXIT_DATA, EXIT_FAILED, RESULT_PREFIX, baton_result
+from baton_contract.waiting import retry
 
 PROJECT = Path(__file__).resolve().parent.parent
 BAD_DATA, BAD_CONFIG, TRANSIENT = "bad data", "bad configuration", "transient"
@@ -49,6 +53,13 @@ DATA_ERRORS = re.compile(r"Conversion Error|Invalid Input Error|Out of Range Err
 TRANSIENT_ERRORS = re.compile(
     r"Could not set lock|Conflicting lock|IO Error|connection|timed? ?out|Out of Memory|killed", re.IGNORECASE
 )
+# Lake mode: another writer committed the same catalog entry first (two domains building a staging
+# view they share, at the same moment). Such a build runs again in the job after CONFLICT_DELAYS
+# (seconds), on what the other writer left; these win over every class above.
+LAKE_CONFLICTS = re.compile(
+    r"Transaction conflict|another entry with this name already exists|Failed to commit DuckLake", re.IGNORECASE
+)
+CONFLICT_DELAYS = (2, 5, 10)
 REASON_LIMIT = 600
 
 
@@ -160,6 +171,8 @@ def classify(results: dict[str, Any] | None, output: str, code: int, target: Pat
 
 
 def _kind_of(message: str) -> str:
+    if LAKE_CONFLICTS.search(message):
+        return TRANSIENT
     if TRANSIENT_ERRORS.search(message) and not CONFIG_ERRORS.search(message):
         return TRANSIENT
     if CONFIG_ERRORS.search(message):
@@ -200,7 +213,39 @@ def said_by_dbt(lines: list[str]) -> dict[str, Any]:
     return baton_result(lines) or {}
 
 
+class LakeConflict(Exception):
+    """A build that lost a race for a lake catalog entry to another writer: (exit code, result)."""
+
+
 def run(args: list[str], project: Path = PROJECT) -> int:
+    def attempt() -> tuple[int, dict[str, Any]]:
+        code, result, output = invoke(args, project)
+        if code > 0 and not result["ok"] and LAKE_CONFLICTS.search(output):
+            raise LakeConflict(code, result)
+        return code, result
+
+    def again(exc: BaseException, next_attempt: int, delay: float) -> None:
+        print(
+            f"dbt lost a race for a lake catalog entry to another writer: try {next_attempt} in {delay:g} s", flush=True
+        )
+
+    try:
+        code, result = retry(
+            attempt, delays=CONFLICT_DELAYS, when=lambda e: isinstance(e, LakeConflict), before_sleep=again
+        )
+    except LakeConflict as exc:
+        code, result = exc.args
+    if code < 0:  # killed by a signal: nothing to read; the runner retries
+        print(f"dbt was stopped by signal {-code}", flush=True)
+        return 128 - code
+    if not result["ok"]:
+        print(f"dbt {' '.join(args)}: {result['reason']}", flush=True)
+    print(RESULT_PREFIX + json.dumps(result, default=str, separators=(",", ":")), flush=True)
+    return exit_code(result)
+
+
+def invoke(args: list[str], project: Path) -> tuple[int, dict[str, Any], str]:
+    """dbt ARGS once, its output passed through: (exit code, result, the output's tail)."""
     started = time.time() - 1  # file times are coarse on some file systems
     target = target_path(args, project)
     tail: list[str] = []
@@ -220,14 +265,10 @@ def run(args: list[str], project: Path = PROJECT) -> int:
         tail.append(line)
         del tail[:-400]
     code = proc.wait()
-    if code < 0:  # killed by a signal: nothing to read; the runner retries
-        print(f"dbt was stopped by signal {-code}", flush=True)
-        return 128 - code
-    result = {**said_by_dbt(tail), **classify(read_results(target, started), "".join(tail), code, target)}
-    if not result["ok"]:
-        print(f"dbt {' '.join(args)}: {result['reason']}", flush=True)
-    print(RESULT_PREFIX + json.dumps(result, default=str, separators=(",", ":")), flush=True)
-    return exit_code(result)
+    output = "".join(tail)
+    if code < 0:
+        return code, {"ok": False}, output
+    return code, {**said_by_dbt(tail), **classify(read_results(target, started), output, code, target)}, output
 
 
 def main(argv: list[str]) -> int:

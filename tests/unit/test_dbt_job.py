@@ -124,3 +124,33 @@ def test_what_the_project_said_in_a_result_line_is_kept_in_the_jobs_result() -> 
     lines = ["12:00:01  Running 1 on-run-end hook\n", 'BATON_RESULT: {"snapshot_id": 42, "cycle_id": "2026-11-29"}\n']
     assert dbt_job.said_by_dbt(lines) == {"snapshot_id": 42, "cycle_id": "2026-11-29"}
     assert dbt_job.said_by_dbt(["no result here\n", "BATON_RESULT: {not json\n"]) == {}
+
+
+CONFLICT = (
+    'Catalog Error: Could not rename view "stg_orders__dbt_tmp" to "stg_orders": '
+    "another entry with this name already exists!"
+)
+
+
+def test_a_build_that_lost_a_lake_catalog_race_runs_again_in_the_job(tmp_path: Path, monkeypatch, capfd) -> None:
+    # Two domains building a staging view they share at once: the loser's catalog error is not bad
+    # configuration; the job runs the build again (here a dbt stand-in that loses the race once).
+    dbt = tmp_path / "dbt"
+    dbt.write_text(
+        "#!/bin/sh\n"
+        'mkdir -p "$PWD/target"; n=$(cat "$PWD/tries" 2>/dev/null || echo 0); echo $((n + 1)) > "$PWD/tries"\n'
+        f"if [ \"$n\" = 0 ]; then echo '{CONFLICT}'; status=error; code=1; else status=success; code=0; fi\n"
+        'printf \'{"args": {"which": "build"}, "results": [{"unique_id": "model.baton.stg_orders", '
+        '"status": "%s", "failures": null, "message": "%s"}]}\' "$status" "lost a race" \\\n'
+        '  > "$PWD/target/run_results.json"\n'
+        "exit $code\n"
+    )
+    dbt.chmod(0o755)
+    monkeypatch.setenv("BATON_DBT_BIN", str(dbt))
+    monkeypatch.setattr(dbt_job, "CONFLICT_DELAYS", (0,))
+    assert dbt_job.run(["build", "--select", "tag:marketing"], project=tmp_path) == 0
+    assert (tmp_path / "tries").read_text().strip() == "2"
+    assert "lost a race for a lake catalog entry to another writer: try 2" in capfd.readouterr().out
+    # Out of tries, it stays retryable for the task (never "bad configuration").
+    result = dbt_job.classify(None, CONFLICT, 1, tmp_path)
+    assert (dbt_job.exit_code(result), result["failure"]) == (1, "transient")
