@@ -3,7 +3,9 @@ stack to BATON_WAREHOUSE=lake (its Airflow services recreated with the setting; 
 metadata Postgres, data on the data volume), runs one cycle (after the sources' bookmarks start
 over: the lake starts empty) through the real scheduler and asset triggers with no warehouse pool,
 checks raw and marts against the source, the snapshot in each domain's event and `make query
-AT=<cycle>`; then goes back to files mode, its raw files loaded again from the sources."""
+AT=<cycle>`; runs the killed-job drill in lake mode (the ingest_shop container killed while it loads
+1M new orders, one DuckLake transaction per batch); then goes back to files mode, its raw files
+loaded again from the sources."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import pytest
 
 from tests.conftest import REPO
 from tests.stack.conftest import Stack
+from tests.stack.test_stack_faults import _drill_stopped_mid_load
 from tools.batonctl import failure_lines, follow_cycle
 
 pytestmark = pytest.mark.timeout(1800)
@@ -50,6 +53,16 @@ def test_a_cycle_in_lake_mode(stack: Stack) -> None:
         assert extra["cycle_id"] == result.cycle_id and extra["snapshot_id"] > 0
         then = _make(lake, "query", f"AT={result.cycle_id}", "SQL=select sum(orders_count) from main.revenue_daily")
         assert _number(then) == source_orders
+
+        def lake_raw_equals_source() -> dict[str, int]:
+            (orders, keys) = stack.source("select count(*), count(distinct order_id) from shop.orders")[0]
+            sql = "select count(*) - count(distinct order_id) from raw_shop.shop.orders"
+            assert _number(_make(lake, "query", f"SQL={sql}")) == 0, "an order twice in the lake's raw_shop"
+            raw = _number(_make(lake, "query", "SQL=select count(*) from raw_shop.shop.orders"))
+            assert raw == orders == keys, f"raw_shop.shop.orders has {raw} rows, the source {orders}"
+            return {"orders": raw}
+
+        _drill_stopped_mid_load(stack, "kill", lake_raw_equals_source, mode="lake")
     finally:
         # Back to the warehouse the other stack tests expect, in the state they expect: the seed
         # cleared the bookmarks (shared by both modes) and the raw files, so files mode loads again.
