@@ -271,12 +271,17 @@ def _a_million_new_orders(stack: Stack) -> int:
 
 
 def _drill_stopped_mid_load(
-    live: Stack, how: str, raw_equals_source: Callable[[], dict[str, int]] | None = None, mode: str = "files"
+    live: Stack,
+    how: str,
+    raw_equals_source: Callable[[], dict[str, int]] | None = None,
+    mode: str = "files",
+    within: float | None = 90,
 ) -> None:
     """A cycle loading ≥ 1M rows; the ingest_shop job container is stopped (`how`: kill = SIGKILL,
     as the OOM killer or a lost host; stop = SIGTERM, as docker stop, ECS StopTask or a Spot
-    interruption's notice) while it loads. The cycle must end green within 90 s, raw = source
-    (`raw_equals_source` checks it and returns the counts; default: the raw files)."""
+    interruption's notice) while it loads. The cycle must end green (within `within` seconds of the
+    stop, where given), raw = source (`raw_equals_source` checks it and returns the counts; default:
+    the raw files)."""
     new = _a_million_new_orders(live)
     assert new >= 1_000_000
     cycle = CycleInBackground(live).start()
@@ -310,7 +315,8 @@ def _drill_stopped_mid_load(
         f"try {ti['try_number']} finished the load; cycle green {took:.0f}s after the {how}; raw {counts}"
     )
     report(figures)
-    assert took <= 90, f"the cycle ended {took:.0f}s after the {how} (goal: within 90 s)"
+    if within is not None:
+        assert took <= within, f"the cycle ended {took:.0f}s after the {how} (goal: within {within:.0f} s)"
 
 
 def test_drill_e_job_container_killed_mid_load(live: Stack) -> None:
