@@ -22,7 +22,7 @@ from tests.conftest import REPO, setting
 from tests.containers import docker_engine, remove_compose_project
 from tools.batonctl import NOT_IN_CYCLE, Airflow
 
-PROJECT = "baton-stacktest"
+PROJECT = os.environ.get("BATON_STACKTEST_PROJECT", "baton-stacktest")
 AIRFLOW_PORT = int(os.environ.get("BATON_STACKTEST_AIRFLOW_PORT", "18080"))
 SHOP_KEYS = {"customers": "customer_id", "products": "product_id", "orders": "order_id"}
 SHOP_PORT = int(os.environ.get("BATON_STACKTEST_SHOP_PORT", "15433"))
