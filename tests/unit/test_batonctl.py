@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import httpx
 import pytest
 import typer
 
@@ -208,7 +209,8 @@ def test_batonctl_without_the_automation_password_says_which_setting_is_missing(
 
 
 def _answering(statuses: list[int]) -> tuple[batonctl.Airflow, list[str]]:
-    """A client whose server answers each request with the next of `statuses` (the last one repeats)."""
+    """A client whose server answers each request with the next of `statuses` (the last one repeats;
+    0: it does not answer in time)."""
     import httpx
 
     asked: list[str] = []
@@ -218,6 +220,8 @@ def _answering(statuses: list[int]) -> tuple[batonctl.Airflow, list[str]]:
             return httpx.Response(200, json={"access_token": "t"})
         asked.append(request.method)
         status = statuses[min(len(asked), len(statuses)) - 1]
+        if status == 0:  # no answer in time
+            raise httpx.ReadTimeout("timed out", request=request)
         return httpx.Response(status, json={"dags": ["ok"]} if status == 200 else {"detail": "database restarting"})
 
     af = batonctl.Airflow("http://api-server:8080", "baton-automation", "pw")
@@ -236,5 +240,20 @@ def test_a_read_the_server_fails_to_answer_is_asked_again_then_reported(monkeypa
     assert len(asked) == 5, "four retries (2, 4, 6, 8 s), then the error"
     af, asked = _answering([503])
     with pytest.raises(batonctl.StackError, match="-> 503"):
+        af.trigger("cycle")
+    assert asked == ["POST"], "a write is never sent twice"
+
+
+def test_a_read_the_server_is_too_busy_to_answer_in_time_is_asked_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr(time, "sleep", slept.append)
+    af, asked = _answering([0, 200])
+    assert af.dags() == ["ok"] and len(asked) == 2 and slept == [2]
+    af, asked = _answering([0])
+    with pytest.raises(batonctl.StackError, match=r"GET /api/v2/dags: ReadTimeout"):
+        af.dags()
+    assert len(asked) == 5
+    af, asked = _answering([0])
+    with pytest.raises(httpx.ReadTimeout):
         af.trigger("cycle")
     assert asked == ["POST"], "a write is never sent twice"

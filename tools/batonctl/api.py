@@ -20,7 +20,8 @@ class StackError(RuntimeError):
 
 
 class _Unanswered(StackError):
-    """A GET the server answered with a 5xx: asked again, then reported as it is."""
+    """A GET the server answered with a 5xx, or did not answer in time: asked again, then reported
+    as it is."""
 
 
 def until(check: Callable[[], Any], timeout: float, failure: Callable[[], str]) -> Any:
@@ -75,7 +76,12 @@ class Airflow:
             self._login()
 
         def once() -> Any:
-            resp = self._send(method, path, **kwargs)
+            try:
+                resp = self._send(method, path, **kwargs)
+            except httpx.TransportError as exc:  # a read the server was too busy to answer in time
+                if method == "GET":
+                    raise _Unanswered(f"{method} /api/v2{path}: {exc.__class__.__name__} {exc}") from exc
+                raise
             if resp.status_code == 401:  # token expired: log in again once
                 self._login()
                 resp = self._send(method, path, **kwargs)
