@@ -51,8 +51,9 @@ def test_scaffold_writes_a_source_that_follows_the_convention(tmp_path: Path, ki
 
 
 def _uv(repo: Path) -> list[str]:
-    """The checkout's uv for a make in a copy (which has none of its own to download)."""
-    found = shutil.which("uv") or str(repo / ".baton" / "tools" / "bin" / "uv")
+    """The uv this run uses, for a make in a copy (which has none of its own to download): the one
+    `uv run` names in $UV (the Makefile reads it too), else the one on PATH, else the checkout's."""
+    found = os.environ.get("UV") or shutil.which("uv") or str(repo / ".baton" / "tools" / "bin" / "uv")
     return [f"UV={found}"]
 
 
