@@ -195,6 +195,7 @@ def _load_once(source: str, cmd: list[str], attempt: int) -> Load:
             assert proc.stdout is not None
             for line in proc.stdout:
                 sys.stdout.write(line)
+                sys.stdout.flush()  # live in the task log, whatever the runner's buffering
                 lines.append(line.rstrip("\n"))
         finally:
             proc.wait()
