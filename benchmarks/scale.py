@@ -196,7 +196,7 @@ def goals(rows: list[Row]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default=os.environ.get("SIZES") or "100000,1000000,10000000", help="orders")
-    parser.add_argument("--warehouse", default="files", help="warehouse modes for the jobs: files, lake or both")
+    parser.add_argument("--warehouse", default="files,lake", help="warehouse modes for the jobs: files, lake or both")
     parser.add_argument("--memory", help="each job container's memory limit, e.g. 2g or none (BATON_JOB_MEMORY)")
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.replace(" ", "").split(",") if s)
