@@ -129,9 +129,15 @@ remove-source: $(UV) ## Remove a source's files (meltano file, dbt sources, stag
 	  $(MAKE) bake && $(COMPOSE_CMD) run --rm cli prune; \
 	else echo "no running stack: \`make up\` starts one without the source"; fi
 
+# $(call rebake,COMMAND): COMMAND rewrites dags/baked; when the metadata changed, the DAG files that
+# read it are touched, since Airflow parses a changed file at once and an unchanged one only every
+# 120 s (compose/compose.yml).
+rebake = before=$$(cat dags/baked/*.json 2>/dev/null | md5sum); $(1) && \
+  { [ "$$before" = "$$(cat dags/baked/*.json | md5sum)" ] || touch dags/*.py; }
+
 bake: .venvs/dbt/.synced ## Bake the DAGs' metadata (dags/baked: source list, dbt manifest from `dbt parse`)
 	cd dbt && DBT_PROFILES_DIR=. ../.venvs/dbt/bin/dbt parse --quiet
-	.venvs/dbt/bin/python tools/bake.py dbt/target/manifest.json dags/baked
+	@$(call rebake,.venvs/dbt/bin/python tools/bake.py dbt/target/manifest.json dags/baked)
 
 test-unit: $(UV) bake .venvs/meltano/.synced ## Unit tests: no services needed (the loader's run by meltano install)
 	$(RUN) pytest tests/unit $(PYTEST_ARGS)
@@ -166,8 +172,9 @@ images: ## Build the stack's images (jobs, Airflow); pull or, where no registry 
 airflow-image: jobs-image ## Build the Airflow image (Airflow + providers, DAGs, baked metadata) as BATON_AIRFLOW_IMAGE
 	@# The DAGs' metadata has one home, dags/baked: taken from the jobs image (what it runs), then
 	@# shipped with the DAG folder (this image, the sandbox's bind mount, the cloud's DAG bundle).
-	@id=$$(docker create $(BATON_JOBS_IMAGE)) && rm -rf dags/baked && docker cp -q $$id:/opt/baton/baked dags/baked; \
-	  rc=$$?; docker rm $$id >/dev/null; exit $$rc
+	@id=$$(docker create $(BATON_JOBS_IMAGE)) && \
+	  { $(call rebake,rm -rf dags/baked && docker cp -q $$id:/opt/baton/baked dags/baked); rc=$$?; }; \
+	  docker rm $$id >/dev/null; exit $$rc
 	@$(with-bases) echo "building $(BATON_AIRFLOW_IMAGE) on $$BATON_PYTHON_IMAGE" && \
 	  bash images/build.sh build $(BATON_AIRFLOW_IMAGE) images/airflow/Dockerfile $(DOCKER_BUILD_FLAGS) \
 	  --build-arg PYTHON_IMAGE=$$BATON_PYTHON_IMAGE --build-arg UV_VERSION=$(UV_VERSION) \
