@@ -170,7 +170,7 @@ def out_of_memory(source: str, limit: int | None) -> ContractError:
     return ContractError(
         f"the ingestion job of {source} ran out of memory (limit {size}; DuckDB's memory_limit "
         f"{os.environ.get('BATON_DUCKDB_MEMORY_LIMIT', 'unset')}): raise BATON_JOB_MEMORY (sandbox, settings.env) "
-        "or the jobs task's memory (ECS, Terraform jobs_memory); a retry with the same limit would run out again",
+        "or the jobs task's memory (ECS, Terraform jobs.memory); a retry with the same limit would run out again",
         EXIT_CONFIG,
     )
 

@@ -11,9 +11,11 @@ environment = "dev"
 #   allowed_cidrs = ["203.0.113.0/24"] # who may reach the UI
 # }
 # Sign-in through the company's OpenID Connect provider (the client secret: TF_VAR_oidc_client_secret).
-# oidc_issuer       = "https://login.example.com/realms/data"
-# oidc_client_id    = "baton-dev"
-# oidc_role_mapping = { "data-engineers" = "Op", "analysts" = "Viewer" }
+# oidc = {
+#   issuer       = "https://login.example.com/realms/data"
+#   client_id    = "baton-dev"
+#   role_mapping = { "data-engineers" = "Op", "analysts" = "Viewer" }
+# }
 
 network = {
   single_nat_gateway = true
@@ -35,9 +37,11 @@ services = {
 }
 
 # The job task's size is each job's limit: DuckDB spills to disk beyond it.
-job_cpu               = 1024
-job_memory            = 2048
-job_capacity_provider = "FARGATE_SPOT"
+jobs = {
+  cpu               = 1024
+  memory            = 2048
+  capacity_provider = "FARGATE_SPOT"
+}
 
 protection = {
   deletion_protection            = false

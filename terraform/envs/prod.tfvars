@@ -12,9 +12,11 @@ environment = "prod"
 # }
 # network = { source_cidrs = [] } # networks of source databases outside the VPC (port 5432)
 # Sign-in through the company's OpenID Connect provider (the client secret: TF_VAR_oidc_client_secret).
-# oidc_issuer       = "https://login.example.com/realms/data"
-# oidc_client_id    = "baton-prod"
-# oidc_role_mapping = { "data-engineers" = "Op", "analysts" = "Viewer" }
+# oidc = {
+#   issuer       = "https://login.example.com/realms/data"
+#   client_id    = "baton-prod"
+#   role_mapping = { "data-engineers" = "Op", "analysts" = "Viewer" }
+# }
 
 database = {
   instance_class = "db.t4g.medium"
@@ -25,6 +27,9 @@ services = {
   "api-server" = { desired_count = 2 }
   "scheduler"  = { memory = 4096 }
 }
-job_cpu               = 2048
-job_memory            = 8192
-job_capacity_provider = "FARGATE_SPOT"
+
+jobs = {
+  cpu               = 2048
+  memory            = 8192
+  capacity_provider = "FARGATE_SPOT"
+}

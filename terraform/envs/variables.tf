@@ -91,22 +91,14 @@ variable "services" {
   default = null
 }
 
-variable "job_cpu" {
-  description = "CPU units of a job task (1024 = 1 vCPU)"
-  type        = number
-  default     = null
-}
-
-variable "job_memory" {
-  description = "Memory (MiB) of a job task: the job's memory limit"
-  type        = number
-  default     = null
-}
-
-variable "job_capacity_provider" {
-  description = "FARGATE_SPOT or FARGATE for job tasks"
-  type        = string
-  default     = null
+variable "jobs" {
+  description = "The job task: { cpu (1024 = 1 vCPU), memory (MiB: the job's memory limit), capacity_provider (FARGATE_SPOT or FARGATE) }"
+  type = object({
+    cpu               = optional(number)
+    memory            = optional(number)
+    capacity_provider = optional(string)
+  })
+  default = null
 }
 
 variable "warehouse" {
@@ -115,35 +107,24 @@ variable "warehouse" {
   default     = null
 }
 
-variable "oidc_issuer" {
-  description = "Sign-in through this OpenID Connect provider (issuer URL); unset: local users only"
-  type        = string
-  default     = null
+variable "oidc" {
+  description = "Sign-in through an OpenID Connect provider: { issuer (URL; unset: local users only), client_id, client_secret_version (bump to write a new oidc_client_secret), role_mapping (OIDC group -> Airflow role: Admin, Op, User, Viewer) }"
+  type = object({
+    issuer                = optional(string)
+    client_id             = optional(string)
+    client_secret_version = optional(number)
+    role_mapping          = optional(map(string))
+  })
+  default = null
 }
 
-variable "oidc_client_id" {
-  description = "Client ID at the OIDC provider"
-  type        = string
-  default     = null
-}
-
+# Not in the oidc object: an ephemeral variable is ephemeral as a whole, and the issuer and client
+# ID go into task definitions and outputs, which take no ephemeral value.
 variable "oidc_client_secret" {
-  description = "Client secret at the OIDC provider: never in a tfvars file or the state; give it as TF_VAR_oidc_client_secret on the apply that sets or changes it (with oidc_client_secret_version bumped)"
+  description = "Client secret at the OIDC provider: never in a tfvars file, the plan or the state; give it as TF_VAR_oidc_client_secret on the apply that sets or changes it (with oidc.client_secret_version bumped)"
   type        = string
   ephemeral   = true
   sensitive   = true
-  default     = null
-}
-
-variable "oidc_client_secret_version" {
-  description = "Bump to write a new oidc_client_secret"
-  type        = number
-  default     = null
-}
-
-variable "oidc_role_mapping" {
-  description = "OIDC group -> Airflow role (Admin, Op, User, Viewer)"
-  type        = map(string)
   default     = null
 }
 

@@ -151,8 +151,8 @@ def test_oidc_client_secret_goes_to_secrets_manager_never_to_the_plan(deployment
     plan = deployment.workdir / "oidc.tfplan"
     deployment.run(
         "plan", "-refresh=false", "-input=false", "-no-color", "-var-file=dev.tfvars", f"-out={plan.name}",
-        "-var", "oidc_issuer=https://login.example.test/realms/data", "-var", "oidc_client_id=baton-dev",
-        "-var", 'oidc_role_mapping={"data-engineers": "Op", "analysts": "Viewer"}',
+        "-var", 'oidc={issuer = "https://login.example.test/realms/data", client_id = "baton-dev",'
+        ' role_mapping = {"data-engineers" = "Op", "analysts" = "Viewer"}}',
         "-var", f"oidc_client_secret={client_secret}",
     )  # fmt: skip
     shown = deployment.run("show", "-json", plan.name)
@@ -180,7 +180,7 @@ def test_the_job_task_size_is_the_jobs_memory_limit(deployment: Terraform, aws) 
     family = deployment.outputs["jobs_task_definition"]
     task = aws("ecs").describe_task_definition(taskDefinition=family)["taskDefinition"]
     (container,) = task["containerDefinitions"]
-    # dev.tfvars: job_cpu = 1024, job_memory = 2048.
+    # dev.tfvars: jobs = { cpu = 1024, memory = 2048 }.
     assert (task["cpu"], task["memory"]) == ("1024", "2048")
     assert (container["cpu"], container["memory"]) == (1024, 2048)
 

@@ -300,7 +300,8 @@ def test_an_ecs_task_stopped_by_spot_is_retried_at_once(ecs_job, exit_code, stop
     assert isinstance(raised.value, JobInterrupted) is (outcome == "at once"), raised.value
     assert isinstance(raised.value, AirflowFailException) is (outcome == "final"), raised.value
     if reason:
-        assert "ran out of memory: its limit is 2048 MiB. Raise jobs_memory (Terraform)" in str(raised.value)
+        message = "ran out of memory: its limit is 2048 MiB. Raise jobs.memory (Terraform, envs/<env>.tfvars)"
+        assert message in str(raised.value)
 
 
 def test_an_ecs_retry_follows_the_task_an_earlier_try_left_running(ecs_job) -> None:

@@ -73,7 +73,7 @@ class EcsJobOperator(EcsRunTaskOperator):
             stopped = self.stopped()
             if "OutOfMemory" in stopped["reason"]:
                 limit = f"{stopped['memory']} MiB" if stopped["memory"] else "the task's memory"
-                raise out_of_memory(self.command, limit, "jobs_memory (Terraform)", where) from exc
+                raise out_of_memory(self.command, limit, "jobs.memory (Terraform, envs/<env>.tfvars)", where) from exc
             code = stopped["exit_code"]
             if stopped["spot"] and code not in PERMANENT_EXIT_CODES:
                 raise self.interrupted(code, where) from exc

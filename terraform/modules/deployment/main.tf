@@ -9,7 +9,7 @@ locals {
   # Named zones, not "whatever is available now": the subnets do not move when AWS adds a zone.
   azs  = length(var.availability_zones) > 0 ? var.availability_zones : [for suffix in slice(["a", "b", "c"], 0, var.az_count) : "${data.aws_region.current.name}${suffix}"]
   lake = var.warehouse == "lake"
-  oidc = var.oidc_issuer != ""
+  oidc = var.oidc.issuer != ""
   # EFS only for volumes: the folders file sources read and, in files mode, the warehouse.
   efs = length(module.spec.jobs_volumes) > 0
 }
@@ -113,7 +113,7 @@ module "secrets" {
     "airflow-admin-password" = "Password of the first Airflow admin (BATON_AIRFLOW_USER of settings.env): BATON_AIRFLOW_PASSWORD"
     "automation-password"    = "Password of the service account ${local.automation_user} (role Op): CI/CD and batonctl, BATON_AUTOMATION_PASSWORD"
   }
-  given_secrets = local.oidc ? { "oidc-client-secret" = { description = "Client secret at the OIDC provider ${var.oidc_issuer}: BATON_OIDC_CLIENT_SECRET", version = var.oidc_client_secret_version } } : {}
+  given_secrets = local.oidc ? { "oidc-client-secret" = { description = "Client secret at the OIDC provider ${var.oidc.issuer}: BATON_OIDC_CLIENT_SECRET", version = var.oidc.client_secret_version } } : {}
   given_values  = local.oidc ? { "oidc-client-secret" = var.oidc_client_secret } : {}
   # One secret per variable the sources declare in their `baton:` blocks (module spec).
   external_secrets        = { for env, s in module.spec.source_secrets : s.key => s.description }
@@ -207,13 +207,11 @@ module "spec" {
   dag_bucket              = module.dag_bucket.name
   jobs_subnet_ids         = module.network.private_subnet_ids
   jobs_security_group_ids = [module.jobs.security_group_id]
-  jobs_capacity_provider  = var.job_capacity_provider
   services                = var.services
-  job_cpu                 = var.job_cpu
-  job_memory              = var.job_memory
+  jobs                    = var.jobs
   warehouse               = var.warehouse
   lake_data_path          = local.lake ? module.lake[0].data_path : ""
-  oidc                    = local.oidc ? { issuer = var.oidc_issuer, client_id = var.oidc_client_id, role_mapping = var.oidc_role_mapping } : null
+  oidc                    = local.oidc ? { issuer = var.oidc.issuer, client_id = var.oidc.client_id, role_mapping = var.oidc.role_mapping } : null
 }
 
 module "jobs" {

@@ -117,7 +117,7 @@ output "access" {
     admin_password_secret_arn      = module.secrets.arns["airflow-admin-password"]
     automation_user                = local.automation_user
     automation_password_secret_arn = module.secrets.arns["automation-password"]
-    oidc_issuer                    = var.oidc_issuer
+    oidc_issuer                    = var.oidc.issuer
   }
 }
 

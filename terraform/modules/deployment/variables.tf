@@ -115,25 +115,15 @@ variable "services" {
   default  = {}
 }
 
-variable "job_cpu" {
-  description = "CPU units of a job task (1024 = 1 vCPU)"
-  type        = number
-  nullable    = false
-  default     = 1024
-}
-
-variable "job_memory" {
-  description = "Memory (MiB) of a job task: the job's memory limit. DuckDB sizes its memory_limit, threads and spilling from it; a job that still runs out names this setting"
-  type        = number
-  nullable    = false
-  default     = 2048
-}
-
-variable "job_capacity_provider" {
-  description = "FARGATE_SPOT (about 70% cheaper; a reclaimed job fails and Airflow retries it) or FARGATE"
-  type        = string
-  nullable    = false
-  default     = "FARGATE_SPOT"
+variable "jobs" {
+  description = "The job task (each job's limits): cpu (1024 = 1 vCPU), memory (MiB: the job's memory limit; DuckDB sizes its memory_limit, threads and spilling from it, and a job that still runs out names this setting), capacity_provider (FARGATE_SPOT: about 70% cheaper, a reclaimed job fails and Airflow retries it; or FARGATE)"
+  type = object({
+    cpu               = optional(number, 1024)
+    memory            = optional(number, 2048)
+    capacity_provider = optional(string, "FARGATE_SPOT")
+  })
+  nullable = false
+  default  = {}
 }
 
 variable "warehouse" {
@@ -143,40 +133,26 @@ variable "warehouse" {
   default     = "lake"
 }
 
-variable "oidc_issuer" {
-  description = "Sign-in through this OpenID Connect provider (its issuer URL); empty: local users only"
-  type        = string
-  nullable    = false
-  default     = ""
+variable "oidc" {
+  description = "Sign-in through an OpenID Connect provider: issuer (its issuer URL; empty: local users only), client_id (the deployment's client ID there), client_secret_version (bump to write a new oidc_client_secret), role_mapping (OIDC group -> Airflow role: Admin, Op, User, Viewer, e.g. { \"data-team\" = \"Op\", \"analysts\" = \"Viewer\" })"
+  type = object({
+    issuer                = optional(string, "")
+    client_id             = optional(string, "")
+    client_secret_version = optional(number, 1)
+    role_mapping          = optional(map(string), {})
+  })
+  nullable = false
+  default  = {}
 }
 
-variable "oidc_client_id" {
-  description = "Client ID of the deployment at the OIDC provider"
-  type        = string
-  nullable    = false
-  default     = ""
-}
-
+# A variable of its own: ephemeral applies to a whole value, and oidc's other attributes reach
+# task definitions and outputs, which take no ephemeral value.
 variable "oidc_client_secret" {
-  description = "Client secret at the OIDC provider: written to Secrets Manager (BATON_OIDC_CLIENT_SECRET), never to the state; give it on the apply that sets or changes it (TF_VAR_oidc_client_secret) and bump oidc_client_secret_version"
+  description = "Client secret at the OIDC provider: written to Secrets Manager (BATON_OIDC_CLIENT_SECRET), never to the plan or the state; give it on the apply that sets or changes it (TF_VAR_oidc_client_secret) and bump oidc.client_secret_version"
   type        = string
   ephemeral   = true
   sensitive   = true
   default     = null
-}
-
-variable "oidc_client_secret_version" {
-  description = "Bump to write a new oidc_client_secret"
-  type        = number
-  nullable    = false
-  default     = 1
-}
-
-variable "oidc_role_mapping" {
-  description = "OIDC group -> Airflow role (Admin, Op, User, Viewer), e.g. { \"data-team\" = \"Op\", \"analysts\" = \"Viewer\" }"
-  type        = map(string)
-  nullable    = false
-  default     = {}
 }
 
 variable "secret_generation" {

@@ -114,7 +114,7 @@ locals {
     BATON_ECS_SECURITY_GROUPS   = join(",", var.jobs_security_group_ids)
     BATON_ECS_LOG_GROUP         = local.names.jobs_log_group
     BATON_ECS_LOG_STREAM_PREFIX = local.jobs_stream_prefix
-    BATON_ECS_CAPACITY_PROVIDER = var.jobs_capacity_provider
+    BATON_ECS_CAPACITY_PROVIDER = var.jobs.capacity_provider
     BATON_ECS_DEFERRABLE        = "true"
     AWS_REGION                  = var.region
     AWS_DEFAULT_REGION          = var.region
@@ -241,8 +241,8 @@ locals {
   jobs = {
     family                     = local.jobs_family
     container                  = local.jobs_container
-    cpu                        = var.job_cpu
-    memory                     = var.job_memory
+    cpu                        = var.jobs.cpu
+    memory                     = var.jobs.memory
     container_definitions_json = jsonencode(local.jobs_containers)
     container_definitions      = local.jobs_containers
   }
@@ -252,8 +252,8 @@ locals {
     image     = var.jobs_image
     essential = true
     # The one container has the whole task: its hard memory limit is the task's, the job's limit.
-    cpu         = var.job_cpu
-    memory      = var.job_memory
+    cpu         = var.jobs.cpu
+    memory      = var.jobs.memory
     command     = ["--help"]
     environment = [for k in sort(keys(local.jobs_environment)) : { name = k, value = local.jobs_environment[k] }]
     secrets     = [for k in sort(keys(local.jobs_secrets)) : { name = k, valueFrom = local.jobs_secrets[k] }]

@@ -101,17 +101,6 @@ variable "jobs_security_group_ids" {
   type        = list(string)
 }
 
-variable "jobs_capacity_provider" {
-  description = "Capacity provider of job tasks: FARGATE_SPOT (cheap, may be interrupted: jobs retry) or FARGATE"
-  type        = string
-  default     = "FARGATE_SPOT"
-
-  validation {
-    condition     = contains(["FARGATE", "FARGATE_SPOT"], var.jobs_capacity_provider)
-    error_message = "jobs_capacity_provider must be FARGATE or FARGATE_SPOT."
-  }
-}
-
 variable "services" {
   description = "Per Airflow component overrides of cpu, memory (MiB) and desired_count, e.g. { scheduler = { memory = 4096 } }"
   type = map(object({
@@ -127,28 +116,30 @@ variable "services" {
   }
 }
 
-variable "job_cpu" {
-  description = "CPU units of a job task (1024 = 1 vCPU)"
-  type        = number
-  nullable    = false
-  default     = 1024
-}
+variable "jobs" {
+  description = "The one job task: cpu (1024 = 1 vCPU), memory (MiB: the job's memory limit, the container's hard limit; DuckDB sizes its memory_limit, threads and spilling from it), capacity_provider (FARGATE_SPOT: cheap, may be interrupted, jobs retry; or FARGATE)"
+  type = object({
+    cpu               = optional(number, 1024)
+    memory            = optional(number, 2048)
+    capacity_provider = optional(string, "FARGATE_SPOT")
+  })
+  nullable = false
+  default  = {}
 
-variable "job_memory" {
-  description = "Memory (MiB) of a job task: the job's memory limit (the container's hard limit; DuckDB sizes its memory_limit, threads and spilling from it)"
-  type        = number
-  nullable    = false
-  default     = 2048
+  validation {
+    condition     = contains(["FARGATE", "FARGATE_SPOT"], var.jobs.capacity_provider)
+    error_message = "jobs.capacity_provider must be FARGATE or FARGATE_SPOT."
+  }
 
   # Fargate's task sizes: memory in this range and step for each CPU size.
   validation {
-    condition = (var.job_cpu == 256 ? contains([512, 1024, 2048], var.job_memory) :
-      contains(keys(local.fargate_memory), tostring(var.job_cpu)) ? (
-        var.job_memory >= local.fargate_memory[tostring(var.job_cpu)][0] &&
-        var.job_memory <= local.fargate_memory[tostring(var.job_cpu)][1] &&
-        var.job_memory % local.fargate_memory[tostring(var.job_cpu)][2] == 0
+    condition = (var.jobs.cpu == 256 ? contains([512, 1024, 2048], var.jobs.memory) :
+      contains(keys(local.fargate_memory), tostring(var.jobs.cpu)) ? (
+        var.jobs.memory >= local.fargate_memory[tostring(var.jobs.cpu)][0] &&
+        var.jobs.memory <= local.fargate_memory[tostring(var.jobs.cpu)][1] &&
+        var.jobs.memory % local.fargate_memory[tostring(var.jobs.cpu)][2] == 0
     ) : false)
-    error_message = "job_cpu ${var.job_cpu} with job_memory ${var.job_memory} is no Fargate task size: 1024 CPU takes 2048-8192 MiB in steps of 1024, 2048 takes 4096-16384 (AWS: Fargate task CPU and memory)."
+    error_message = "jobs.cpu ${var.jobs.cpu} with jobs.memory ${var.jobs.memory} is no Fargate task size: 1024 CPU takes 2048-8192 MiB in steps of 1024, 2048 takes 4096-16384 (AWS: Fargate task CPU and memory)."
   }
 }
 

@@ -425,13 +425,12 @@ run "the_job_task_size_is_the_jobs_memory_limit" {
   command = plan
 
   variables {
-    job_cpu    = 2048
-    job_memory = 6144
+    jobs = { cpu = 2048, memory = 6144 }
   }
 
   assert {
     condition     = output.jobs.cpu == 2048 && output.jobs.memory == 6144 && output.jobs.container_definitions[0].memory == 6144 && output.jobs.container_definitions[0].cpu == 2048
-    error_message = "the task's size and the container's hard limit follow job_cpu and job_memory"
+    error_message = "the task's size and the container's hard limit follow jobs.cpu and jobs.memory"
   }
 }
 
@@ -448,11 +447,20 @@ run "rejects_a_size_fargate_does_not_offer" {
   command = plan
 
   variables {
-    job_cpu    = 1024
-    job_memory = 16384
+    jobs = { cpu = 1024, memory = 16384 }
   }
 
-  expect_failures = [var.job_memory]
+  expect_failures = [var.jobs]
+}
+
+run "rejects_a_capacity_provider_other_than_fargate" {
+  command = plan
+
+  variables {
+    jobs = { capacity_provider = "EC2" }
+  }
+
+  expect_failures = [var.jobs]
 }
 
 run "a_secret_without_its_arn_fails" {
@@ -489,8 +497,8 @@ run "overrides_and_validation" {
   command = plan
 
   variables {
-    services               = { scheduler = { memory = 4096, desired_count = 2 } }
-    jobs_capacity_provider = "FARGATE"
+    services = { scheduler = { memory = 4096, desired_count = 2 } }
+    jobs     = { capacity_provider = "FARGATE" }
   }
 
   assert {
@@ -500,6 +508,10 @@ run "overrides_and_validation" {
   assert {
     condition     = output.runner_environment["BATON_ECS_CAPACITY_PROVIDER"] == "FARGATE"
     error_message = "the capacity provider setting reaches the runner"
+  }
+  assert {
+    condition     = output.jobs.cpu == 1024 && output.jobs.memory == 2048
+    error_message = "a jobs object that sets only capacity_provider keeps the default size"
   }
 }
 
