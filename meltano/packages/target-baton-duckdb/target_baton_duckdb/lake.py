@@ -4,11 +4,11 @@ metadata schema, its Parquet files under BATON_LAKE_DATA_PATH/<database>/ (see w
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import duckdb
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_incrementing
 
 from target_baton_duckdb.extensions import load_extensions
 from target_baton_duckdb.quoting import ident, literal
@@ -125,24 +125,33 @@ def attach_lake(
     sql = attach_lake_sql(name, read_only=read_only, snapshot=snapshot, alias=alias)
     if not settings.on_s3 and not read_only:
         Path(lake_path(settings, name)).mkdir(parents=True, exist_ok=True)
-    for attempt in range(4):
+
+    def attach() -> None:
         try:
             conn.execute(sql)
-            return
         except duckdb.Error as exc:
-            text = str(exc)
-            if "does not exist" in text and "database" in text and attempt == 0:
-                create_catalog_database(conn, settings)
-                continue
-            if attempt < 3 and re.search(r"duplicate key|already exists|conflict", text, re.IGNORECASE):
-                time.sleep(0.5 * (attempt + 1))
-                continue
-            raise WarehouseError(
-                f"cannot attach the lake '{name}' (catalog {redact(settings.catalog)}, data "
-                f"{lake_path(settings, name)}): {exc}. Check that the catalog's Postgres answers and its role may "
-                "create schemas there, and that the data path is writable (on S3: the bucket, the region and the "
-                "job's credentials)."
-            ) from exc
+            if "does not exist" not in str(exc) or "database" not in str(exc):
+                raise
+            create_catalog_database(conn, settings)  # the first lake on this catalog server
+            conn.execute(sql)
+
+    # Two jobs that use a new lake at once both create its metadata tables: one wins, the other
+    # attaches again after a moment (0.5, 1 and 1.5 s) and finds them.
+    lost_a_race = retry_if_exception(
+        lambda exc: (
+            isinstance(exc, duckdb.Error)
+            and bool(re.search(r"duplicate key|already exists|conflict", str(exc), re.IGNORECASE))
+        )
+    )
+    try:
+        Retrying(retry=lost_a_race, stop=stop_after_attempt(4), wait=wait_incrementing(0.5, 0.5), reraise=True)(attach)
+    except duckdb.Error as exc:
+        raise WarehouseError(
+            f"cannot attach the lake '{name}' (catalog {redact(settings.catalog)}, data "
+            f"{lake_path(settings, name)}): {exc}. Check that the catalog's Postgres answers and its role may "
+            "create schemas there, and that the data path is writable (on S3: the bucket, the region and the "
+            "job's credentials)."
+        ) from exc
 
 
 def redact(conninfo: str) -> str:
