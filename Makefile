@@ -132,7 +132,7 @@ remove-source: $(UV) ## Remove a source's files (meltano file, dbt sources, stag
 # $(call rebake,COMMAND): COMMAND rewrites dags/baked; when the metadata changed, the DAG files that
 # read it are touched, since Airflow parses a changed file at once and an unchanged one only every
 # 120 s (compose/compose.yml).
-rebake = before=$$(cat dags/baked/*.json 2>/dev/null | md5sum); $(1) && \
+rebake = before=$$(cat dags/baked/*.json 2>/dev/null | md5sum) || true; $(1) && \
   { [ "$$before" = "$$(cat dags/baked/*.json | md5sum)" ] || touch dags/*.py; }
 
 bake: .venvs/dbt/.synced ## Bake the DAGs' metadata (dags/baked: source list, dbt manifest from `dbt parse`)
@@ -173,7 +173,7 @@ airflow-image: jobs-image ## Build the Airflow image (Airflow + providers, DAGs,
 	@# The DAGs' metadata has one home, dags/baked: taken from the jobs image (what it runs), then
 	@# shipped with the DAG folder (this image, the sandbox's bind mount, the cloud's DAG bundle).
 	@id=$$(docker create $(BATON_JOBS_IMAGE)) && \
-	  { $(call rebake,rm -rf dags/baked && docker cp -q $$id:/opt/baton/baked dags/baked); rc=$$?; }; \
+	  { $(call rebake,rm -rf dags/baked && docker cp -q $$id:/opt/baton/baked dags/baked) && rc=0 || rc=$$?; }; \
 	  docker rm $$id >/dev/null; exit $$rc
 	@$(with-bases) echo "building $(BATON_AIRFLOW_IMAGE) on $$BATON_PYTHON_IMAGE" && \
 	  bash images/build.sh build $(BATON_AIRFLOW_IMAGE) images/airflow/Dockerfile $(DOCKER_BUILD_FLAGS) \
