@@ -116,11 +116,11 @@ variable "services" {
 }
 
 variable "jobs" {
-  description = "The job task (each job's limits): cpu (1024 = 1 vCPU), memory (MiB: the job's memory limit; DuckDB sizes its memory_limit, threads and spilling from it, and a job that still runs out names this setting), capacity_provider (FARGATE_SPOT: about 70% cheaper, a reclaimed job fails and Airflow retries it; or FARGATE)"
+  description = "The job task (each job's limits): cpu (1024 = 1 vCPU), memory (MiB: the job's memory limit; DuckDB sizes its memory_limit, threads and spilling from it, and a job that still runs out names this setting), capacity_provider (FARGATE_SPOT: about 70% cheaper, a reclaimed job fails and Airflow retries it; or FARGATE). An attribute left out takes modules/spec's default (1024, 2048, FARGATE_SPOT)"
   type = object({
-    cpu               = optional(number, 1024)
-    memory            = optional(number, 2048)
-    capacity_provider = optional(string, "FARGATE_SPOT")
+    cpu               = optional(number)
+    memory            = optional(number)
+    capacity_provider = optional(string)
   })
   nullable = false
   default  = {}
