@@ -36,6 +36,9 @@ ENVS := airflow:images/airflow meltano:images/jobs/meltano dbt:images/jobs/dbt
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 BATON_ENV_FILE ?= compose/.env
 export BATON_ENV_PATH = $(abspath $(BATON_ENV_FILE))
+# The sources' declared secrets only, taken from the env file: what the scheduler and job containers read.
+export BATON_SOURCES_ENV_PATH = $(BATON_ENV_PATH).sources
+sources-env = bash compose/env-file.sh $(BATON_ENV_FILE) --sources dags/baked/sources.json $(BATON_SOURCES_ENV_PATH)
 export BATON_PROJECT ?= $(or $(shell sed -n 's/^BATON_PROJECT=//p' $(BATON_ENV_FILE) 2>/dev/null),\
   $(shell basename "$(CURDIR)" | tr 'A-Z' 'a-z' | tr -c 'a-z0-9_\n-' '-' | sed 's/^[^a-z0-9]*//'))
 ifeq ($(strip $(BATON_PROJECT)),)
@@ -165,6 +168,7 @@ jobs-image: ## Build the jobs image (Meltano + plugins, dbt, both projects, mani
 
 env-file: ## Create (or complete) the stack's env file: generated secrets, host paths; never committed
 	@bash compose/env-file.sh $(BATON_ENV_FILE)
+	@$(sources-env)
 
 images: ## Build the stack's images (jobs, Airflow); pull or, where no registry answers, build the bases
 	@$(MAKE) jobs-image airflow-image $$(bash images/base/ensure.sh)
@@ -190,6 +194,7 @@ up: env-file ## Start the sandbox: build what is missing, wait healthy, unpause,
 	@$(COMPOSE_CMD) run --rm cli up $(CLI_ARGS)
 
 stack-start: data-dirs ## Start the stack's services from built images and wait until all are healthy (part of up)
+	@$(sources-env)  # after the image's build baked the source list
 	@ls $(BATON_DATA_DIR)/marketing/*.csv >/dev/null 2>&1 || \
 	  $(COMPOSE_CMD) run --rm --no-deps jobs samples marketing
 	$(with-bases) $(COMPOSE_CMD) up -d $(STACK_SERVICES) || bash compose/explain-failure.sh $(BATON_PROJECT) $(BATON_ENV_FILE)

@@ -68,6 +68,7 @@ def compose(*args: str) -> float:
     env.update(ENV)
     env.update({key: image(key, PROJECT) for key in ("BATON_JOBS_IMAGE", "BATON_AIRFLOW_IMAGE")})
     env["BATON_ENV_PATH"] = ENV["BATON_ENV_FILE"]
+    env["BATON_SOURCES_ENV_PATH"] = ENV["BATON_ENV_FILE"] + ".sources"  # written by make
     t0 = time.monotonic()
     subprocess.run([*cmd, "-f", "compose/compose.yml", *args], cwd=REPO, env=env, check=True, capture_output=True)
     return time.monotonic() - t0

@@ -6,6 +6,10 @@
 #
 # env-file.sh FILE --user NAME: the password of the sandbox user NAME (`make user`), generated into
 # FILE once as BATON_USER_PASSWORD_<NAME>; prints that key's name, never the password.
+#
+# env-file.sh FILE --sources SOURCES_JSON OUT: write to OUT the lines of FILE that hold the secrets
+# the sources declare (`secrets:` in dags/baked/sources.json), and nothing else. The services that
+# run task code or jobs (scheduler, jobs) read OUT, never FILE: they never see an account's password.
 set -euo pipefail
 file=$1
 
@@ -29,6 +33,20 @@ if [ "${2:-}" = --user ]; then
   key=BATON_USER_PASSWORD_$(printf '%s' "$name" | tr 'a-z' 'A-Z' | tr -c 'A-Z0-9\n' '_')
   ensure "$key" "$(token 24)"
   echo "$key"
+  exit 0
+fi
+if [ "${2:-}" = --sources ]; then
+  sources=${3:?usage: env-file.sh FILE --sources SOURCES_JSON OUT}
+  out=${4:?usage: env-file.sh FILE --sources SOURCES_JSON OUT}
+  [ -f "$sources" ] || { echo "env-file.sh: $sources does not exist: run make bake" >&2; exit 1; }
+  # Each source's "secrets": [...] list (one name per line, or [] on one line).
+  declared=$(awk '/"secrets": \[/ {on = 1} on {print} on && /\]/ {on = 0}' "$sources" |
+    grep -o '"[A-Z_][A-Z0-9_]*"' | tr -d '"' | sort -u || true)
+  : >"$out.tmp"
+  for key in $declared; do
+    grep "^$key=" "$file" >>"$out.tmp" || true  # a missing one: the job names it when it runs
+  done
+  mv "$out.tmp" "$out"
   exit 0
 fi
 data_dir=${BATON_DATA_DIR:?BATON_DATA_DIR must be an absolute host path}

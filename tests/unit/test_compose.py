@@ -109,8 +109,33 @@ def test_only_init_holds_the_admin_password_and_the_cli_signs_in_as_the_automati
 
     holders = [name for name in compose["services"] if "BATON_AIRFLOW_PASSWORD" in env(name)]
     assert holders == ["airflow-init"]
+    # The services that run task code or jobs read the sources' env file, never the whole env file.
+    readers = {name: s["env_file"] for name, s in compose["services"].items() if "env_file" in s}
+    assert readers == {name: ["${BATON_SOURCES_ENV_PATH:?set by make}"] for name in ("scheduler", "jobs")}
     assert "BATON_AIRFLOW_PASSWORD" not in compose["x-airflow"]["environment"]
     assert env("cli")["BATON_AUTOMATION_PASSWORD"] == "${BATON_AUTOMATION_PASSWORD}"
     assert env("airflow-init")["BATON_AUTOMATION_PASSWORD"].startswith("${BATON_AUTOMATION_PASSWORD:?")
     # The user service takes its password from `run -e`, never from a command line or a default.
     assert "BATON_USER_PASSWORD" not in str(compose["services"]["user"])
+
+
+def test_the_sources_env_file_holds_the_declared_secrets_and_no_password(repo: Path, tmp_path: Path) -> None:
+    env_file, out, sources = tmp_path / "stack.env", tmp_path / "stack.env.sources", tmp_path / "sources.json"
+    env_file.write_text(
+        "BATON_AIRFLOW_PASSWORD=admin-secret\nBATON_AUTOMATION_PASSWORD=robot-secret\n"
+        "BATON_USER_PASSWORD_ANN=ann-secret\nBATON_SHOP_DB_URL=postgresql://shop:pw@source-db/shop\n"
+        "BATON_CRM_TOKEN=crm-token\nBATON_UNDECLARED=x\n"
+    )
+    sources.write_text(
+        '[{"name": "files", "secrets": [], "folders": {"BATON_FILES_DIR": "files"}},\n'
+        ' {"name": "shop", "secrets": [\n    "BATON_SHOP_DB_URL"\n  ]},\n'
+        ' {"name": "crm", "secrets": ["BATON_CRM_TOKEN", "BATON_CRM_MISSING"]}]\n'
+    )
+    run = ["bash", str(repo / "compose" / "env-file.sh"), str(env_file), "--sources", str(sources), str(out)]
+    subprocess.run(run, check=True, capture_output=True)
+    assert out.read_text().splitlines() == ["BATON_CRM_TOKEN=crm-token", "BATON_SHOP_DB_URL=postgresql://shop:pw@source-db/shop"]
+    assert oct(out.stat().st_mode)[-3:] == "600"
+    # The kit's own sources: the shop's URL only.
+    run[4] = str(repo / "dags" / "baked" / "sources.json")
+    subprocess.run(run, check=True, capture_output=True)
+    assert out.read_text() == "BATON_SHOP_DB_URL=postgresql://shop:pw@source-db/shop\n"

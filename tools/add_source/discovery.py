@@ -93,10 +93,12 @@ def compose_command(repo: Path = REPO) -> list[str]:
 
 def discover(name: str, schema: str, repo: Path = REPO) -> dict:
     """The Singer catalog of the source's schema, from the extractor's discovery in a container of
-    the jobs image. The secret stays in the env file and the container: it is not on a command line."""
+    the jobs image. The secret, read from the env file, reaches the container through the environment:
+    it is never on a command line."""
     env_file = Path(os.environ.get("BATON_ENV_PATH") or repo / "compose" / ".env")
     url_var = f"BATON_{name.upper()}_DB_URL"
-    if not env_value(url_var, env_file):
+    url = os.environ.get(url_var) or env_value(url_var, env_file)
+    if not url:
         raise Unreachable(f"{url_var} is not set in {env_file} (nor in the environment)")
     script = (
         f'TAP_BATON_POSTGRES_SQLALCHEMY_URL="${url_var}" '
@@ -107,14 +109,14 @@ def discover(name: str, schema: str, repo: Path = REPO) -> dict:
         found = subprocess.run(["docker", "image", "inspect", image], capture_output=True, text=True)
         if found.returncode != 0:
             raise Unreachable(f"the jobs image {image} is not built: run `make jobs-image` (or `make up`) first")
-    passed = ["-e", url_var] if os.environ.get(url_var) else []
     cmd = [
         *compose_command(repo),
         "run",
         "--rm",
         "--no-deps",
         "-T",
-        *passed,
+        "-e",
+        url_var,
         "--entrypoint",
         "sh",
         "jobs",
@@ -122,7 +124,10 @@ def discover(name: str, schema: str, repo: Path = REPO) -> dict:
         script,
     ]
     try:
-        done = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=DISCOVERY_TIMEOUT)
+        # The secret reaches the container through the environment (`-e NAME`), not the sources'
+        # env file: a source not yet added declares nothing there.
+        env = {**os.environ, url_var: url, "BATON_SOURCES_ENV_PATH": "/dev/null"}
+        done = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True, timeout=DISCOVERY_TIMEOUT)
     except FileNotFoundError as exc:
         raise Unreachable(f"cannot run {cmd[0]}: {exc}") from None
     except subprocess.TimeoutExpired:
