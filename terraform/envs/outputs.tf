@@ -33,6 +33,11 @@ output "public_subnet_ids" {
   value       = module.baton.public_subnet_ids
 }
 
+output "airflow_network_configuration" {
+  description = "The Airflow tasks' network as aws ecs run-task --network-configuration takes it: for one-off admin tasks (adding users)"
+  value       = module.baton.airflow_network_configuration
+}
+
 output "jobs_security_group_id" {
   description = "Security group of job tasks"
   value       = module.baton.jobs_security_group_id

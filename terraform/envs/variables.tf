@@ -108,12 +108,15 @@ variable "warehouse" {
 }
 
 variable "oidc" {
-  description = "Sign-in through an OpenID Connect provider: { issuer (URL; unset: local users only), client_id, client_secret_version (bump to write a new oidc_client_secret), role_mapping (OIDC group -> Airflow role: Admin, Op, User, Viewer) }"
+  description = "Sign-in through an OpenID Connect provider: { issuer (URL; unset: local users only), client_id, client_secret_version (bump to write a new oidc_client_secret), role_mapping (OIDC group -> one Airflow role: Admin, Op, User, Viewer), default_role (of someone in no mapped group; default Public: no rights), groups_claim (default groups), scopes (default \"openid email profile\") }"
   type = object({
     issuer                = optional(string)
     client_id             = optional(string)
     client_secret_version = optional(number)
     role_mapping          = optional(map(string))
+    default_role          = optional(string)
+    groups_claim          = optional(string)
+    scopes                = optional(string)
   })
   default = null
 }

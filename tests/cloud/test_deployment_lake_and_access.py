@@ -132,12 +132,16 @@ def test_airflow_signs_in_with_fab_and_secrets_from_secrets_manager(deployment: 
             env, secrets = env_of(container), secrets_of(container)
             assert env["AIRFLOW__CORE__AUTH_MANAGER"] == FAB, (component, container["name"])
             assert not [k for k in env if "SIMPLE_AUTH_MANAGER" in k or k.startswith("BATON_OIDC_")]
-            if component == "api-server":
+            if container["name"] == "init":
+                # Only the init container holds the accounts' passwords: it creates the first
+                # admin and the service account of automation (role Op), or sets their passwords.
                 assert secrets["BATON_AIRFLOW_PASSWORD"] == access["admin_password_secret_arn"]
                 assert access["admin_password_secret_arn"] == arns["airflow-admin-password"]
                 assert secrets["BATON_AUTOMATION_PASSWORD"] == access["automation_password_secret_arn"]
+                assert env["BATON_AIRFLOW_USER"] == access["admin_user"]
+                assert env["BATON_AUTOMATION_USER"] == access["automation_user"]
             else:
-                assert not SIGN_IN_SECRETS & set(secrets), component
+                assert not SIGN_IN_SECRETS & set(secrets), (component, container["name"])
     secretsmanager = aws("secretsmanager")
     for key in ("airflow-admin-password", "automation-password"):
         value = secretsmanager.get_secret_value(SecretId=arns[key])["SecretString"]

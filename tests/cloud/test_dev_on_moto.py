@@ -58,6 +58,11 @@ def test_four_airflow_services_in_private_subnets(deployment: Terraform, aws) ->
         assert set(vpc["subnets"]) == private, service["serviceName"]
         assert vpc["assignPublicIp"] == "DISABLED", service["serviceName"]
     by_name = {s["serviceName"]: s for s in services}
+    # One-off admin tasks (docs/cloud.md: adding users) take the scheduler's network from an output.
+    (one_off,) = json.loads(deployment.outputs["airflow_network_configuration"]).values()
+    scheduler = by_name["scheduler"]["networkConfiguration"]["awsvpcConfiguration"]
+    assert set(one_off["subnets"]) == set(scheduler["subnets"]) == private
+    assert one_off["securityGroups"] == scheduler["securityGroups"] and one_off["assignPublicIp"] == "DISABLED"
     (target,) = by_name["api-server"]["loadBalancers"]
     assert target["containerPort"] == int(SETTINGS["BATON_AIRFLOW_PORT"])
     assert all(not by_name[n]["loadBalancers"] for n in COMPONENTS - {"api-server"})

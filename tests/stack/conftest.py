@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +57,8 @@ class Stack:
     # Campaigns in the slow marketing history (x 300 days of rows).
     history_campaigns: int = int(os.environ.get("BATON_STACKTEST_HISTORY_CAMPAIGNS", "400"))
     last_cycle: str | None = None
+    # What each `make` run against this stack printed (the access tests look for secrets in it).
+    outputs: list[tuple[str, str]] = field(default_factory=list)
     _airflow: Airflow | None = field(default=None, repr=False)
 
     @property
@@ -110,8 +113,12 @@ class Stack:
         return counts
 
     def make(self, *targets: str) -> None:
-        """Run make targets against this stack, output streamed to the test log."""
-        proc = subprocess.run(["make", *targets], cwd=REPO, env=self.env, check=False)
+        """Run make targets against this stack, off a terminal as CI runs them; the output goes
+        to the test log and is kept in `outputs`."""
+        proc = subprocess.run(["make", *targets], cwd=REPO, env=self.env, check=False, capture_output=True, text=True)
+        sys.stdout.write(proc.stdout)
+        sys.stderr.write(proc.stderr)
+        self.outputs.append((f"make {' '.join(targets)}", proc.stdout + proc.stderr))
         assert proc.returncode == 0, f"`make {' '.join(targets)}` exited with {proc.returncode}"
 
     def containers(self) -> list[str]:

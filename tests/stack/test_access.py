@@ -1,6 +1,6 @@
 """Who may do what in the sandbox (FAB auth manager): anonymous, Viewer, User, Op, in a real
-browser (Debian's Chromium through playwright) and through the REST API; and no password or token
-in the stack's logs, the task logs of a cycle, or `make up`'s output off a terminal."""
+browser (Debian's Chromium through playwright) and through the REST API; and no password, key or
+token in the stack's logs, the task logs of a cycle, or the output of make off a terminal."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import re
 import subprocess
 import time
 from collections.abc import Iterator
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -21,6 +22,18 @@ BASE = f"http://127.0.0.1:{AIRFLOW_PORT}"
 TIMEOUT = 120.0  # a loaded 2-core machine answers slowly; nothing here waits for this unless it must
 JWT = re.compile(r"eyJ[\w-]{10,}\.eyJ[\w-]{10,}\.[\w-]{10,}")
 TRIGGER = {"logical_date": None, "conf": {}}
+
+
+def log_line(content: list | str) -> str:
+    """A line of a task log, as the UI shows it: the first event of some length, in plain words."""
+    if isinstance(content, str):
+        content = content.splitlines()
+    events = [e.get("event", "") if isinstance(e, dict) else str(e) for e in content]
+    for event in events:
+        words = re.findall(r"[A-Za-z][A-Za-z ]{24,}", event)
+        if words:
+            return words[0].strip()
+    raise AssertionError(f"no line of words in the task log: {str(content)[:300]}")
 
 
 def token(user: str, password: str) -> str:
@@ -103,15 +116,28 @@ def test_a_viewer_sees_dags_runs_and_logs_but_changes_nothing(stack: Stack, toke
     clear = {"dry_run": True, "only_failed": False, "dag_run_id": run_id}
     assert api(tok, "POST", "/dags/ingest_shop/clearTaskInstances", json=clear).status_code == 403
     assert api(tok, "PATCH", "/dags/ingest_shop", json={"is_paused": False}).status_code == 403
-    # The UI: the Viewer signs in with the form, sees the DAGs; the UI's own calls answer 403 too.
+    # The UI: the Viewer signs in with the form and sees the DAGs, the run and the task's log.
     page = browser.new_context().new_page()
     page.set_default_timeout(TIMEOUT * 1000)
     sign_in(page, BASE, *people["Viewer"])
     page.goto(f"{BASE}/dags")
     page.get_by_text("ingest_shop").first.wait_for()
+    page.goto(f"{BASE}/dags/ingest_shop/runs/{quote(run_id, safe='')}")
+    page.get_by_text(ti["task_id"]).first.wait_for()
+    page.goto(f"{BASE}/dags/ingest_shop/runs/{quote(run_id, safe='')}/tasks/{ti['task_id']}")
+    page.get_by_text(log_line(log.json()["content"])).first.wait_for()
+    # What the UI's buttons call, with the UI's session: trigger, clear, pause answer 403 too.
     assert page.request.get(f"{BASE}/api/v2/dags/ingest_shop", timeout=TIMEOUT * 1000).status == 200
-    denied = page.request.post(f"{BASE}/api/v2/dags/cycle/dagRuns", data=TRIGGER, timeout=TIMEOUT * 1000)
-    assert denied.status == 403
+    ui = {
+        "trigger": page.request.post(f"{BASE}/api/v2/dags/cycle/dagRuns", data=TRIGGER, timeout=TIMEOUT * 1000),
+        "clear": page.request.post(
+            f"{BASE}/api/v2/dags/ingest_shop/clearTaskInstances", data=clear, timeout=TIMEOUT * 1000
+        ),
+        "pause": page.request.patch(
+            f"{BASE}/api/v2/dags/ingest_shop", data={"is_paused": True}, timeout=TIMEOUT * 1000
+        ),
+    }
+    assert {what: r.status for what, r in ui.items()} == {"trigger": 403, "clear": 403, "pause": 403}
 
 
 def test_meltano_state_needs_op_or_admin(stack: Stack, tokens, people, browser) -> None:
@@ -149,6 +175,11 @@ def test_an_op_triggers_a_cycle_and_no_secret_reaches_a_log(stack: Stack, tokens
     secrets = {
         "the admin's password": stack.setting("BATON_AIRFLOW_PASSWORD"),
         "the automation password": stack.setting("BATON_AUTOMATION_PASSWORD"),
+        "the metadata database's password": stack.setting("BATON_POSTGRES_PASSWORD"),
+        "the shop database's password": stack.setting("BATON_SHOP_PASSWORD"),
+        "the Fernet key": stack.setting("BATON_FERNET_KEY"),
+        "the JWT secret": stack.setting("BATON_JWT_SECRET"),
+        "the session key": stack.setting("BATON_API_SECRET_KEY"),
         **{f"{role}'s password": creds[1] for role, creds in people.items()},
         **{f"{role}'s token": tok for role, tok in tokens.items()},
     }
@@ -171,7 +202,11 @@ def test_an_op_triggers_a_cycle_and_no_secret_reaches_a_log(stack: Stack, tokens
                 )
                 logs[f"task log {dag_id}.{ti['task_id']} try {attempt}"] = str(content)
     assert any("task log" in k for k in logs) and len(logs) > 5
-    places = {"make up": up.stdout + up.stderr, **logs}
+    # Every make run of the session: the first `make up` (env file written, images built, first
+    # cycle) and `make user` included.
+    assert any(what == "make up" for what, _ in stack.outputs)
+    made = {f"{what} (#{i})": text for i, (what, text) in enumerate(stack.outputs)}
+    places = {"make up": up.stdout + up.stderr, **made, **logs}
     leaks = [f"{what} in {where}" for where, text in places.items() for what, s in secrets.items() if s in text]
     leaks += [f"a JWT in {where}" for where, text in places.items() if JWT.search(text)]
     assert not leaks, leaks

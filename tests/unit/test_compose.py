@@ -133,7 +133,10 @@ def test_the_sources_env_file_holds_the_declared_secrets_and_no_password(repo: P
     )
     run = ["bash", str(repo / "compose" / "env-file.sh"), str(env_file), "--sources", str(sources), str(out)]
     subprocess.run(run, check=True, capture_output=True)
-    assert out.read_text().splitlines() == ["BATON_CRM_TOKEN=crm-token", "BATON_SHOP_DB_URL=postgresql://shop:pw@source-db/shop"]
+    assert out.read_text().splitlines() == [
+        "BATON_CRM_TOKEN=crm-token",
+        "BATON_SHOP_DB_URL=postgresql://shop:pw@source-db/shop",
+    ]
     assert oct(out.stat().st_mode)[-3:] == "600"
     # The kit's own sources: the shop's URL only.
     run[4] = str(repo / "dags" / "baked" / "sources.json")

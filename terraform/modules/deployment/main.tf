@@ -85,7 +85,7 @@ module "rds" {
 }
 
 locals {
-  automation_user = "baton-automation"
+  automation_user = module.spec.settings["BATON_AUTOMATION_USER"]
   # Each application's own role and database on the RDS instance (the init container creates
   # them); the lake's catalog has a second, read-only role for readers outside the stack.
   database_urls = merge(
@@ -167,20 +167,17 @@ locals {
     AIRFLOW__API__SECRET_KEY            = local.secrets["api-secret-key"]
     AIRFLOW__DATABASE__SQL_ALCHEMY_CONN = local.secrets["airflow-db-url"]
   }
-  # Sign-in (FAB auth manager): the first admin, the service account, the OIDC client.
-  api_server_secrets = merge(
-    {
-      BATON_AIRFLOW_PASSWORD    = local.secrets["airflow-admin-password"]
-      BATON_AUTOMATION_PASSWORD = local.secrets["automation-password"]
-    },
-    local.oidc ? { BATON_OIDC_CLIENT_SECRET = local.secrets["oidc-client-secret"] } : {},
-  )
-  # baton-airflow-init creates the applications' roles and databases as the RDS master user.
+  # Sign-in through an OpenID Connect provider: the api-server's client secret.
+  api_server_secrets = local.oidc ? { BATON_OIDC_CLIENT_SECRET = local.secrets["oidc-client-secret"] } : {}
+  # baton-airflow-init creates the applications' roles and databases as the RDS master user, and
+  # the accounts it sets the passwords of: the first admin and the service account (FAB auth manager).
   init_secrets = merge(
     {
-      BATON_DB_ADMIN_USER     = "${module.rds.master_user_secret_arn}:username::"
-      BATON_DB_ADMIN_PASSWORD = "${module.rds.master_user_secret_arn}:password::"
-      MELTANO_DATABASE_URI    = local.secrets["meltano-db-url"]
+      BATON_DB_ADMIN_USER       = "${module.rds.master_user_secret_arn}:username::"
+      BATON_DB_ADMIN_PASSWORD   = "${module.rds.master_user_secret_arn}:password::"
+      MELTANO_DATABASE_URI      = local.secrets["meltano-db-url"]
+      BATON_AIRFLOW_PASSWORD    = local.secrets["airflow-admin-password"]
+      BATON_AUTOMATION_PASSWORD = local.secrets["automation-password"]
     },
     local.lake ? { BATON_LAKE_CATALOG_URL = local.secrets["lake-catalog-url"], BATON_LAKE_READER_URL = local.secrets["lake-reader-url"] } : {},
   )
@@ -211,7 +208,7 @@ module "spec" {
   jobs                    = var.jobs
   warehouse               = var.warehouse
   lake_data_path          = local.lake ? module.lake[0].data_path : ""
-  oidc                    = local.oidc ? { issuer = var.oidc.issuer, client_id = var.oidc.client_id, role_mapping = var.oidc.role_mapping } : null
+  oidc                    = local.oidc ? var.oidc : null
 }
 
 module "jobs" {

@@ -33,6 +33,11 @@ output "public_subnet_ids" {
   value       = module.network.public_subnet_ids
 }
 
+output "airflow_network_configuration" {
+  description = "The Airflow tasks' network (private subnets, the Airflow security group) as aws ecs run-task --network-configuration takes it: for one-off admin tasks"
+  value       = jsonencode({ awsvpcConfiguration = { subnets = module.network.private_subnet_ids, securityGroups = [module.airflow.security_group_id], assignPublicIp = "DISABLED" } })
+}
+
 output "jobs_security_group_id" {
   description = "Security group of job tasks"
   value       = module.jobs.security_group_id

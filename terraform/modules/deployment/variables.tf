@@ -134,12 +134,15 @@ variable "warehouse" {
 }
 
 variable "oidc" {
-  description = "Sign-in through an OpenID Connect provider: issuer (its issuer URL; empty: local users only), client_id (the deployment's client ID there), client_secret_version (bump to write a new oidc_client_secret), role_mapping (OIDC group -> Airflow role: Admin, Op, User, Viewer, e.g. { \"data-team\" = \"Op\", \"analysts\" = \"Viewer\" })"
+  description = "Sign-in through an OpenID Connect provider: issuer (its issuer URL; empty: local users only), client_id (the deployment's client ID there), client_secret_version (bump to write a new oidc_client_secret), role_mapping (OIDC group -> one Airflow role: Admin, Op, User, Viewer, e.g. { \"data-team\" = \"Op\", \"analysts\" = \"Viewer\" }), default_role, groups_claim, scopes (empty: the image's defaults Public, groups, \"openid email profile\")"
   type = object({
     issuer                = optional(string, "")
     client_id             = optional(string, "")
     client_secret_version = optional(number, 1)
     role_mapping          = optional(map(string), {})
+    default_role          = optional(string, "")
+    groups_claim          = optional(string, "")
+    scopes                = optional(string, "")
   })
   nullable = false
   default  = {}

@@ -63,11 +63,15 @@ locals {
   # Sign-in: the FAB auth manager (roles Admin, Op, User, Viewer); the first admin is
   # BATON_AIRFLOW_USER (settings.env) with the password of the secret BATON_AIRFLOW_PASSWORD.
   # OIDC, when an issuer is set: the client secret is a secret, the rest plain settings.
-  oidc_environment = var.oidc == null ? {} : {
-    BATON_OIDC_ISSUER    = var.oidc.issuer
-    BATON_OIDC_CLIENT_ID = var.oidc.client_id
-    BATON_OIDC_ROLES     = jsonencode(var.oidc.role_mapping)
-  }
+  oidc_environment = var.oidc == null ? {} : merge(
+    {
+      BATON_OIDC_ISSUER    = var.oidc.issuer
+      BATON_OIDC_CLIENT_ID = var.oidc.client_id
+      BATON_OIDC_ROLES     = jsonencode(var.oidc.role_mapping)
+    },
+    # Set only when given: the image's defaults otherwise (images/airflow/webserver_config.py).
+    { for k, v in { BATON_OIDC_DEFAULT_ROLE = var.oidc.default_role, BATON_OIDC_GROUPS_CLAIM = var.oidc.groups_claim, BATON_OIDC_SCOPES = var.oidc.scopes } : k => v if v != "" },
+  )
 
   # The four Airflow components, one map: the airflow module creates a task definition and a
   # service for each entry. Only the api-server listens (ALB target, execution API for tasks).
@@ -200,16 +204,18 @@ locals {
   }
 
   # Secrets by component (maps iterate in key order): every component gets airflow_secrets; the
-  # api-server also the sign-in secrets (first admin, service account, OIDC client).
+  # api-server also the OIDC client's. The accounts' passwords go to the init container only.
   component_secrets = { for name in keys(local.service_defaults) : name => merge(var.airflow_secrets, name == "api-server" ? var.api_server_secrets : {}) }
-  init_secrets      = merge(var.airflow_secrets, var.api_server_secrets, var.init_secrets)
+  init_secrets      = merge(var.airflow_secrets, var.init_secrets)
 
   # baton-airflow-init (images/airflow): as the RDS master user (init_secrets) creates the roles
   # and databases named in the BATON_INIT_DATABASES URLs and the read-only roles of the
-  # BATON_INIT_READERS URLs, migrates Airflow's schema, creates the warehouse pool.
+  # BATON_INIT_READERS URLs, migrates Airflow's schema, creates the warehouse pool, the roles, the
+  # first admin (BATON_AIRFLOW_USER) and the service account of automation (role Op).
   init_environment = merge(local.airflow_environment, {
-    BATON_INIT_DATABASES = join(",", local.init_databases)
-    BATON_INIT_READERS   = join(",", local.init_readers)
+    BATON_INIT_DATABASES  = join(",", local.init_databases)
+    BATON_INIT_READERS    = join(",", local.init_readers)
+    BATON_AUTOMATION_USER = local.settings["BATON_AUTOMATION_USER"]
   })
 
   init_container = {

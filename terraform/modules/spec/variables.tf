@@ -35,7 +35,7 @@ variable "airflow_secrets" {
 }
 
 variable "init_secrets" {
-  description = "Extra secrets of the api-server's init container, which creates the databases and migrates Airflow's: the RDS master user, the URLs named by BATON_INIT_DATABASES and BATON_INIT_READERS"
+  description = "Extra secrets of the api-server's init container, which creates the databases and migrates Airflow's: the RDS master user, the URLs named by BATON_INIT_DATABASES and BATON_INIT_READERS, the first admin's password BATON_AIRFLOW_PASSWORD and the service account's BATON_AUTOMATION_PASSWORD"
   type        = map(string)
   default     = {}
 }
@@ -163,18 +163,21 @@ variable "lake_data_path" {
 }
 
 variable "api_server_secrets" {
-  description = "Secrets of the api-server's containers only (init and airflow): the first admin's password BATON_AIRFLOW_PASSWORD, the service account's BATON_AUTOMATION_PASSWORD, the OIDC client's BATON_OIDC_CLIENT_SECRET -> Secrets Manager ARN"
+  description = "Secrets of the api-server's airflow container only: the OIDC client's BATON_OIDC_CLIENT_SECRET -> Secrets Manager ARN"
   type        = map(string)
   nullable    = false
   default     = {}
 }
 
 variable "oidc" {
-  description = "Sign-in through an OpenID Connect provider, or null: { issuer, client_id, role_mapping (group -> Airflow role) }; the client secret goes in api_server_secrets"
+  description = "Sign-in through an OpenID Connect provider, or null: { issuer, client_id, role_mapping (group -> Airflow role), default_role, groups_claim, scopes (empty: the image's defaults) }; the client secret goes in api_server_secrets"
   type = object({
     issuer       = string
     client_id    = string
     role_mapping = map(string)
+    default_role = optional(string, "")
+    groups_claim = optional(string, "")
+    scopes       = optional(string, "")
   })
   default = null
 

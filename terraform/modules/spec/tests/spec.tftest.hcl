@@ -16,16 +16,14 @@ variables {
     AIRFLOW__API__SECRET_KEY            = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:api-key"
     AIRFLOW__DATABASE__SQL_ALCHEMY_CONN = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:airflow-db"
   }
-  api_server_secrets = {
+  init_secrets = {
+    BATON_DB_ADMIN_USER       = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:rds:username::"
+    BATON_DB_ADMIN_PASSWORD   = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:rds:password::"
+    MELTANO_DATABASE_URI      = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:meltano-db"
+    BATON_LAKE_CATALOG_URL    = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:lake-catalog"
+    BATON_LAKE_READER_URL     = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:lake-reader"
     BATON_AIRFLOW_PASSWORD    = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:admin"
     BATON_AUTOMATION_PASSWORD = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:automation"
-  }
-  init_secrets = {
-    BATON_DB_ADMIN_USER     = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:rds:username::"
-    BATON_DB_ADMIN_PASSWORD = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:rds:password::"
-    MELTANO_DATABASE_URI    = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:meltano-db"
-    BATON_LAKE_CATALOG_URL  = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:lake-catalog"
-    BATON_LAKE_READER_URL   = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:lake-reader"
   }
   jobs_secrets = {
     MELTANO_DATABASE_URI   = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:meltano-db"
@@ -66,7 +64,7 @@ run "secrets_are_secrets_never_environment" {
 
   variables {
     oidc               = { issuer = "https://login.example.com/realms/data", client_id = "baton", role_mapping = {} }
-    api_server_secrets = merge(var.api_server_secrets, { BATON_OIDC_CLIENT_SECRET = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:oidc" })
+    api_server_secrets = { BATON_OIDC_CLIENT_SECRET = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:oidc" }
   }
 
   assert {
@@ -82,16 +80,20 @@ run "secrets_are_secrets_never_environment" {
     error_message = "every Airflow container gets the JWT secret, Fernet key and database URL as secrets, and only the api-server the sign-in secrets"
   }
   assert {
-    condition     = toset([for s in output.services["api-server"].container_definitions[1].secrets : s.name]) == toset(concat(keys(var.airflow_secrets), ["BATON_AIRFLOW_PASSWORD", "BATON_AUTOMATION_PASSWORD", "BATON_OIDC_CLIENT_SECRET"]))
-    error_message = "the api-server gets the first admin's and the service account's passwords and the OIDC client secret as secrets"
+    condition     = toset([for s in output.services["api-server"].container_definitions[1].secrets : s.name]) == toset(concat(keys(var.airflow_secrets), ["BATON_OIDC_CLIENT_SECRET"]))
+    error_message = "the api-server gets the OIDC client secret besides the Airflow secrets, and no account's password"
   }
   assert {
     condition     = alltrue([for e in output.jobs.container_definitions[0].environment : !contains(keys(output.jobs_secrets), e.name)])
     error_message = "a jobs secret leaked into the jobs container's environment"
   }
   assert {
-    condition     = toset([for s in output.services["api-server"].container_definitions[0].secrets : s.name]) == toset(concat(keys(var.airflow_secrets), ["BATON_DB_ADMIN_USER", "BATON_DB_ADMIN_PASSWORD", "MELTANO_DATABASE_URI", "BATON_LAKE_CATALOG_URL", "BATON_LAKE_READER_URL", "BATON_AIRFLOW_PASSWORD", "BATON_AUTOMATION_PASSWORD", "BATON_OIDC_CLIENT_SECRET"]))
-    error_message = "the init container needs the master user to create the databases, their URLs and the sign-in secrets"
+    condition     = toset([for s in output.services["api-server"].container_definitions[0].secrets : s.name]) == toset(concat(keys(var.airflow_secrets), ["BATON_DB_ADMIN_USER", "BATON_DB_ADMIN_PASSWORD", "MELTANO_DATABASE_URI", "BATON_LAKE_CATALOG_URL", "BATON_LAKE_READER_URL", "BATON_AIRFLOW_PASSWORD", "BATON_AUTOMATION_PASSWORD"]))
+    error_message = "the init container needs the master user to create the databases, their URLs and the accounts' passwords (first admin, service account)"
+  }
+  assert {
+    condition     = { for e in output.services["api-server"].container_definitions[0].environment : e.name => e.value if contains(["BATON_AIRFLOW_USER", "BATON_AUTOMATION_USER"], e.name) } == { BATON_AIRFLOW_USER = "admin", BATON_AUTOMATION_USER = "baton-automation" }
+    error_message = "the init container creates the first admin and the service account of automation (settings.env names both)"
   }
 }
 
@@ -219,7 +221,7 @@ run "settings_come_from_the_settings_file" {
   }
 
   assert {
-    condition     = output.settings == { BATON_AIRFLOW_PORT = "9090", BATON_AIRFLOW_USER = "operator", BATON_WAREHOUSE_POOL = "duckdb_writers", BATON_JOB_DATA_DIR = "/mnt/baton" }
+    condition     = output.settings == { BATON_AIRFLOW_PORT = "9090", BATON_AIRFLOW_USER = "operator", BATON_WAREHOUSE_POOL = "duckdb_writers", BATON_JOB_DATA_DIR = "/mnt/baton", BATON_AUTOMATION_USER = "robot" }
     error_message = "settings.env is read as KEY=VALUE lines, comments skipped"
   }
   assert {
@@ -233,6 +235,10 @@ run "settings_come_from_the_settings_file" {
   assert {
     condition     = output.airflow_environment["BATON_WAREHOUSE_POOL"] == "duckdb_writers" && output.airflow_environment["BATON_AIRFLOW_USER"] == "operator"
     error_message = "the Airflow containers get the pool and the UI user from the settings file"
+  }
+  assert {
+    condition     = contains(output.services["api-server"].container_definitions[0].environment, { name = "BATON_AUTOMATION_USER", value = "robot" })
+    error_message = "the init container creates the service account the settings file names"
   }
   assert {
     condition     = [for m in output.jobs.container_definitions[0].mountPoints : m.containerPath] == ["/mnt/baton/crm-exports", "/mnt/baton/marketing"]
@@ -408,6 +414,30 @@ run "oidc_settings" {
   assert {
     condition     = jsondecode(output.airflow_environment["BATON_OIDC_ROLES"]) == { "data-engineers" = "Op", analysts = "Viewer" }
     error_message = "the group -> role mapping reaches the containers as JSON"
+  }
+  assert {
+    condition     = length([for k in ["BATON_OIDC_DEFAULT_ROLE", "BATON_OIDC_GROUPS_CLAIM", "BATON_OIDC_SCOPES"] : k if contains(keys(output.airflow_environment), k)]) == 0
+    error_message = "the optional OIDC settings are left to the image's defaults unless given"
+  }
+}
+
+run "oidc_optional_settings" {
+  command = plan
+
+  variables {
+    oidc = {
+      issuer       = "https://login.example.com/realms/data"
+      client_id    = "baton"
+      role_mapping = { analysts = "Viewer" }
+      default_role = "Viewer"
+      groups_claim = "roles"
+      scopes       = "openid email profile groups"
+    }
+  }
+
+  assert {
+    condition     = [for k in ["BATON_OIDC_DEFAULT_ROLE", "BATON_OIDC_GROUPS_CLAIM", "BATON_OIDC_SCOPES"] : output.airflow_environment[k]] == ["Viewer", "roles", "openid email profile groups"]
+    error_message = "default_role, groups_claim and scopes reach the Airflow containers"
   }
 }
 
