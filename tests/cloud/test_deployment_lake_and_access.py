@@ -7,13 +7,20 @@ these run before that file's last test destroys the deployment.
 from __future__ import annotations
 
 import json
+import subprocess
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
+from docker.errors import ImageNotFound
+
+from tests.airflow_image import AIRFLOW, FAB, free_port, image_environment, run_init, stop, wait_for
 from tests.cloud.conftest import REGION, Terraform
 from tests.cloud.test_dev_on_moto import COMPONENTS, FOLDERS, NAME, SETTINGS, containers
+from tests.conftest import setting, unavailable
+from tests.containers import configure_ryuk, docker_engine
 
-FAB = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 SIGN_IN_SECRETS = {"BATON_AIRFLOW_PASSWORD", "BATON_AUTOMATION_PASSWORD"}
 
 
@@ -232,9 +239,77 @@ def test_security_group_rules(deployment: Terraform, aws) -> None:
     assert rules(aws, efs) == {("ingress", "tcp", 2049, 2049, jobs)}
 
 
-def test_no_secret_value_in_task_definitions_logs_or_state(deployment: Terraform, aws) -> None:
+def secret_value(aws, value_from: str) -> str:
+    """A container secret's value as ECS resolves it: `<secret ARN>` or `<secret ARN>:<json key>::`."""
+    parts = value_from.split(":")
+    text = aws("secretsmanager").get_secret_value(SecretId=":".join(parts[:7]))["SecretString"]
+    return json.loads(text)[parts[7]] if len(parts) > 7 and parts[7] else text
+
+
+@pytest.fixture(scope="module")
+def api_server_task_output(deployment: Terraform, aws, tmp_path_factory) -> dict[str, str]:
+    """What the api-server task's two containers print as they start, delivered to CloudWatch as
+    the awslogs driver would: the image's baton-airflow-init and Airflow's api-server, run on this
+    machine with each container's environment and its secrets' values from the emulator's Secrets
+    Manager. The database server (RDS on AWS) is a local Postgres whose admin is the RDS master
+    user: the URLs keep their users and passwords, only their host and port point to it."""
+    from testcontainers.community.postgres import PostgresContainer
+
+    client = docker_engine()
+    configure_ryuk(client)
+    image = setting("BATON_POSTGRES_IMAGE")
+    try:
+        client.images.get(image)
+    except ImageNotFound:
+        unavailable(f"BATON_POSTGRES_IMAGE={image} is not on this engine: run `make base-images`")
+    definitions = {c["name"]: c for c in containers(aws, f"{NAME}-api-server")}
+    rds = deployment.outputs["database_address"]
+    master = {k: secret_value(aws, v) for k, v in secrets_of(definitions["init"]).items() if "DB_ADMIN" in k}
+    home = tmp_path_factory.mktemp("airflow-home")
+    logs = aws("logs")
+    admin, password = master["BATON_DB_ADMIN_USER"], master["BATON_DB_ADMIN_PASSWORD"]
+    with PostgresContainer(image, username=admin, password=password) as pg:
+        local = f"{pg.get_container_host_ip()}:{pg.get_exposed_port(5432)}"
+
+        def settings(container: dict[str, Any]) -> dict[str, str]:
+            values = {**env_of(container), **{k: secret_value(aws, v) for k, v in secrets_of(container).items()}}
+            for key, value in values.items():
+                url = urlsplit(value)
+                if url.scheme.startswith("postgresql") and url.hostname == rds:
+                    netloc = url.netloc.rsplit("@", 1)[0] + "@" + local
+                    values[key] = url._replace(netloc=netloc, query="").geturl()  # no TLS on the local server
+            # Task logs go to CloudWatch through Airflow's own handler, not the containers' output.
+            return {**image_environment(home), **values, "AIRFLOW__LOGGING__REMOTE_LOGGING": "False"}
+
+        output = {"init": run_init(settings(definitions["init"]))}
+        port = free_port()
+        env = {**settings(definitions["airflow"]), "AIRFLOW__API__WORKERS": "1"}
+        log = home / "api-server.log"
+        with log.open("w") as out:
+            proc = subprocess.Popen([str(AIRFLOW), "api-server", "--port", str(port)], env=env, stdout=out, stderr=out)
+        try:
+            wait_for(f"http://127.0.0.1:{port}/api/v2/monitor/health", proc, 600, log)
+        finally:
+            stop(proc)
+        output["airflow"] = log.read_text()
+    for name, text in output.items():
+        options = definitions[name]["logConfiguration"]["options"]
+        group, stream = options["awslogs-group"], f"{options['awslogs-stream-prefix']}/{name}/local-run"
+        logs.create_log_stream(logGroupName=group, logStreamName=stream)
+        now = int(time.time() * 1000)
+        lines = [line for line in text.splitlines() if line.strip()]
+        events = [{"timestamp": now, "message": line} for line in lines]
+        logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
+    return output
+
+
+def test_no_secret_value_in_task_definitions_logs_or_state(
+    deployment: Terraform, aws, api_server_task_output: dict[str, str]
+) -> None:
     """Every secret's value (generated, the RDS master's) is absent from every container's
-    environment, from every CloudWatch log event the emulator holds and from the Terraform state."""
+    environment, from every CloudWatch log event the emulator holds (the api-server task's output
+    among them: init created the accounts, the api-server started) and from the Terraform state."""
+    assert "user baton-automation: created (Op)" in api_server_task_output["init"]
     secretsmanager = aws("secretsmanager")
     values: dict[str, str] = {}
     for secret in secretsmanager.list_secrets()["SecretList"]:
@@ -258,11 +333,14 @@ def test_no_secret_value_in_task_definitions_logs_or_state(deployment: Terraform
             assert not leaked, (arn, container["name"], leaked)
 
     logs = aws("logs")
+    scanned = 0
     for group in logs.describe_log_groups(logGroupNamePrefix=f"/{NAME}")["logGroups"]:
         events = logs.filter_log_events(logGroupName=group["logGroupName"]).get("events", [])
         text = "\n".join(e["message"] for e in events)
         leaked = [name for name, value in values.items() if value in text]
         assert not leaked, (group["logGroupName"], leaked)
+        scanned += len(events)
+    assert scanned >= len(api_server_task_output["init"].splitlines()), "the api-server task's output is in CloudWatch"
 
     state = (deployment.workdir / "terraform.tfstate").read_text()
     leaked = [name for name, value in values.items() if value in state]

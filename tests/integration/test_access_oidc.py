@@ -6,46 +6,21 @@ loopback (npm's oauth2-mock-server), in a real browser (Debian's Chromium)."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.airflow_image import AIRFLOW, free_port, image_environment, run_init, stop, wait_for
 from tests.browser import chromium
 from tests.conftest import REPO, unavailable
 
-IMAGE = REPO / "images" / "airflow"
-AIRFLOW = Path(sys.executable).parent / "airflow"
 PROVIDER_DIR = REPO / ".baton" / "oidc-provider"
 PROVIDER_PACKAGE = "oauth2-mock-server@9"
 ROLES = {"data-eng": "Op", "analysts": "Viewer"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(url: str, proc: subprocess.Popen, seconds: float, log: Path) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"{url}: the process exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(url, timeout=5).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(1)
-    pytest.fail(f"{url} did not answer within {seconds:.0f}s:\n{log.read_text()[-3000:]}")
 
 
 @pytest.fixture(scope="module")
@@ -85,27 +60,16 @@ def airflow_env(postgres_image: str, tmp_path_factory) -> Iterator[dict[str, str
     from testcontainers.community.postgres import PostgresContainer
 
     home = tmp_path_factory.mktemp("airflow-home")
-    (home / "dags").mkdir()
-    (home / "tools").mkdir()
-    (home / "tools" / "baton_users.py").symlink_to(IMAGE / "users.py")
     with PostgresContainer(postgres_image, username="airflow", password="airflow-pw", dbname="airflow") as pg:
         url = (
             f"postgresql+psycopg2://airflow:airflow-pw@{pg.get_container_host_ip()}:{pg.get_exposed_port(5432)}/airflow"
         )
         yield {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "BATON_"))},
-            "PATH": f"{AIRFLOW.parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",  # init runs `airflow`
-            "AIRFLOW_HOME": str(home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__AUTH_MANAGER": "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager",
-            "AIRFLOW__FAB__CONFIG_FILE": str(IMAGE / "webserver_config.py"),
-            "AIRFLOW__FAB__UPDATE_FAB_PERMS": "False",  # as in the image: init syncs the roles
+            **image_environment(home),
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": url,
             "AIRFLOW__API_AUTH__JWT_SECRET": "jwt-secret-for-the-oidc-test-0123456789",
             "AIRFLOW__API__SECRET_KEY": "session-key-for-the-oidc-test-0123456789",
             "AIRFLOW__API__WORKERS": "1",
-            "PYTHONPATH": str(home / "tools"),
             "BATON_WAREHOUSE_POOL": "baton_warehouse",
             "BATON_AIRFLOW_USER": "admin",
             "BATON_AIRFLOW_PASSWORD": "first-admin-pw-0123",
@@ -114,16 +78,9 @@ def airflow_env(postgres_image: str, tmp_path_factory) -> Iterator[dict[str, str
         }
 
 
-def init(env: dict[str, str]) -> str:
-    proc = subprocess.run([sys.executable, str(IMAGE / "init.py")], env=env, capture_output=True, text=True)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-3000:]
-    return out
-
-
 @pytest.fixture(scope="module")
 def first_init(airflow_env: dict[str, str]) -> str:
-    return init(airflow_env)
+    return run_init(airflow_env)
 
 
 @pytest.fixture(scope="module")
@@ -146,11 +103,7 @@ def api_server(airflow_env, first_init, provider, tmp_path_factory) -> Iterator[
         wait_for(f"{base}/api/v2/version", proc, 600, log)
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
         secrets = ("first-admin-pw-0123", "automation-pw-0123", "oidc-client-secret-0123")
         assert not [s for s in secrets if s in log.read_text()], "a secret in the api-server's log"
 
@@ -204,9 +157,9 @@ def test_local_accounts_keep_their_tokens_with_oidc_on(api_server: str) -> None:
 
 def test_a_new_admin_password_and_init_again_rotate_it(api_server: str, airflow_env: dict[str, str]) -> None:
     assert token(api_server, "admin", "first-admin-pw-0123").status_code == 201
-    again = init(airflow_env)
+    again = run_init(airflow_env)
     assert "user admin: unchanged (Admin)" in again and "user baton-automation: unchanged (Op)" in again
-    rotated = init({**airflow_env, "BATON_AIRFLOW_PASSWORD": "rotated-admin-pw-4567"})
+    rotated = run_init({**airflow_env, "BATON_AIRFLOW_PASSWORD": "rotated-admin-pw-4567"})
     assert "user admin: password set" in rotated and "rotated-admin-pw-4567" not in rotated
     assert token(api_server, "admin", "first-admin-pw-0123").status_code == 401
     assert token(api_server, "admin", "rotated-admin-pw-4567").status_code == 201

@@ -25,15 +25,15 @@ TRIGGER = {"logical_date": None, "conf": {}}
 
 
 def log_line(content: list | str) -> str:
-    """A line of a task log, as the UI shows it: the first event of some length, in plain words."""
+    """A line of a task log as the UI shows it on opening the log, which it scrolls to the end:
+    the start of the last plain line (not a group marker, no JSON)."""
     if isinstance(content, str):
         content = content.splitlines()
     events = [e.get("event", "") if isinstance(e, dict) else str(e) for e in content]
-    for event in events:
-        words = re.findall(r"[A-Za-z][A-Za-z ]{24,}", event)
-        if words:
-            return words[0].strip()
-    raise AssertionError(f"no line of words in the task log: {str(content)[:300]}")
+    for event in reversed(events):
+        if len(event) >= 20 and not event.startswith("::") and "{" not in event:
+            return event[:40]
+    raise AssertionError(f"no plain line in the task log: {str(content)[:300]}")
 
 
 def token(user: str, password: str) -> str:
