@@ -161,8 +161,7 @@ base-images: ## Build the offline base images from Debian packages (FORCE=1 rebu
 with-bases = bases=$$(bash images/base/ensure.sh) && export $$bases &&
 
 jobs-image: ## Build the jobs image (Meltano + plugins, dbt, both projects, manifest) as BATON_JOBS_IMAGE
-	@$(with-bases) echo "building $(BATON_JOBS_IMAGE) on $$BATON_PYTHON_IMAGE" && \
-	  bash images/build.sh build $(BATON_JOBS_IMAGE) images/jobs/Dockerfile $(DOCKER_BUILD_FLAGS) \
+	@$(with-bases) bash images/build.sh build $(BATON_JOBS_IMAGE) images/jobs/Dockerfile $(DOCKER_BUILD_FLAGS) \
 	  --build-arg PYTHON_IMAGE=$$BATON_PYTHON_IMAGE \
 	  --build-arg UV_VERSION=$(UV_VERSION) --build-arg BATON_JOB_DATA_DIR=$(BATON_JOB_DATA_DIR)
 
@@ -179,8 +178,7 @@ airflow-image: jobs-image ## Build the Airflow image (Airflow + providers, DAGs,
 	@id=$$(docker create $(BATON_JOBS_IMAGE)) && \
 	  { $(call rebake,rm -rf dags/baked && docker cp -q $$id:/opt/baton/baked dags/baked) && rc=0 || rc=$$?; }; \
 	  docker rm $$id >/dev/null; exit $$rc
-	@$(with-bases) echo "building $(BATON_AIRFLOW_IMAGE) on $$BATON_PYTHON_IMAGE" && \
-	  bash images/build.sh build $(BATON_AIRFLOW_IMAGE) images/airflow/Dockerfile $(DOCKER_BUILD_FLAGS) \
+	@$(with-bases) bash images/build.sh build $(BATON_AIRFLOW_IMAGE) images/airflow/Dockerfile $(DOCKER_BUILD_FLAGS) \
 	  --build-arg PYTHON_IMAGE=$$BATON_PYTHON_IMAGE --build-arg UV_VERSION=$(UV_VERSION) \
 	  --build-arg BATON_AIRFLOW_USER=$(BATON_AIRFLOW_USER) --build-arg BATON_WAREHOUSE_POOL=$(BATON_WAREHOUSE_POOL) \
 	  --build-arg BATON_AIRFLOW_PORT=$(BATON_AIRFLOW_PORT)

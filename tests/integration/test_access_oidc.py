@@ -157,8 +157,17 @@ def test_local_accounts_keep_their_tokens_with_oidc_on(api_server: str) -> None:
 
 def test_a_new_admin_password_and_init_again_rotate_it(api_server: str, airflow_env: dict[str, str]) -> None:
     assert token(api_server, "admin", "first-admin-pw-0123").status_code == 201
+    # The same image, settings and passwords: nothing to do (a restarted stack starts sooner).
     again = run_init(airflow_env)
-    assert "user admin: unchanged (Admin)" in again and "user baton-automation: unchanged (Op)" in again
+    assert "nothing changed since the last run" in again and "airflow db migrate" not in again
+    # An account deleted in the UI: the next init is a full one and creates it again.
+    admin = token(api_server, "admin", "first-admin-pw-0123").json()["access_token"]
+    gone = httpx.delete(
+        f"{api_server}/auth/fab/v1/users/baton-automation", headers={"Authorization": f"Bearer {admin}"}, timeout=60
+    )
+    assert gone.status_code == 204, gone.text[:300]
+    recreated = run_init(airflow_env)
+    assert "user baton-automation: created (Op)" in recreated and "user admin: unchanged (Admin)" in recreated
     rotated = run_init({**airflow_env, "BATON_AIRFLOW_PASSWORD": "rotated-admin-pw-4567"})
     assert "user admin: password set" in rotated and "rotated-admin-pw-4567" not in rotated
     assert token(api_server, "admin", "first-admin-pw-0123").status_code == 401
