@@ -195,8 +195,8 @@ def migrate_and_pool(pool: str, wait: float) -> None:
         say(f"pool {pool}: {'created' if current is None else 'updated'} ({POOL_SLOTS} slot, deferred tasks keep it)")
 
 
-def accounts(wait: float) -> None:
-    """Roles and the kit's two accounts, under the same lock as the migration."""
+def wanted_accounts() -> list[tuple[str, str, str]]:
+    """(user, role, password) of the first admin and, when both are set, the automation account."""
     password = os.environ.get("BATON_AIRFLOW_PASSWORD", "")
     if not password:
         raise InitError(
@@ -207,7 +207,13 @@ def accounts(wait: float) -> None:
     automation = os.environ.get("BATON_AUTOMATION_USER", "")
     if automation and os.environ.get("BATON_AUTOMATION_PASSWORD"):
         wanted.append((automation, "Op", os.environ["BATON_AUTOMATION_PASSWORD"]))
-    else:
+    return wanted
+
+
+def accounts(wait: float) -> None:
+    """Roles and the kit's two accounts, under the same lock as the migration."""
+    wanted = wanted_accounts()
+    if len(wanted) == 1:
         say("automation account: not managed here (BATON_AUTOMATION_USER or BATON_AUTOMATION_PASSWORD is empty)")
     with connect(url_parts("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"), wait) as conn:
         conn.execute("select pg_advisory_lock(%s)", (LOCK_AIRFLOW,))
@@ -221,12 +227,6 @@ def accounts(wait: float) -> None:
             say("roles: " + ", ".join(sorted(r.name for r in appbuilder.sm.get_all_roles())))
             for name, role, password in wanted:
                 say(ensure_user(appbuilder.sm, name, role, password))
-
-
-def wanted_accounts() -> list[str]:
-    automation = os.environ.get("BATON_AUTOMATION_USER", "")
-    managed = automation and os.environ.get("BATON_AUTOMATION_PASSWORD")
-    return [setting("BATON_AIRFLOW_USER"), *([automation] if managed else [])]
 
 
 def fingerprint(pool: str) -> str:
@@ -259,7 +259,7 @@ def unchanged(print_: str) -> bool:
     try:
         with psycopg.connect(**url_parts("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"), connect_timeout=10) as conn:
             (last,) = conn.execute("select fingerprint from baton_init where id = 1").fetchone() or ("",)
-            accounts = wanted_accounts()
+            accounts = [name for name, _, _ in wanted_accounts()]
             (found,) = conn.execute("select count(*) from ab_user where username = any(%s)", (accounts,)).fetchone()
             pool = conn.execute(
                 "select slots, include_deferred from slot_pool where pool = %s", (setting("BATON_WAREHOUSE_POOL"),)
