@@ -13,10 +13,10 @@
 # <TAG>-<stage> (or <TAG>:<stage> for an untagged name); the full build reuses it from the layer
 # cache and makes no new image for it. `remove` deletes those tags with TAG.
 #
-# A build whose inputs did not change is skipped: the image carries the label baton.build-key, a
-# digest of the Dockerfile, the build options, the base image's ID and every file its COPY lines
-# name (less what .dockerignore leaves out). `make up` on built images checks that in well under
-# a second instead of running docker build.
+# A build whose inputs did not change is skipped (unless the options say --no-cache): the image
+# carries the label baton.build-key, a digest of the Dockerfile, the build options, the base
+# image's ID and every file its COPY lines name (less what .dockerignore leaves out). `make up` on
+# built images checks that in about a second instead of running docker build.
 #
 # An image a build replaces (its tag moved to the new one) is removed at once, unless another tag
 # still names it, or a container still runs it: then it is listed in .baton/replaced-images and
@@ -115,9 +115,10 @@ build_key() {  # build_key DOCKERFILE OPTIONS...
 build() {
   local tag=$1 dockerfile=$2; shift 2
   [ -f "$dockerfile" ] || die "no Dockerfile at $dockerfile"
-  local key
+  local key built=""
   key=$(build_key "$dockerfile" "$@")
-  if [ "$(docker image inspect -f '{{index .Config.Labels "baton.build-key"}}' "$tag" 2>/dev/null)" = "$key" ]; then
+  [[ " $* " == *" --no-cache "* ]] || built=$(docker image inspect -f '{{index .Config.Labels "baton.build-key"}}' "$tag" 2>/dev/null || true)
+  if [ "$built" = "$key" ]; then
     echo "$tag is up to date (built from these sources, options and base)"
     return 0
   fi
