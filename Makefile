@@ -164,6 +164,13 @@ jobs-image: ## Build the jobs image (Meltano + plugins, dbt, both projects, mani
 	@$(with-bases) bash images/build.sh build $(BATON_JOBS_IMAGE) images/jobs/Dockerfile $(DOCKER_BUILD_FLAGS) \
 	  --build-arg PYTHON_IMAGE=$$BATON_PYTHON_IMAGE \
 	  --build-arg UV_VERSION=$(UV_VERSION) --build-arg BATON_JOB_DATA_DIR=$(BATON_JOB_DATA_DIR)
+	@# The DAGs' metadata has one home, dags/baked: taken from the jobs image (what it runs), then
+	@# shipped with the DAG folder (the Airflow image, the sandbox's bind mount, the cloud's DAG
+	@# bundle); the job containers' secrets follow the source list (the sources' env file).
+	@id=$$(docker create $(BATON_JOBS_IMAGE)) && \
+	  { $(call rebake,rm -rf dags/baked && docker cp -q $$id:/opt/baton/baked dags/baked) && rc=0 || rc=$$?; }; \
+	  docker rm $$id >/dev/null; exit $$rc
+	@if [ -f $(BATON_ENV_FILE) ]; then $(sources-env); fi
 
 env-file: ## Create (or complete) the stack's env file: generated secrets, host paths; never committed
 	@bash compose/env-file.sh $(BATON_ENV_FILE)
@@ -173,11 +180,6 @@ images: ## Build the stack's images (jobs, Airflow); pull or, where no registry 
 	@$(MAKE) jobs-image airflow-image $$(bash images/base/ensure.sh)
 
 airflow-image: jobs-image ## Build the Airflow image (Airflow + providers, DAGs, baked metadata) as BATON_AIRFLOW_IMAGE
-	@# The DAGs' metadata has one home, dags/baked: taken from the jobs image (what it runs), then
-	@# shipped with the DAG folder (this image, the sandbox's bind mount, the cloud's DAG bundle).
-	@id=$$(docker create $(BATON_JOBS_IMAGE)) && \
-	  { $(call rebake,rm -rf dags/baked && docker cp -q $$id:/opt/baton/baked dags/baked) && rc=0 || rc=$$?; }; \
-	  docker rm $$id >/dev/null; exit $$rc
 	@$(with-bases) bash images/build.sh build $(BATON_AIRFLOW_IMAGE) images/airflow/Dockerfile $(DOCKER_BUILD_FLAGS) \
 	  --build-arg PYTHON_IMAGE=$$BATON_PYTHON_IMAGE --build-arg UV_VERSION=$(UV_VERSION) \
 	  --build-arg BATON_AIRFLOW_USER=$(BATON_AIRFLOW_USER) --build-arg BATON_WAREHOUSE_POOL=$(BATON_WAREHOUSE_POOL) \
@@ -192,7 +194,6 @@ up: env-file ## Start the sandbox: build what is missing, wait healthy, unpause,
 	@$(COMPOSE_CMD) run --rm cli up $(CLI_ARGS)
 
 stack-start: data-dirs ## Start the stack's services from built images and wait until all are healthy (part of up)
-	@$(sources-env)  # after the image's build baked the source list
 	@ls $(BATON_DATA_DIR)/marketing/*.csv >/dev/null 2>&1 || \
 	  $(COMPOSE_CMD) run --rm --no-deps jobs samples marketing
 	$(with-bases) $(COMPOSE_CMD) up -d $(STACK_SERVICES) || bash compose/explain-failure.sh $(BATON_PROJECT) $(BATON_ENV_FILE)

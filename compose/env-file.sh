@@ -38,10 +38,13 @@ fi
 if [ "${2:-}" = --sources ]; then
   sources=${3:?usage: env-file.sh FILE --sources SOURCES_JSON OUT}
   out=${4:?usage: env-file.sh FILE --sources SOURCES_JSON OUT}
-  [ -f "$sources" ] || { echo "env-file.sh: $sources does not exist: run make bake" >&2; exit 1; }
-  # Each source's "secrets": [...] list (one name per line, or [] on one line).
-  declared=$(awk '/"secrets": \[/ {on = 1} on {print} on && /\]/ {on = 0}' "$sources" |
-    grep -o '"[A-Z_][A-Z0-9_]*"' | tr -d '"' | sort -u || true)
+  # Each source's "secrets": [...] list (one name per line, or [] on one line). No list yet (a fresh
+  # clone before its first image build): nothing declared; building the jobs image writes it again.
+  declared=""
+  if [ -f "$sources" ]; then
+    declared=$(awk '/"secrets": \[/ {on = 1} on {print} on && /\]/ {on = 0}' "$sources" |
+      grep -o '"[A-Z_][A-Z0-9_]*"' | tr -d '"' | sort -u || true)
+  fi
   : >"$out.tmp"
   for key in $declared; do
     grep "^$key=" "$file" >>"$out.tmp" || true  # a missing one: the job names it when it runs

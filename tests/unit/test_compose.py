@@ -142,3 +142,7 @@ def test_the_sources_env_file_holds_the_declared_secrets_and_no_password(repo: P
     run[4] = str(repo / "dags" / "baked" / "sources.json")
     subprocess.run(run, check=True, capture_output=True)
     assert out.read_text() == "BATON_SHOP_DB_URL=postgresql://shop:pw@source-db/shop\n"
+    # A fresh clone before its first image build has no source list: nothing declared yet.
+    run[4] = str(tmp_path / "not-baked-yet.json")
+    subprocess.run(run, check=True, capture_output=True)
+    assert out.read_text() == ""
