@@ -5,7 +5,6 @@ tests that run Airflow's processes without building the image (OIDC sign-in, wha
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -50,12 +49,6 @@ def run_init(env: dict[str, str]) -> str:
     return out
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def wait_for(url: str, proc: subprocess.Popen, seconds: float, log: Path) -> None:
     """Until `url` answers 200; fails naming the process's last output if it exits or times out."""
     deadline = time.monotonic() + seconds
@@ -69,12 +62,3 @@ def wait_for(url: str, proc: subprocess.Popen, seconds: float, log: Path) -> Non
             pass
         time.sleep(1)
     pytest.fail(f"{url} did not answer within {seconds:.0f}s:\n{log.read_text()[-3000:]}")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(10)

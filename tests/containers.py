@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import docker
+import pytest
 from docker.errors import DockerException, ImageNotFound
 from testcontainers.core.config import testcontainers_config
 
@@ -49,3 +50,22 @@ def remove_compose_project(client: docker.DockerClient, project: str) -> None:
         volume.remove(force=True)
     for network in client.networks.list(filters=label):
         network.remove()
+
+
+def ensure_image(client: docker.DockerClient, setting: str) -> str:
+    """The image named by `setting`, present locally (pulled if a registry answers)."""
+    from tests.conftest import image_setting
+
+    name = image_setting(setting)
+    try:
+        client.images.get(name)
+    except ImageNotFound:
+        try:
+            client.images.pull(name)
+        except DockerException as exc:
+            pytest.fail(
+                f"{setting}={name} is not on this engine and cannot be pulled ({exc}). "
+                "Where no registry answers, run `make base-images` to build the offline images.",
+                pytrace=False,
+            )
+    return name

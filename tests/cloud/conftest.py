@@ -11,7 +11,6 @@ import base64
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -22,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO, unavailable
+from tests.conftest import REPO, free_port, stop, unavailable
 
 REGION = "eu-central-1"
 CLOUD_VENV = Path(os.environ.get("BATON_CLOUD_VENV", REPO / ".venvs" / "cloud"))
@@ -63,12 +62,6 @@ def tools() -> Tools:
     if not moto.exists():
         unavailable(f"{moto} is missing: run `make cloud-tools`")
     return Tools(terraform=terraform, plugin_dir=plugins, moto_server=moto)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -124,11 +117,7 @@ def moto(tools: Tools, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mot
     try:
         yield server
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
         log.close()
 
 

@@ -13,13 +13,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from docker.errors import ImageNotFound
 
-from tests.airflow_image import AIRFLOW, FAB, free_port, image_environment, run_init, stop, wait_for
+from tests.airflow_image import AIRFLOW, FAB, image_environment, run_init, wait_for
 from tests.cloud.conftest import REGION, Terraform
 from tests.cloud.test_dev_on_moto import COMPONENTS, FOLDERS, NAME, SETTINGS, containers
-from tests.conftest import setting, unavailable
-from tests.containers import configure_ryuk, docker_engine
+from tests.conftest import free_port, stop
+from tests.containers import configure_ryuk, docker_engine, ensure_image
 
 SIGN_IN_SECRETS = {"BATON_AIRFLOW_PASSWORD", "BATON_AUTOMATION_PASSWORD"}
 
@@ -257,11 +256,7 @@ def api_server_task_output(deployment: Terraform, aws, tmp_path_factory) -> dict
 
     client = docker_engine()
     configure_ryuk(client)
-    image = setting("BATON_POSTGRES_IMAGE")
-    try:
-        client.images.get(image)
-    except ImageNotFound:
-        unavailable(f"BATON_POSTGRES_IMAGE={image} is not on this engine: run `make base-images`")
+    image = ensure_image(client, "BATON_POSTGRES_IMAGE")
     definitions = {c["name"]: c for c in containers(aws, f"{NAME}-api-server")}
     rds = deployment.outputs["database_address"]
     master = {k: secret_value(aws, v) for k, v in secrets_of(definitions["init"]).items() if "DB_ADMIN" in k}

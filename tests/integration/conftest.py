@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import docker
 import pytest
-from docker.errors import DockerException, ImageNotFound
 
-from tests.conftest import image_setting
-from tests.containers import configure_ryuk, docker_engine
+from tests.containers import configure_ryuk, docker_engine, ensure_image
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -24,23 +22,6 @@ def docker_client() -> docker.DockerClient:
     client = docker_engine()
     configure_ryuk(client)
     return client
-
-
-def ensure_image(client: docker.DockerClient, setting: str) -> str:
-    """The image named by `setting`, present locally (pulled if a registry answers)."""
-    name = image_setting(setting)
-    try:
-        client.images.get(name)
-    except ImageNotFound:
-        try:
-            client.images.pull(name)
-        except DockerException as exc:
-            pytest.fail(
-                f"{setting}={name} is not on this engine and cannot be pulled ({exc}). "
-                "Where no registry answers, run `make base-images` to build the offline images.",
-                pytrace=False,
-            )
-    return name
 
 
 @pytest.fixture(scope="session")

@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.airflow_image import AIRFLOW, free_port, image_environment, run_init, stop, wait_for
+from tests.airflow_image import AIRFLOW, image_environment, run_init, wait_for
 from tests.browser import chromium
-from tests.conftest import REPO, unavailable
+from tests.conftest import REPO, free_port, stop, unavailable
 
 PROVIDER_DIR = REPO / ".baton" / "oidc-provider"
 PROVIDER_PACKAGE = "oauth2-mock-server@9"
@@ -49,8 +49,7 @@ def provider(tmp_path_factory) -> Iterator[tuple[str, Path]]:
         wait_for(f"{issuer}/.well-known/openid-configuration", proc, 30, log)
         yield issuer, claims
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop(proc)
 
 
 @pytest.fixture(scope="module")

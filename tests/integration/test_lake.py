@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import time
 import uuid
@@ -26,7 +25,7 @@ import pytest
 from target_baton_duckdb import warehouse
 
 import tests.unit.test_loader as unit_loader
-from tests.conftest import REPO, image_setting, unavailable
+from tests.conftest import REPO, free_port, image_setting, stop, unavailable
 from tests.integration.conftest import pg_url
 from tests.integration.datapath import DataPath
 from tests.unit.loader_run import Loader
@@ -40,18 +39,12 @@ MOTO_SERVER = Path(os.environ.get("BATON_CLOUD_VENV", REPO / ".venvs" / "cloud")
 
 
 # --- the lake's services --------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """moto's S3 on loopback, with the lake's bucket."""
     if not MOTO_SERVER.exists():
         unavailable(f"{MOTO_SERVER} is missing: run `make cloud-tools` (moto's server serves S3 to the lake tests)")
-    port = _free_port()
+    port = free_port()
     log = (tmp_path_factory.mktemp("moto") / "moto.log").open("w")
     proc = subprocess.Popen([str(MOTO_SERVER), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log)
     import boto3
@@ -76,8 +69,7 @@ def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         yield f"127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop(proc)
         log.close()
 
 
