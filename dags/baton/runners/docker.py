@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import os
 import re
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -22,6 +23,7 @@ from baton.config import ConfigError, DockerSettings, runner_settings
 from baton.runners.base import JobOperator, baton_result, job_failed, job_result, out_of_memory
 
 NAME_MAX = 128
+OOM_EVENT_GRACE_SECONDS = 3.0
 
 
 def container_name(project: str, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> str:
@@ -136,12 +138,22 @@ class DockerJobOperator(JobOperator):
                 self.log.info("container %s of an earlier try has ended (code %s): its output", name, state["ExitCode"])
                 lines = self._log_lines(self._client.logs(name, stream=True, follow=False))
                 code = int(state["ExitCode"])
-            return code, lines, self._oom_killed(name)
+            return code, lines, self._oom_killed(name, code)
         finally:
             self._remove(name)
 
-    def _oom_killed(self, container: str) -> bool:
-        return bool(self._client.inspect_container(container)["State"].get("OOMKilled"))
+    def _oom_killed(self, container: str, code: int) -> bool:
+        """Whether the OOM killer stopped the container. The engine learns of the OOM kill from an
+        event that can arrive just after the exit: a SIGKILL exit (137) waits up to
+        OOM_EVENT_GRACE_SECONDS for it before it counts as an interruption (`docker kill`, a
+        stopped worker)."""
+        deadline = time.monotonic() + (OOM_EVENT_GRACE_SECONDS if code == 137 else 0)
+        while True:
+            if self._client.inspect_container(container)["State"].get("OOMKilled"):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.1)
 
     def _run(self, name: str, s: DockerSettings, secrets: dict[str, str]) -> tuple[int, list[str], bool]:
         from docker.types import Mount
@@ -188,7 +200,7 @@ class DockerJobOperator(JobOperator):
             self._client.start(self._container)
             lines = self._log_lines(stream)
             code = int(self._client.wait(self._container)["StatusCode"])
-            return code, lines, self._oom_killed(self._container)
+            return code, lines, self._oom_killed(self._container, code)
         finally:
             self._remove(self._container)
 
