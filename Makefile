@@ -60,7 +60,10 @@ export BATON_DATA_DIR := $(abspath $(BATON_DATA_DIR))
 export BATON_WAREHOUSE_DIR ?= $(BATON_DATA_DIR)/warehouse
 SOURCE ?= shop
 ROWS ?= 1000
-STACK_SERVICES := postgres source-db api-server scheduler dag-processor triggerer
+ifeq ($(filter $(BATON_TRIGGERER),on off),)
+$(error BATON_TRIGGERER=$(BATON_TRIGGERER) (settings.env or the environment) must be on or off)
+endif
+STACK_SERVICES := postgres source-db api-server scheduler dag-processor $(if $(filter on,$(BATON_TRIGGERER)),triggerer)
 
 .PHONY: help setup lock lint format test test-unit test-integration test-stack base-images jobs-image clean bake add-source remove-source \
 	env-file images airflow-image data-dirs up stack-start run status user logs databases seed next-day el dbt query docs \
@@ -197,6 +200,10 @@ stack-start: data-dirs ## Start the stack's services from built images and wait 
 	@ls $(BATON_DATA_DIR)/marketing/*.csv >/dev/null 2>&1 || \
 	  $(COMPOSE_CMD) run --rm --no-deps jobs samples marketing
 	$(with-bases) $(COMPOSE_CMD) up -d $(STACK_SERVICES) || bash compose/explain-failure.sh $(BATON_PROJECT) $(BATON_ENV_FILE)
+ifeq ($(BATON_TRIGGERER),off)
+	@docker ps -aq --filter label=com.docker.compose.project=$(BATON_PROJECT) \
+	  --filter label=com.docker.compose.service=triggerer | xargs -r docker rm -f >/dev/null
+endif
 	@bash compose/wait-healthy.sh 300 $$($(COMPOSE_CMD) ps -q $(STACK_SERVICES)) \
 	  || bash compose/explain-failure.sh $(BATON_PROJECT) $(BATON_ENV_FILE)
 	@bash images/build.sh clean  # images the rebuild replaced, once the services left them
@@ -252,15 +259,15 @@ LAKE_DEPS = $(if $(filter lake,$(BATON_WAREHOUSE)),,--no-deps)
 # quotes in it stay text.
 query: export BATON_QUERY_SQL = $(value SQL)
 query: export BATON_QUERY_AT = $(AT)
-query: env-file ## Read-only SQL on the warehouse: make query SQL='select ...' (default: row counts); lake: AT=<cycle>
+query: env-file $(if $(filter lake,$(BATON_WAREHOUSE)),databases) ## Read-only SQL on the warehouse: make query SQL='select ...' (default: row counts); lake: AT=<cycle>
 	@$(COMPOSE_CMD) run --rm $(LAKE_DEPS) -T -e BATON_QUERY_SQL -e BATON_QUERY_AT jobs query
 
-docs: env-file data-dirs ## Serve the dbt docs of the sandbox's warehouse on 127.0.0.1:BATON_DOCS_PORT
+docs: env-file data-dirs $(if $(filter lake,$(BATON_WAREHOUSE)),databases) ## Serve the dbt docs of the sandbox's warehouse on 127.0.0.1:BATON_DOCS_PORT
 	@echo "dbt docs: http://127.0.0.1:$(BATON_DOCS_PORT) (Ctrl-C stops)"
 	$(COMPOSE_CMD) run --rm $(LAKE_DEPS) -p 127.0.0.1:$(BATON_DOCS_PORT):$(BATON_DOCS_PORT) -e BATON_DOCS_PORT jobs docs
 
 down: env-file ## Stop the stack and remove its containers (data volumes and files are kept)
-	$(COMPOSE_CMD) --profile jobs --profile tools down --remove-orphans
+	$(COMPOSE_CMD) --profile jobs --profile tools --profile triggerer down --remove-orphans
 	@ids=$$(docker ps -aq --filter label=baton.project=$(BATON_PROJECT)); \
 	  if [ -n "$$ids" ]; then echo "removing job containers left by failed runs"; docker rm -f $$ids >/dev/null; fi
 	@bash images/build.sh clean
@@ -270,7 +277,7 @@ reset: env-file ## Stop the stack, delete its data (volumes, warehouse, source f
 	  echo "make reset deletes the stack's databases (Airflow, Meltano state, shop), $(BATON_DATA_DIR)"; \
 	  echo "and the images $(BATON_JOBS_IMAGE), $(BATON_AIRFLOW_IMAGE)."; \
 	  echo "Run: make reset CONFIRM=yes"; exit 1; fi
-	$(COMPOSE_CMD) --profile jobs --profile tools down --volumes --remove-orphans
+	$(COMPOSE_CMD) --profile jobs --profile tools --profile triggerer down --volumes --remove-orphans
 	@docker ps -aq --filter label=baton.project=$(BATON_PROJECT) | xargs -r docker rm -f >/dev/null
 	@# Job containers wrote these files as their own user: remove them as root from a container of
 	@# the jobs image (or of its base, when the image is gone already).

@@ -32,16 +32,16 @@ def test_ports_are_published_on_loopback_only(compose: dict) -> None:
 
 
 def test_every_long_running_service_has_a_healthcheck(compose: dict, repo: Path) -> None:
-    # Compose waits on Docker's own probe for a service another one depends on: that one probes
-    # often. The others probe rarely (quiet at rest): `make up` waits for them with
-    # wait-healthy.sh, which runs a starting container's probe itself every second.
+    # Every service probes rarely (quiet at rest) and compose never waits on Docker's probe, which
+    # comes only after its interval: `make` waits with wait-healthy.sh, which runs a starting
+    # container's probe itself every second.
     awaited = {
         dep
         for service in compose["services"].values()
         for dep, how in (service.get("depends_on") or {}).items()
         if how.get("condition") == "service_healthy"
     }
-    assert awaited == {"postgres", "source-db"}
+    assert awaited == set()
     for name, service in compose["services"].items():
         if name in ONE_SHOT | ON_DEMAND:
             continue
