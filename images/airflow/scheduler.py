@@ -9,8 +9,9 @@ queries, so a short sleep keeps a sandbox at rest busy (at 0.25 s the scheduler 
 that answers it took about 30% of one core), while a long one delays every hop of a cycle (a run
 created from an asset event, a task queued, a run marked done) by up to that sleep.
 
-This scheduler sleeps BATON_SCHEDULER_BUSY_SLEEP (0.25 s) while its executors run or queue tasks
-and for BATON_SCHEDULER_BUSY_SECONDS (30 s) after the last one; else, at rest, it sleeps
+This scheduler sleeps BATON_SCHEDULER_BUSY_SLEEP (0.25 s) while its executors run or queue tasks,
+and for BATON_SCHEDULER_BUSY_SECONDS (30 s) after the last loop that queued a task, saw one finish
+or found one running; else, at rest, it sleeps
 `scheduler_idle_sleep_time` (the sandbox sets 2 s). A cycle's hops follow one another within a
 few seconds of a task, so they all get the short sleep; only the first hop of a run triggered at
 rest (make run, the daily schedule) waits up to the long one.
@@ -46,12 +47,22 @@ class WorkFollowingScheduler(SchedulerJobRunner):
     _rest_sleep: float = 1.0
     _last_busy: float = float("-inf")
 
+    def _busy_if(self, count: int) -> int:
+        if count:
+            self._last_busy = time.monotonic()
+        return count
+
+    def _do_scheduling(self, *args, **kwargs) -> int:  # returns the tasks it queued
+        return self._busy_if(super()._do_scheduling(*args, **kwargs))
+
+    def _process_executor_events(self, *args, **kwargs) -> int:  # returns the tasks that finished
+        return self._busy_if(super()._process_executor_events(*args, **kwargs))
+
     @property
     def _scheduler_idle_sleep_time(self) -> float:  # read by the loop before each idle sleep
-        now = time.monotonic()
-        if any(executor.running or executor.queued_tasks for executor in self.executors):
-            self._last_busy = now
-        return BUSY_SLEEP if now - self._last_busy < BUSY_SECONDS else max(self._rest_sleep, BUSY_SLEEP)
+        self._busy_if(sum(len(e.running) + len(e.queued_tasks) for e in self.executors))
+        busy = time.monotonic() - self._last_busy < BUSY_SECONDS
+        return BUSY_SLEEP if busy else max(self._rest_sleep, BUSY_SLEEP)
 
     @_scheduler_idle_sleep_time.setter
     def _scheduler_idle_sleep_time(self, value: float) -> None:  # Airflow's setting: the rest sleep
