@@ -93,19 +93,26 @@ def memory_mib() -> float:
     return total
 
 
-def cpu_percent(samples: int = 10) -> dict[str, float]:
-    """Each container's CPU use in % of one core, averaged over `samples` readings of `docker stats`."""
-    total: dict[str, float] = {}
-    for _ in range(samples):
-        out = subprocess.run(
-            ["docker", "stats", "--no-stream", "--format", "{{.Name}} {{.CPUPerc}}"], capture_output=True, text=True
-        ).stdout
-        for line in out.splitlines():
-            name, value = line.rsplit(" ", 1)
-            if name.startswith(f"{PROJECT}-"):
-                service = name.removeprefix(f"{PROJECT}-").rsplit("-", 1)[0]
-                total[service] = total.get(service, 0.0) + float(value.rstrip("%") or 0) / samples
-    return total
+def cpu_percent(seconds: float) -> dict[str, float]:
+    """Each container's CPU use over `seconds`, in % of one core: the engine's cumulative CPU time
+    of each container (its probes included) read at the start and at the end of the window. A few
+    `docker stats` readings of 1 s each would miss what a service does every 15 s or every minute."""
+    import docker
+
+    client = docker.from_env()
+
+    def usage() -> dict[str, int]:
+        return {
+            c.name.removeprefix(f"{PROJECT}-").rsplit("-", 1)[0]: c.stats(stream=False, one_shot=True)["cpu_stats"][
+                "cpu_usage"
+            ]["total_usage"]
+            for c in client.containers.list(filters={"label": f"com.docker.compose.project={PROJECT}"})
+        }
+
+    start, started = usage(), time.monotonic()
+    time.sleep(seconds)
+    end, elapsed = usage(), time.monotonic() - started
+    return {name: (end[name] - start[name]) / 1e9 / elapsed * 100 for name in end if name in start}
 
 
 def image_mb(image: str) -> float:
@@ -151,7 +158,7 @@ def measure(mode: str, args: argparse.Namespace) -> tuple[list[tuple[str, str, s
     time.sleep(args.idle_seconds)
     figures["idle_memory_gib"] = memory_mib() / 1024
     rows.append(("idle memory of the stack", f"{figures['idle_memory_gib']:.2f} GiB", ""))
-    cpu = cpu_percent()
+    cpu = cpu_percent(args.idle_seconds)
     figures["idle_cpu"] = sum(cpu.values())
     busiest = ", ".join(f"{name} {value:.1f}%" for name, value in sorted(cpu.items(), key=lambda kv: -kv[1])[:3])
     rows.append(("idle CPU of the stack", f"{figures['idle_cpu']:.1f} %", f"of one core; {busiest}"))
@@ -227,7 +234,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cold", action="store_true", help="remove the stack's images and the build cache first")
     parser.add_argument("--orders", type=int, help="compare full loads of a shop seeded with this many orders")
-    parser.add_argument("--idle-seconds", type=int, default=60, help="settle time before measuring idle memory")
+    parser.add_argument(
+        "--idle-seconds", type=int, default=60, help="settle time before idle memory, then the idle CPU window"
+    )
     parser.add_argument("--warehouse", default="files,lake", help="warehouse modes: files, lake or both")
     args = parser.parse_args()
     modes = [m for m in args.warehouse.replace(" ", "").split(",") if m]
