@@ -1,0 +1,112 @@
+#!/usr/bin/env python
+"""The sandbox's scheduler and DAG processor: Airflow's, with waits that follow the work.
+
+    baton-airflow-scheduler [options of airflow scheduler]
+    baton-airflow-dag-processor [options of airflow dag-processor]
+
+Both Airflow loops poll the metadata database on a fixed beat, busy or not. At rest that beat is
+most of what a sandbox costs (at 0.25 s the scheduler and the Postgres that answers it took about
+30% of one core; the DAG processor's one-second loop, a few queries each time, 6-8%), while a
+longer one everywhere would delay the hops of a cycle.
+
+The scheduler: between two scheduling loops with nothing to do, Airflow sleeps
+`[scheduler] scheduler_idle_sleep_time`, one value for all the time. This one sleeps
+BATON_SCHEDULER_BUSY_SLEEP (0.25 s) while its executors run or queue tasks, and for
+BATON_SCHEDULER_BUSY_SECONDS (30 s) after the last loop that queued a task, saw one finish or found
+one running; else, at rest, it sleeps `scheduler_idle_sleep_time` (the sandbox sets 2 s). A
+cycle's hops follow one another within a few seconds of a task, so they all get the short sleep;
+only the first hop of a run triggered at rest (make run, the daily schedule) waits up to the long
+one.
+
+The DAG processor: Airflow's loop runs once a second (no setting changes it): it claims reparse
+requests, fetches DAG callbacks, checks the bundles and waits for its parsing processes. This one
+keeps that beat while a file is being parsed or waits to be; with nothing to parse, it waits
+BATON_DAG_PROCESSOR_IDLE_SLEEP (5 s) between loops. A changed DAG file, a reparse asked for in the
+UI or a DAG callback is then picked up within that instead of a second; a parse that is under way
+wakes it at once. Its job still heartbeats every loop (Airflow's threshold is 60 s).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+from airflow.dag_processing.manager import DagFileProcessorManager
+from airflow.jobs.scheduler_job_runner import SchedulerJobRunner
+
+
+def _seconds(name: str, default: float) -> float:
+    raw = os.environ.get(name, "")
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        sys.exit(f"{name}={raw!r} is not a number of seconds: set it in compose/compose.yml or unset it")
+    if value < 0:
+        sys.exit(f"{name}={raw!r} is negative: give a number of seconds >= 0")
+    return value
+
+
+BUSY_SLEEP = _seconds("BATON_SCHEDULER_BUSY_SLEEP", 0.25)
+BUSY_SECONDS = _seconds("BATON_SCHEDULER_BUSY_SECONDS", 30.0)
+DAG_PROCESSOR_IDLE_SLEEP = _seconds("BATON_DAG_PROCESSOR_IDLE_SLEEP", 5.0)
+
+
+class WorkFollowingScheduler(SchedulerJobRunner):
+    """The scheduler's job runner with an idle sleep that is short while there is work."""
+
+    _rest_sleep: float = 1.0
+    _last_busy: float = float("-inf")
+
+    def _busy_if(self, count: int) -> int:
+        if count:
+            self._last_busy = time.monotonic()
+        return count
+
+    def _do_scheduling(self, *args, **kwargs) -> int:  # returns the tasks it queued
+        return self._busy_if(super()._do_scheduling(*args, **kwargs))
+
+    def _process_executor_events(self, *args, **kwargs) -> int:  # returns the tasks that finished
+        return self._busy_if(super()._process_executor_events(*args, **kwargs))
+
+    @property
+    def _scheduler_idle_sleep_time(self) -> float:  # read by the loop before each idle sleep
+        self._busy_if(sum(len(e.running) + len(e.queued_tasks) for e in self.executors))
+        busy = time.monotonic() - self._last_busy < BUSY_SECONDS
+        return BUSY_SLEEP if busy else max(self._rest_sleep, BUSY_SLEEP)
+
+    @_scheduler_idle_sleep_time.setter
+    def _scheduler_idle_sleep_time(self, value: float) -> None:  # Airflow's setting: the rest sleep
+        self._rest_sleep = value
+
+
+class WorkFollowingDagProcessor(DagFileProcessorManager):
+    """The DAG processor's manager whose loop slows down while there is nothing to parse."""
+
+    def _service_processor_sockets(self, timeout: float | None = 1.0):
+        # Airflow's loop passes what is left of its one-second beat (0 when a loop ran long).
+        if timeout and not self._processors and not self._file_queue:
+            timeout += max(DAG_PROCESSOR_IDLE_SLEEP - 1.0, 0.0)
+        return super()._service_processor_sockets(timeout=timeout)
+
+
+def main() -> None:
+    from airflow.__main__ import main as airflow_main
+    from airflow.cli.commands import dag_processor_command, scheduler_command
+
+    name = Path(sys.argv[0]).name
+    if name == "baton-airflow-scheduler":
+        scheduler_command.SchedulerJobRunner = WorkFollowingScheduler  # what `airflow scheduler` builds
+        command = "scheduler"
+    elif name == "baton-airflow-dag-processor":
+        dag_processor_command.DagFileProcessorManager = WorkFollowingDagProcessor  # what `airflow dag-processor` builds
+        command = "dag-processor"
+    else:
+        sys.exit(f"{name}: run this as baton-airflow-scheduler or baton-airflow-dag-processor")
+    sys.argv = ["airflow", command, *sys.argv[1:]]
+    airflow_main()
+
+
+if __name__ == "__main__":
+    main()
