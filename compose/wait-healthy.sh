@@ -18,13 +18,17 @@ probe() {  # probe CONTAINER: run the container's healthcheck command now; its e
   esac
 }
 
-for id in "$@"; do
-  name=$(docker inspect -f '{{.Name}}' "$id"); name=${name#/}
-  while :; do
+# Every container still waited on is looked at each round, so the others are done by the time the
+# slowest (the api-server) answers; a round every half second.
+pending=("$@")
+while [ ${#pending[@]} -gt 0 ]; do
+  left=()
+  for id in "${pending[@]}"; do
+    name=$(docker inspect -f '{{.Name}}' "$id"); name=${name#/}
     status=$(docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' "$id")
     case $status in
-      healthy|running) break ;;
-      starting) if probe "$id"; then break; fi ;;
+      healthy|running) echo "$name is healthy"; continue ;;
+      starting) if probe "$id"; then echo "$name is healthy"; continue; fi ;;
       unhealthy|exited|dead)
         echo "error: $name is $status; its last log lines:" >&2
         docker logs --tail 20 "$id" >&2
@@ -34,7 +38,8 @@ for id in "$@"; do
       echo "error: $name still '$status' after ${timeout}s; see: docker logs $name" >&2
       exit 1
     fi
-    sleep 1
+    left+=("$id")
   done
-  echo "$name is healthy"
+  pending=("${left[@]}")
+  [ ${#pending[@]} -eq 0 ] || sleep 0.5
 done

@@ -121,6 +121,35 @@ def test_prune_leaves_a_file_it_could_not_see_parsed_again_and_never_counts_it_c
     assert pruned.kept == ["dbt_finance: its file was not parsed again within 0s"]
 
 
+def test_a_file_the_dag_processor_parsed_since_make_up_began_is_not_asked_again() -> None:
+    """After `make down`, the dag-processor parses every file as it starts: `make up` needs no
+    second parse of those (it would wait for the dag-processor's next loop)."""
+    af = ParsingAirflow(
+        [
+            _dag("cycle", CYCLE, _at(5), paused=True),
+            _dag("ingest_shop", INGESTION, _at(5), paused=True),
+            _dag("ingest_crm", INGESTION, _at(600), paused=True),  # removed before make up: not written since
+            _dag("dbt_finance", DBT, _at(900), paused=True),  # not parsed since make up began
+        ],
+        defined={"cycle", "ingest_shop", "dbt_finance"},
+    )
+    pruned = prune(af, timeout=5, parsed_since=datetime.now(UTC) - timedelta(seconds=20))
+    assert af.reparsed == ["token-dbt.py"]
+    assert pruned.deleted == ["ingest_crm"] == af.deleted
+    assert sorted(d["dag_id"] for d in pruned.current) == ["cycle", "dbt_finance", "ingest_shop"]
+
+
+def test_a_parse_from_before_make_up_began_is_asked_again() -> None:
+    """A running stack's parses are older than the files `make up` may have changed: all asked again."""
+    af = ParsingAirflow(
+        [_dag("ingest_shop", INGESTION, _at(60)), _dag("ingest_crm", INGESTION, _at(60))],
+        defined={"ingest_shop"},
+    )
+    pruned = prune(af, timeout=5, parsed_since=datetime.now(UTC) - timedelta(seconds=20))
+    assert af.reparsed == ["token-ingestion.py"]
+    assert pruned.deleted == ["ingest_crm"]
+
+
 class CycleAirflow(ParsingAirflow):
     """A cycle whose ingest_crm DAG was removed: its run (set off by the cycle) never ends."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from datetime import UTC, datetime
 
 import httpx
 import typer
@@ -54,6 +55,11 @@ def _fail(exc: Exception) -> None:
 def up(
     follow: bool = typer.Option(True, help="follow the first cycle to its end"),
     timeout: float = typer.Option(1800, help="seconds to wait for the first cycle"),
+    files_since: float | None = typer.Option(
+        None,
+        help="epoch seconds after which the DAG files did not change (make up passes its start): "
+        "a file the dag-processor parsed since is not parsed again",
+    ),
 ) -> None:
     """Unpause the kit's DAGs and start the first cycle (only if none ran yet)."""
     af = client_from_env()
@@ -61,7 +67,7 @@ def up(
         af.wait_healthy(180)
         wait_for_dags(af, 300)
         # DAGs of removed sources and domains go first: never unpaused, never triggered.
-        pruned = prune(af)
+        pruned = prune(af, parsed_since=datetime.fromtimestamp(files_since, UTC) if files_since else None)
         report_pruned(pruned)
         dags = pruned.current
         if not any(d["dag_id"] == CYCLE for d in dags):

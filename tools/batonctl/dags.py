@@ -81,38 +81,52 @@ class Pruned:
     kept: list[str] = field(default_factory=list)  # not deleted: "dag_id: why"
 
 
-def prune(af: Airflow, timeout: float = REPARSE_TIMEOUT_SECONDS) -> Pruned:
+def prune(af: Airflow, timeout: float = REPARSE_TIMEOUT_SECONDS, parsed_since: datetime | None = None) -> Pruned:
     """Delete the DAGs the DAG folder no longer defines (a source or a domain removed).
 
     Every DAG file is parsed again on request; a DAG is current when that parse wrote it, gone when
     its file's parse no longer did or the dag-processor marked it stale. Gone DAGs are deleted
-    (their runs too), so no cycle triggers or waits on them and no `make up` unpauses them."""
+    (their runs too), so no cycle triggers or waits on them and no `make up` unpauses them.
+
+    `parsed_since`: when the DAG files were last changed at the latest (`make up` passes its own
+    start). A file the dag-processor has parsed since then (it parses every file as it starts) is
+    not asked for again: that parse saw the file as it is."""
     asked = datetime.now(UTC)
-    files = {_file(d): d["file_token"] for d in af.dags(stale=True) if not d["is_stale"] and d.get("file_token")}
-    for token in files.values():
-        af.reparse(token)
+    listed = af.dags(stale=True)
+    files = {_file(d): d["file_token"] for d in listed if not d["is_stale"] and d.get("file_token")}
+    since: dict[tuple[str | None, str | None], datetime] = {}
+    for dag in listed:
+        parsed = parse_time(dag.get("last_parsed_time"))
+        if parsed_since and parsed and parsed > parsed_since and not dag["is_stale"]:
+            since[_file(dag)] = parsed_since
+    for file, token in files.items():
+        if file not in since:
+            since[file] = asked
+            af.reparse(token)
     dags: list[dict[str, Any]] = []
     fresh: set[tuple[str | None, str | None]] = set()
+
+    def parsed_after(dag: dict[str, Any]) -> bool:  # parsed after the request or the files' last change
+        parsed = parse_time(dag.get("last_parsed_time"))
+        return parsed is not None and parsed > since.get(_file(dag), asked)
 
     def parsed_again() -> bool:
         dags[:] = af.dags(stale=True)
         fresh.clear()
-        fresh.update(
-            _file(d) for d in dags if (parse_time(d.get("last_parsed_time")) or asked) > asked and not d["is_stale"]
-        )
+        fresh.update(_file(d) for d in dags if parsed_after(d) and not d["is_stale"])
         return set(files) <= fresh
 
     # A file not parsed again in time is left as it is (below).
     with contextlib.suppress(WaitTimeout):
         poll(parsed_again, timeout=timeout, every=POLL_SECONDS, what="every DAG file parsed again")
+    left_behind = gone_dags(dags)  # a later parse of the same file no longer wrote them
     current, gone, unsure = [], [], []
     for dag in dags:
-        parsed = parse_time(dag.get("last_parsed_time"))
         if dag["is_stale"]:
             gone.append(dag["dag_id"])
         elif _file(dag) not in fresh:
             unsure.append(dag["dag_id"])  # its file was not parsed again in time: left as it is
-        elif parsed and parsed > asked:
+        elif parsed_after(dag) and dag["dag_id"] not in left_behind:
             current.append(dag)
         else:
             gone.append(dag["dag_id"])
