@@ -6,7 +6,8 @@ in each warehouse mode.
 Runs a separate compose project (baton-bench, ports 18180/15533) so a user's own sandbox is not
 touched, once per warehouse mode (BATON_WAREHOUSE), each from nothing. Prints one table per mode and
 the goals: warm `make up` to all-healthy <= 15 s; idle CPU of the stack <= 10% of one core; a
-cycle's wall time <= 1.15 x the critical path of the same meltano/dbt commands run directly; idle
+cycle's wall time <= 1.15 x the critical path: the same meltano/dbt commands run directly, in the
+cycle's order and overlap (so both share the machine's CPUs alike: what is left is Airflow's); idle
 memory <= 1.5 GiB; the Airflow image <= 0.7 GB; and a cycle in lake mode no longer than in files
 mode (no single-writer pool: the domains build side by side).
 
@@ -24,6 +25,7 @@ import re
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 
 from baton_contract.settings import read_settings_file as read_settings
@@ -123,14 +125,34 @@ def image_mb(image: str) -> float:
 GOALS = {"warm_up": 15.0, "idle_cpu": 10.0, "cycle_ratio": 1.15, "idle_memory_gib": 1.5, "airflow_mb": 700.0}
 
 
-def critical_path(steps: dict[str, float], mode: str) -> float:
-    """The shortest a cycle of these commands can take: the loads side by side; then each domain
-    once its sources have landed. In files mode the dbt builds share one DuckDB file, so they run
-    one at a time (finance first: its only source lands first); in lake mode side by side."""
-    finance_done = steps["shop"] + steps["finance"]
-    landed = max(steps["shop"], steps["marketing"])
-    marketing_start = max(landed, finance_done) if mode == "files" else landed
-    return max(finance_done, marketing_start + steps["marketing_dbt"])
+def direct_cycle(mode: str) -> tuple[float, dict[str, float]]:
+    """The cycle's commands run directly, in the cycle's order and overlap: the two loads side by
+    side; each domain's build once its sources have landed (finance after shop, marketing after
+    both); in files mode the builds one at a time (one DuckDB writer: finance first, its only
+    source lands first), in lake mode side by side. Its wall time is the shortest a cycle of these
+    commands takes on this machine, sharing its CPUs as the cycle does; and each command's time."""
+    commands = {
+        "shop": ["el", "shop"],
+        "marketing": ["el", "marketing"],
+        "finance": ["dbt", "build", "--select", "+tag:finance"],
+        "marketing_dbt": ["dbt", "build", "--select", "+tag:marketing"],
+    }
+    steps: dict[str, float] = {}
+
+    def run(name: str) -> None:
+        steps[name] = compose("run", "--rm", "jobs", *commands[name])
+
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        shop, marketing = pool.submit(run, "shop"), pool.submit(run, "marketing")
+        shop.result()
+        finance = pool.submit(run, "finance")
+        marketing.result()
+        if mode == "files":
+            finance.result()
+        pool.submit(run, "marketing_dbt").result()
+        finance.result()
+    return time.monotonic() - t0, {name: steps[name] for name in commands}
 
 
 def measure(mode: str, args: argparse.Namespace) -> tuple[list[tuple[str, str, str]], dict[str, float]]:
@@ -168,16 +190,7 @@ def measure(mode: str, args: argparse.Namespace) -> tuple[list[tuple[str, str, s
         make("seed", f"ROWS={args.orders}") if args.orders else make("next-day")
 
     prepare()
-    steps = {
-        name: compose("run", "--rm", "jobs", *cmd)
-        for name, cmd in {
-            "shop": ["el", "shop"],
-            "marketing": ["el", "marketing"],
-            "finance": ["dbt", "build", "--select", "+tag:finance"],
-            "marketing_dbt": ["dbt", "build", "--select", "+tag:marketing"],
-        }.items()
-    }
-    critical = critical_path(steps, mode)
+    critical, steps = direct_cycle(mode)
     prepare()
     airflow = Airflow(
         f"http://127.0.0.1:{ENV['BATON_AIRFLOW_PORT']}",
@@ -193,7 +206,7 @@ def measure(mode: str, args: argparse.Namespace) -> tuple[list[tuple[str, str, s
     figures["cycle"] = max(datetime.fromisoformat(r["end_date"]).timestamp() for r in result.runs.values()) - triggered
     figures["cycle_ratio"] = figures["cycle"] / critical
     parts = " + ".join(f"{k} {v:.0f}s" for k, v in steps.items())
-    rows.append(("critical path, commands run directly", f"{critical:.0f} s", parts))
+    rows.append(("critical path: the commands run directly, as overlapped", f"{critical:.0f} s", parts))
     rows.append(("cycle wall time through Airflow", f"{figures['cycle']:.0f} s", ""))
     rows.append(("cycle / critical path", f"{figures['cycle_ratio']:.2f} x", ""))
     # Where the difference goes: each DAG run's length against its job task's own run time.
