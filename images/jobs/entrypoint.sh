@@ -67,6 +67,8 @@ case "${1:-}" in
         # and a BATON_RESULT line (dbt/bin/dbt_job.py)
     shift
     cd "$home/dbt"
+    # Each warehouse mode's own target folder, where the image's build parsed the project for it.
+    export DBT_TARGET_PATH=${DBT_TARGET_PATH:-target/${BATON_WAREHOUSE:-files}}
     BATON_DBT_BIN="$home/venvs/dbt/bin/dbt" exec "$home/venvs/dbt/bin/python" bin/dbt_job.py "$@" ;;
   query)  # read-only SQL on the warehouse (default: row counts), with the loader's environment: it holds
           # target_baton_duckdb (the one way to connect to the warehouse) and duckdb
