@@ -68,7 +68,9 @@ def test_jobs_image_loads_and_builds(docker_client, jobs_image, shop_db, meltano
         results[command[1]] = json.loads(last.removeprefix("BATON_RESULT: "))
     assert results["shop"]["ok"] and results["shop"]["reconciled"]["shop-orders"]["raw"] == ORDERS
     assert results["marketing"]["reconciled"]["ad_spend"]["raw"] == 10 * 5
-    job("dbt", "build")
+    build = job("dbt", "build")
+    # The image parsed the project with a job's settings: the build parses only what changed.
+    assert "Unable to do partial parsing" not in build, build[-3000:]
     assert "ci:tap-shop-to-target-raw-shop" in job("state", "list")
 
     assert dp.warehouse_query("raw_shop", "select count(*) from shop.orders")[0][0] == ORDERS
@@ -86,3 +88,23 @@ def test_jobs_image_loads_and_builds(docker_client, jobs_image, shop_db, meltano
         assert "tap-nope" in container.logs().decode()
     finally:
         container.remove(force=True)
+
+
+# Each environment of the image and the modules its job imports.
+JOB_MODULES = {
+    "/opt/baton/venvs/meltano/bin/python": "meltano.cli",
+    "/opt/baton/venvs/dbt/bin/python": "dbt.cli.main, dbt.adapters.duckdb",
+    "/opt/baton/meltano/.meltano/extractors/tap-baton-postgres/venv/bin/python": "tap_baton_postgres.tap",
+    "/opt/baton/meltano/.meltano/extractors/tap-spreadsheets/venv/bin/python": "tap_spreadsheets.tap",
+    "/opt/baton/meltano/.meltano/loaders/target-baton-duckdb/venv/bin/python": "target_baton_duckdb.target",
+}
+
+
+def test_no_job_compiles_the_images_python_again(docker_client, jobs_image) -> None:
+    """Every module a job imports loads from the image's bytecode. A stale .pyc (a source whose
+    timestamp changed after it was compiled) is compiled again, and thrown away, by every job."""
+    script = "; ".join(f"{py} -v -c 'import {mods}' 2>&1 | grep -c 'bytecode is stale' || true" for py, mods in JOB_MODULES.items())
+    out = docker_client.containers.run(jobs_image, ["bash", "-c", script], remove=True).decode().split()
+    assert len(out) == len(JOB_MODULES)
+    stale = {py: int(n) for py, n in zip(JOB_MODULES, out, strict=True)}
+    assert stale == dict.fromkeys(JOB_MODULES, 0)
