@@ -150,6 +150,17 @@ def test_a_parse_from_before_make_up_began_is_asked_again() -> None:
     assert pruned.deleted == ["ingest_crm"]
 
 
+def test_a_parse_that_may_have_begun_before_make_up_began_is_asked_again() -> None:
+    """A parse that ended just after the files' last change may have read them before it."""
+    af = ParsingAirflow(
+        [_dag("ingest_shop", INGESTION, _at(19)), _dag("ingest_crm", INGESTION, _at(19))],
+        defined={"ingest_shop"},
+    )
+    pruned = prune(af, timeout=5, parsed_since=datetime.now(UTC) - timedelta(seconds=20))
+    assert af.reparsed == ["token-ingestion.py"]
+    assert pruned.deleted == ["ingest_crm"]
+
+
 class CycleAirflow(ParsingAirflow):
     """A cycle whose ingest_crm DAG was removed: its run (set off by the cycle) never ends."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from baton_contract.naming import CYCLE, DBT_PREFIX, INGEST_PREFIX
@@ -18,6 +18,9 @@ from .api import POLL_SECONDS, Airflow, StackError, until
 GONE_LAG_SECONDS = 15
 # How long to wait for the dag-processor to parse every DAG file again on request.
 REPARSE_TIMEOUT_SECONDS = 300
+# Longer than a parse of one DAG file takes (under a second here): a parse that ended this long
+# after a moment began after it.
+PARSE_SECONDS = 3
 
 
 def parse_time(ts: str | None) -> datetime | None:
@@ -95,10 +98,12 @@ def prune(af: Airflow, timeout: float = REPARSE_TIMEOUT_SECONDS, parsed_since: d
     listed = af.dags(stale=True)
     files = {_file(d): d["file_token"] for d in listed if not d["is_stale"] and d.get("file_token")}
     since: dict[tuple[str | None, str | None], datetime] = {}
-    for dag in listed:
-        parsed = parse_time(dag.get("last_parsed_time"))
-        if parsed_since and parsed and parsed > parsed_since and not dag["is_stale"]:
-            since[_file(dag)] = parsed_since
+    if parsed_since:  # a parse that ended PARSE_SECONDS after the files' last change began after it
+        begun = parsed_since + timedelta(seconds=PARSE_SECONDS)
+        for dag in listed:
+            parsed = parse_time(dag.get("last_parsed_time"))
+            if parsed and parsed > begun and not dag["is_stale"]:
+                since[_file(dag)] = begun
     for file, token in files.items():
         if file not in since:
             since[file] = asked
