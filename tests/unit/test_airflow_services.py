@@ -61,13 +61,18 @@ def test_a_loop_that_queued_a_task_or_saw_one_finish_keeps_the_short_sleep(runne
     assert runner._scheduler_idle_sleep_time == 0.25
 
 
-def test_the_short_sleep_and_the_busy_window_are_settings(services_module, monkeypatch) -> None:
+def test_the_waits_are_settings(services_module, monkeypatch) -> None:
     monkeypatch.setenv("BATON_SCHEDULER_BUSY_SLEEP", "0.5")
     monkeypatch.setenv("BATON_SCHEDULER_BUSY_SECONDS", "10")
+    monkeypatch.setenv("BATON_DAG_PROCESSOR_IDLE_SLEEP", "2")
     module = services_module()
-    assert (module.BUSY_SLEEP, module.BUSY_SECONDS) == (0.5, 10.0)
+    assert (module.BUSY_SLEEP, module.BUSY_SECONDS, module.DAG_PROCESSOR_IDLE_SLEEP) == (0.5, 10.0, 2.0)
     monkeypatch.setenv("BATON_SCHEDULER_BUSY_SECONDS", "soon")
     with pytest.raises(SystemExit, match="BATON_SCHEDULER_BUSY_SECONDS='soon' is not a number of seconds"):
+        services_module()
+    monkeypatch.delenv("BATON_SCHEDULER_BUSY_SECONDS")
+    monkeypatch.setenv("BATON_DAG_PROCESSOR_IDLE_SLEEP", "-1")
+    with pytest.raises(SystemExit, match="BATON_DAG_PROCESSOR_IDLE_SLEEP='-1' is negative"):
         services_module()
 
 
@@ -117,14 +122,6 @@ def test_while_a_file_is_parsed_or_queued_the_dag_processor_keeps_airflows_beat(
     manager._processors[file] = object()
     manager._service_processor_sockets(timeout=0.75)
     assert waits == [0.75, 0.75]
-
-
-def test_the_dag_processors_idle_sleep_is_a_setting(services_module, monkeypatch) -> None:
-    monkeypatch.setenv("BATON_DAG_PROCESSOR_IDLE_SLEEP", "2")
-    assert services_module().DAG_PROCESSOR_IDLE_SLEEP == 2.0
-    monkeypatch.setenv("BATON_DAG_PROCESSOR_IDLE_SLEEP", "-1")
-    with pytest.raises(SystemExit, match="BATON_DAG_PROCESSOR_IDLE_SLEEP='-1' is negative"):
-        services_module()
 
 
 def test_airflow_still_passes_the_loops_wait_and_builds_the_manager_the_wrapper_replaces() -> None:

@@ -139,21 +139,16 @@ def test_a_file_the_dag_processor_parsed_since_make_up_began_is_not_asked_again(
     assert sorted(d["dag_id"] for d in pruned.current) == ["cycle", "dbt_finance", "ingest_shop"]
 
 
-def test_a_parse_from_before_make_up_began_is_asked_again() -> None:
-    """A running stack's parses are older than the files `make up` may have changed: all asked again."""
+@pytest.mark.parametrize(
+    "parsed_ago",
+    [
+        60,  # a running stack's parse: older than the files `make up` may have changed
+        19,  # ended just after the files' last change (20 s ago): it may have read them before it
+    ],
+)
+def test_a_parse_that_may_have_read_the_files_before_make_up_began_is_asked_again(parsed_ago: int) -> None:
     af = ParsingAirflow(
-        [_dag("ingest_shop", INGESTION, _at(60)), _dag("ingest_crm", INGESTION, _at(60))],
-        defined={"ingest_shop"},
-    )
-    pruned = prune(af, timeout=5, parsed_since=datetime.now(UTC) - timedelta(seconds=20))
-    assert af.reparsed == ["token-ingestion.py"]
-    assert pruned.deleted == ["ingest_crm"]
-
-
-def test_a_parse_that_may_have_begun_before_make_up_began_is_asked_again() -> None:
-    """A parse that ended just after the files' last change may have read them before it."""
-    af = ParsingAirflow(
-        [_dag("ingest_shop", INGESTION, _at(19)), _dag("ingest_crm", INGESTION, _at(19))],
+        [_dag("ingest_shop", INGESTION, _at(parsed_ago)), _dag("ingest_crm", INGESTION, _at(parsed_ago))],
         defined={"ingest_shop"},
     )
     pruned = prune(af, timeout=5, parsed_since=datetime.now(UTC) - timedelta(seconds=20))
