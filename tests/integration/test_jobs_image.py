@@ -103,7 +103,9 @@ JOB_MODULES = {
 def test_no_job_compiles_the_images_python_again(docker_client, jobs_image) -> None:
     """Every module a job imports loads from the image's bytecode. A stale .pyc (a source whose
     timestamp changed after it was compiled) is compiled again, and thrown away, by every job."""
-    script = "; ".join(f"{py} -v -c 'import {mods}' 2>&1 | grep -c 'bytecode is stale' || true" for py, mods in JOB_MODULES.items())
+    script = "; ".join(
+        f"{py} -v -c 'import {mods}' 2>&1 | grep -c 'bytecode is stale' || true" for py, mods in JOB_MODULES.items()
+    )
     out = docker_client.containers.run(jobs_image, ["bash", "-c", script], remove=True).decode().split()
     assert len(out) == len(JOB_MODULES)
     stale = {py: int(n) for py, n in zip(JOB_MODULES, out, strict=True)}

@@ -137,7 +137,9 @@ def test_airflow_still_passes_the_loops_wait_and_builds_the_manager_the_wrapper_
         DagFileProcessorManager._service_processor_sockets
     )
     assert dag_processor_command.DagFileProcessorManager is DagFileProcessorManager
-    assert "processor=DagFileProcessorManager(" in inspect.getsource(dag_processor_command._create_dag_processor_job_runner)
+    assert "processor=DagFileProcessorManager(" in inspect.getsource(
+        dag_processor_command._create_dag_processor_job_runner
+    )
 
 
 def test_each_command_name_runs_its_airflow_command(services_module, monkeypatch) -> None:
