@@ -193,7 +193,7 @@ data-dirs: ## Create the host data folder the stack mounts (BATON_DATA_DIR: ware
 	@chmod 0777 $(BATON_DATA_DIR) $(BATON_DATA_DIR)/warehouse $(BATON_DATA_DIR)/lake  # job containers write as their own user
 
 up: env-file ## Start the sandbox: build what is missing, wait healthy, unpause, run the first cycle, print the URL
-	@bases=$$(bash images/base/ensure.sh) && $(MAKE) airflow-image $$bases && since=$$(date +%s.%N) \
+	@bases=$$(bash images/base/ensure.sh) && $(MAKE) airflow-image $$bases && since=$$(date +%s) \
 	  && $(MAKE) stack-start $$bases && $(COMPOSE_CMD) run --rm cli up --files-since $$since $(CLI_ARGS)
 
 stack-start: data-dirs ## Start the stack's services from built images and wait until all are healthy (part of up)

@@ -18,8 +18,8 @@ from .api import POLL_SECONDS, Airflow, StackError, until
 GONE_LAG_SECONDS = 15
 # How long to wait for the dag-processor to parse every DAG file again on request.
 REPARSE_TIMEOUT_SECONDS = 300
-# Longer than a parse of one DAG file takes (under a second here): a parse that ended this long
-# after a moment began after it.
+# Longer than a parse of one DAG file takes (under a second here) plus the second `make up`'s
+# whole-second start may be early by: a parse that ended this long after that start began after it.
 PARSE_SECONDS = 3
 
 
