@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # wait-healthy.sh TIMEOUT CONTAINER...: wait until every container's healthcheck says healthy.
 # (`docker compose up --wait` does this in compose v2; compose v1 has no such flag.)
-# While a container is still "starting", its own healthcheck command is run here every second:
+# While a container is still "starting", its own healthcheck command is run here every half second:
 # Docker probes only every `interval` (15 s for the Airflow services, to stay quiet at rest), and
 # this engine has no faster start-up interval.
 set -euo pipefail

@@ -34,7 +34,7 @@ def test_ports_are_published_on_loopback_only(compose: dict) -> None:
 def test_every_long_running_service_has_a_healthcheck(compose: dict, repo: Path) -> None:
     # Every service probes rarely (quiet at rest) and compose never waits on Docker's probe, which
     # comes only after its interval: `make` waits with wait-healthy.sh, which runs a starting
-    # container's probe itself every second.
+    # container's probe itself every half second.
     awaited = {
         dep
         for service in compose["services"].values()
