@@ -94,7 +94,10 @@ def reconcile_postgres(decl: Declaration, conn: Any, streams: list[Stream]) -> d
             schema, _, table = s.stream.partition("-")
             source_table = f"{_ident(schema)}.{_ident(table or schema)}"
             key_list = ", ".join(_ident(k) for k in s.keys)
-            distinct = f"count(distinct ({key_list}))" if s.keys else "count(*)"
+            # Keys that hold the table's primary key are distinct on every row: no count(distinct)
+            # (a sort of the whole table: 2 s of a 10M-row table, against 0.4 s for its count).
+            unique = not s.keys or _holds_primary_key(pg, source_table, s.keys)
+            distinct = "count(*)" if unique else f"count(distinct ({key_list}))"
             (total, total_keys) = pg.execute(f"select count(*), {distinct} from {source_table}").fetchone()
             raw_rows, raw_keys = _raw_counts(conn, s)
             expected = total
@@ -136,6 +139,17 @@ def reconcile_postgres(decl: Declaration, conn: Any, streams: list[Stream]) -> d
             }
         pg.rollback()
     return figures
+
+
+def _holds_primary_key(pg: Any, table: str, keys: list[str]) -> bool:
+    """Whether `keys` include every column of the table's primary key (so no two rows share them)."""
+    primary = pg.execute(
+        "select a.attname from pg_index i join pg_attribute a"
+        " on a.attrelid = i.indrelid and a.attnum = any(i.indkey)"
+        " where i.indrelid = to_regclass(%s) and i.indisprimary",
+        (table,),
+    ).fetchall()
+    return bool(primary) and {name for (name,) in primary} <= set(keys)
 
 
 def _keys_table(conn: Any, s: Stream, keys: list[tuple]) -> None:

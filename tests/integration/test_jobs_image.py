@@ -67,6 +67,7 @@ def test_jobs_image_loads_and_builds(docker_client, jobs_image, shop_db, meltano
         last = finish(container, command).strip().splitlines()[-1]
         results[command[1]] = json.loads(last.removeprefix("BATON_RESULT: "))
     assert results["shop"]["ok"] and results["shop"]["reconciled"]["shop-orders"]["raw"] == ORDERS
+    assert results["shop"]["reconciled"]["shop-orders"]["source_keys"] == ORDERS  # by its primary key
     assert results["marketing"]["reconciled"]["ad_spend"]["raw"] == 10 * 5
     build = job("dbt", "build")
     # The image parsed the project with a job's settings: the build parses only what changed.

@@ -161,3 +161,21 @@ def test_a_raw_row_deleted_behind_the_loaders_back_fails_the_next_cycle(dp: Data
         "deleted in raw" in result.stderr + result.stdout
     )
     assert dp.job_result(result)["ok"] is False
+
+
+def test_the_source_key_count_trusts_a_primary_key_and_counts_distinct_keys_otherwise(dp: DataPath) -> None:
+    """The reconciliation's source key count: a table whose primary key the keys hold has a
+    distinct key per row (no count(distinct), a sort of the whole table); any other keys are counted."""
+    import psycopg
+    from reconciliation import _holds_primary_key
+
+    dp.execute("drop table if exists shop.pairs, shop.loose")
+    dp.execute("create table shop.pairs (a int, b int, c int, primary key (a, b))")
+    dp.execute("create table shop.loose (a int, b int)")
+    with psycopg.connect(dp.shop_url) as pg:
+        assert _holds_primary_key(pg, "shop.pairs", ["a", "b"])
+        assert _holds_primary_key(pg, '"shop"."pairs"', ["c", "b", "a"])
+        assert not _holds_primary_key(pg, "shop.pairs", ["a"])  # half the key: not distinct per row
+        assert not _holds_primary_key(pg, "shop.loose", ["a", "b"])  # no primary key
+        assert _holds_primary_key(pg, "shop.orders", ["order_id"])
+    dp.execute("drop table shop.pairs, shop.loose")
