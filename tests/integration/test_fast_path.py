@@ -1,8 +1,8 @@
 """The Postgres extractor's COPY path (tap-baton-postgres, `export_mode: copy`) on a real Postgres.
 
 The extractor runs from its Meltano plugin venv, directly (`--discover`, `--catalog`, `--state`),
-and its Singer output is checked: BATCH messages with CSV files, then STATE at the snapshot's
-maximum, the same state as the record path. The end-to-end tests run Meltano: tap-shop into
+and its Singer output is checked: BATCH messages with Parquet or CSV files (`copy_format`), then
+STATE at the snapshot's maximum, the same state as the record path. The end-to-end tests run Meltano: tap-shop into
 target-raw-shop (the project's loader, target-baton-duckdb), full and incremental.
 """
 
@@ -68,6 +68,10 @@ class Run:
     def keys(self, stream: str, key: str) -> list[int]:
         """Primary key values delivered for `stream`, from BATCH files or RECORD messages."""
         batches = self.of("BATCH", stream)
+        if batches and batches[0]["encoding"]["format"] == "parquet":
+            with duckdb.connect() as conn:
+                files = [str(f) for f in self.files(stream)]
+                return [k for (k,) in conn.execute(f"select {key} from read_parquet(?)", [files]).fetchall()]
         if batches:
             index = batches[0]["columns"].index(key)
             return [int(line.split(",")[index]) for line in self.csv_rows(stream)]
@@ -144,7 +148,10 @@ def shop(shop_db, tmp_path: Path) -> tuple[DataPath, Extractor]:
         marketing=tmp_path / "marketing",
     )
     dp.seed(ORDERS)
-    return dp, Extractor(dp.shop_url, tmp_path, filter_schemas=["shop"], export_mode="copy", batch_size_rows=1000)
+    # parquet_min_rows 0: every export takes the format asked for, however few its rows.
+    return dp, Extractor(
+        dp.shop_url, tmp_path, filter_schemas=["shop"], export_mode="copy", batch_size_rows=1000, parquet_min_rows=0
+    )
 
 
 TYPES_DDL = """
@@ -182,7 +189,7 @@ def typed(shop_db, tmp_path: Path):
     url = pg_url(shop_db, "shop")
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(TYPES_DDL)
-    yield url, Extractor(url, tmp_path, filter_schemas=["fastpath"], export_mode="copy")
+    yield url, Extractor(url, tmp_path, filter_schemas=["fastpath"], export_mode="copy", parquet_min_rows=0)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("drop schema if exists fastpath cascade")
 
@@ -204,8 +211,10 @@ def test_discovery_annotates_decimals_and_keeps_the_stock_types(typed) -> None:
     assert props["schema"]["properties"]["doc"]["type"] == ["object", "null"]
 
 
-def test_full_export_batches_then_state_with_every_row(shop) -> None:
+@pytest.mark.parametrize("copy_format", ["parquet", "csv"])
+def test_full_export_batches_then_state_with_every_row(shop, copy_format: str) -> None:
     dp, ex = shop
+    ex.config["copy_format"] = copy_format
     catalog = shop_catalog(ex)
     run = ex.run(catalog)
 
@@ -217,8 +226,9 @@ def test_full_export_batches_then_state_with_every_row(shop) -> None:
         batches = run.of("BATCH", stream)
         assert batches, stream
         for batch in batches:
-            assert batch["encoding"] == {"format": "csv", "compression": "none"}
-            assert batch["columns"] == list(next(m for m in run.of("SCHEMA", stream))["schema"]["properties"])
+            assert batch["encoding"] == {"format": copy_format, "compression": "none"}
+            if copy_format == "csv":  # Parquet names its columns itself
+                assert batch["columns"] == list(next(m for m in run.of("SCHEMA", stream))["schema"]["properties"])
             assert all(uri.startswith("file:///") for uri in batch["manifest"])
         keys = run.keys(stream, key)
         assert sorted(keys) == sorted(k for (k,) in dp.source(f"select {key} from shop.{table}")), stream
@@ -231,10 +241,13 @@ def test_full_export_batches_then_state_with_every_row(shop) -> None:
         assert state_at > max(positions), stream
         (newest,) = dp.source(f"select max(updated_at) from shop.{table}")[0]
         assert datetime.fromisoformat(run.bookmark(stream)) == newest
-    assert len(run.of("BATCH", "shop-orders")) == 3  # 2,500 rows in files of at most 1,000
+    # 2,500 rows in CSV files of at most 1,000 rows; Parquet's of about that many, at least a DuckDB
+    # vector (2,048) each.
+    files = len(run.of("BATCH", "shop-orders"))
+    assert files == 3 if copy_format == "csv" else files >= 2
     assert not run.of("RECORD")
     assert '"metric":"record_count","value":2500' in run.log.replace(" ", "")
-    assert "Exported 2500 rows of 'shop-orders' in 3 file(s)" in run.log
+    assert f"Exported 2500 rows of 'shop-orders' in {files} {copy_format} file(s)" in run.log
 
     # The record path ends at the very same state: either path can continue from the other.
     records = ex.run(catalog, export_mode="records")
@@ -242,8 +255,10 @@ def test_full_export_batches_then_state_with_every_row(shop) -> None:
     assert records.last_state == run.last_state
 
 
-def test_incremental_moves_only_new_and_changed_rows(shop) -> None:
+@pytest.mark.parametrize("copy_format", ["parquet", "csv"])
+def test_incremental_moves_only_new_and_changed_rows(shop, copy_format: str) -> None:
     dp, ex = shop
+    ex.config["copy_format"] = copy_format
     catalog = shop_catalog(ex)
     full = ex.run(catalog)
     bookmark = full.bookmark("shop-orders")
@@ -270,7 +285,7 @@ def test_incremental_moves_only_new_and_changed_rows(shop) -> None:
 def test_csv_carries_exact_values_by_the_contract(typed) -> None:
     url, ex = typed
     catalog = select(ex.discover(), {"fastpath-typed": "updated_at"})
-    run = ex.run(catalog)
+    run = ex.run(catalog, copy_format="csv")
     (schema,) = run.of("SCHEMA", "fastpath-typed")
     assert schema["schema"]["properties"]["amount"]["x-sql-datatype"] == "decimal(12,2)"
     (batch,) = run.of("BATCH", "fastpath-typed")
@@ -312,17 +327,112 @@ def test_csv_carries_exact_values_by_the_contract(typed) -> None:
     assert source(url, "select count(*) from fastpath.typed")[0][0] == len(rows) == 3
 
 
+EXACT_DDL = """
+create type fastpath.mood as enum ('calm', 'busy');
+create table fastpath.exact (
+    id bigint primary key, small smallint, qty integer, amount numeric(12,2), wide numeric(38,10),
+    score double precision, happened timestamptz, local_time timestamp, day date, note text,
+    code varchar(8), doc jsonb, raw json, flag boolean, uid uuid, mood fastpath.mood,
+    updated_at timestamptz not null
+);
+insert into fastpath.exact values
+    (1, -32768, 2147483647, 12.30, 1234567890123456789012345678.0123456789, 1.5,
+     '2026-01-01 12:00:00.123456+02', '2026-01-01 12:00:00.5', '2026-01-01', '', 'ab', '{"a": [1, "x"]}',
+     '{"b":  2}', true, '0f3c6a1e-2b4d-4e5f-8a9b-0c1d2e3f4a5b', 'busy', '2026-01-02 00:00:00+00'),
+    (2, null, null, null, null, 'Infinity', 'infinity', '-infinity', '0044-03-15 BC', null, null, 'null',
+     null, null, null, null, '2026-01-02 00:00:01+00'),
+    (3, 0, 0, -0.01, -0.0000000001, -2.25, '2026-01-03 00:00:00+00', null, '2026-02-28',
+     e'a "quoted",\ntwo-line value \\N', '', '[]', '"s"', false, null, 'calm', '2026-01-02 00:00:02+00');
+"""
+
+# Each column as Postgres prints it and as DuckDB does from the Parquet file, in UTC: the same text.
+EXACT_TEXT = [
+    "id",
+    "small",
+    "qty",
+    "amount",
+    "wide",
+    "happened",
+    "local_time",
+    "note",
+    "code",
+    "doc",
+    "raw",
+    "uid",
+    "mood",
+]
+
+
+def test_parquet_carries_exact_values_then_a_nan_goes_by_csv(typed) -> None:
+    url, ex = typed
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(EXACT_DDL)
+    catalog = select(ex.discover(), {"fastpath-exact": "updated_at"})
+    run = ex.run(catalog)
+    (batch,) = run.of("BATCH", "fastpath-exact")
+    assert batch["encoding"] == {"format": "parquet", "compression": "none"}
+    assert "is exported as CSV" not in run.log and "Parquet export failed" not in run.log
+
+    text = ", ".join(f"{c}::text" for c in EXACT_TEXT)
+    with psycopg.connect(url) as conn:
+        conn.execute("set timezone = 'UTC'")
+        expected = conn.execute(f"select {text}, day::text, score, flag from fastpath.exact order by id").fetchall()
+    parquet = str(run.files("fastpath-exact")[0])
+    with duckdb.connect() as conn:
+        conn.execute("set TimeZone = 'UTC'")
+        landed = conn.execute(
+            f"select {text.replace('::text', '::varchar')}, day::varchar, score, flag from read_parquet(?) order by id",
+            [parquet],
+        ).fetchall()
+        types = dict(
+            conn.execute("select column_name, column_type from (describe from read_parquet(?))", [parquet]).fetchall()
+        )
+    assert [r[: len(EXACT_TEXT)] for r in landed] == [r[: len(EXACT_TEXT)] for r in expected]
+    # Dates: DuckDB writes a BC date as `0044-03-15 (BC)`, Postgres as `0044-03-15 BC`.
+    assert [r[len(EXACT_TEXT)] for r in landed] == [r[len(EXACT_TEXT)].replace(" BC", " (BC)") for r in expected]
+    assert [r[-2:] for r in landed] == [r[-2:] for r in expected]  # doubles (Infinity too) and booleans
+    assert (types["amount"], types["wide"], types["uid"], types["happened"]) == (
+        "DECIMAL(12,2)",
+        "DECIMAL(38,10)",
+        "UUID",
+        "TIMESTAMP WITH TIME ZONE",
+    )
+    assert datetime.fromisoformat(run.bookmark("fastpath-exact")) == datetime(2026, 1, 2, 0, 0, 2, tzinfo=UTC)
+
+    # DuckDB's DECIMAL has no NaN (its Postgres reader makes it 0): such a window goes by CSV,
+    # where the loader's non-finite rule applies.
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("update fastpath.exact set amount = 'NaN', updated_at = '2026-01-03' where id = 2")
+    nan = ex.run(catalog, state=run.last_state)
+    (batch,) = nan.of("BATCH", "fastpath-exact")
+    assert batch["encoding"]["format"] == "csv"
+    assert (
+        "Stream 'fastpath-exact' is exported as CSV instead of Parquet: 1 row(s) hold NaN in a numeric column "
+        "(amount, wide)" in nan.log
+    )
+    assert ",NaN," in nan.files("fastpath-exact")[0].read_text()
+
+
 def test_unsupported_types_and_log_based_fall_back_with_a_warning(typed) -> None:
     _, ex = typed
     discovered = ex.discover()
     run = ex.run(select(json.loads(json.dumps(discovered)), {"fastpath-tagged": "updated_at", "fastpath-typed": None}))
     assert "Stream 'fastpath-tagged' falls back to the record path instead of COPY" in run.log
-    assert "span (interval)" in run.log and "tags (" not in run.log  # arrays take the COPY path (as JSON)
+    # Arrays take the COPY path (as JSON text in CSV); the interval does not.
+    assert "falls back to the record path instead of COPY: column types without a CSV contract: span (interval)" in (
+        run.log
+    )
     assert not run.of("BATCH", "fastpath-tagged")
     assert [m["record"]["tags"] for m in run.of("RECORD", "fastpath-tagged")] == [[1, 2], None]
     assert run.bookmark("fastpath-tagged").startswith("2026-01-02T00:00:00")
-    # The FULL_TABLE stream beside it takes the COPY path, with no bookmark.
+    # The FULL_TABLE stream beside it takes the COPY path, with no bookmark; as CSV, since Parquet
+    # does not carry a numeric without precision exactly.
     assert len(run.of("BATCH", "fastpath-typed")) == 1
+    assert run.of("BATCH", "fastpath-typed")[0]["encoding"]["format"] == "csv"
+    assert (
+        "Stream 'fastpath-typed' is exported as CSV instead of Parquet: column types Parquet does not carry "
+        "exactly: ratio (numeric)" in run.log
+    )
     assert "fastpath-typed" not in run.last_state.get("bookmarks", {}) or not run.last_state["bookmarks"][
         "fastpath-typed"
     ].get("replication_key_value")
@@ -339,9 +449,11 @@ def test_unsupported_types_and_log_based_fall_back_with_a_warning(typed) -> None
 def test_killed_run_resumes_from_its_last_state_without_loss(shop) -> None:
     dp, ex = shop
     catalog = shop_catalog(ex)
-    # One row per file: the BATCH messages outgrow the pipe, so the extractor is still inside the
-    # orders COPY when the first orders BATCH is read here; then SIGKILL.
-    proc = subprocess.Popen(ex.args(catalog, batch_size_rows=1), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    # CSV files of one row each: the BATCH messages outgrow the pipe, so the extractor is still
+    # inside the orders COPY when the first orders BATCH is read here; then SIGKILL.
+    proc = subprocess.Popen(
+        ex.args(catalog, batch_size_rows=1, copy_format="csv"), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
     seen: list[dict] = []
     assert proc.stdout is not None
     for line in proc.stdout:
@@ -358,7 +470,7 @@ def test_killed_run_resumes_from_its_last_state_without_loss(shop) -> None:
     last_state = killed.last_state
     assert set(last_state["bookmarks"]) == {"shop-customers"}
 
-    resumed = ex.run(catalog, state=last_state)
+    resumed = ex.run(catalog, state=last_state, copy_format="csv")
     delivered = resumed.keys("shop-orders", "order_id")
     assert sorted(delivered) == [k for (k,) in dp.source("select order_id from shop.orders order by 1")]
     (newest,) = dp.source("select max(updated_at) from shop.orders")[0]
@@ -377,7 +489,10 @@ def e2e(shop_db, meltano_db, tmp_path: Path) -> DataPath:
     shop = yaml.safe_load((REPO / "meltano" / "sources" / "shop.meltano.yml").read_text())
     loader = next(p for p in shop["plugins"]["loaders"] if p["name"] == "target-raw-shop")
     assert loader.get("inherit_from") == LOADER, f"target-raw-shop must inherit {LOADER}, the loader of BATCH files"
-    return DataPath.fresh(shop_db, meltano_db, tmp_path, ORDERS, extra_env={"TAP_SHOP_BATCH_SIZE_ROWS": "1000"})
+    # Parquet files of about 1,000 rows, whatever the size of the export (the sandbox's default
+    # exports tables this small as CSV).
+    env = {"TAP_SHOP_BATCH_SIZE_ROWS": "1000", "TAP_SHOP_PARQUET_MIN_ROWS": "0"}
+    return DataPath.fresh(shop_db, meltano_db, tmp_path, ORDERS, extra_env=env)
 
 
 def _raw(dp: DataPath, sql: str) -> list[tuple]:
@@ -387,6 +502,7 @@ def _raw(dp: DataPath, sql: str) -> list[tuple]:
 def test_meltano_full_and_incremental_load_by_copy(e2e: DataPath) -> None:
     result = e2e.el("shop")
     assert "falls back to the record path" not in result.stdout + result.stderr
+    assert "Loaded BATCH of 'shop-orders' (parquet, 1 file(s))" in result.stdout + result.stderr
     for table in ("customers", "products", "orders"):
         assert _raw(e2e, f"select count(*) from shop.{table}") == e2e.source(f"select count(*) from shop.{table}")
     (amount_type,) = _raw(
@@ -429,7 +545,7 @@ def test_meltano_run_killed_mid_load_resumes_without_loss_or_duplicates(e2e: Dat
     )
     assert proc.stderr is not None
     for line in proc.stderr:
-        if "Loaded BATCH of 'shop-orders'" in line:
+        if "Loaded BATCH of 'shop-orders' (parquet" in line:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             break

@@ -11,7 +11,7 @@ import signal
 import subprocess
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -460,6 +460,76 @@ def test_batch_jsonl_gzip_and_parquet(loader: Loader, tmp_path: Path):
     plain.write_text('{"id": 9, "big": 123456789012345678.91}\n')
     loader.run([schema(ORDERS, props, ["id"]), batch(ORDERS, [plain], "jsonl")])
     assert loader.query("select big from shop.orders where id = 9") == [(Decimal("123456789012345678.91"),)]
+
+
+def _parquet(path: Path, rows_sql: str) -> Path:
+    """A Parquet file as the extractor's Parquet export writes it: DuckDB types straight from Postgres."""
+    with duckdb.connect() as conn:
+        conn.execute("set TimeZone = 'UTC'")
+        conn.execute(f"copy ({rows_sql}) to ? (format parquet)", [str(path)])
+    return path
+
+
+TYPED_PARQUET = """
+select id::integer as id, amount::decimal(12,2) as amount, ratio::double as ratio,
+       happened::timestamptz as happened, day::date as day, note, doc, flag, uid::uuid as uid
+from (values {rows}) v(id, amount, ratio, happened, day, note, doc, flag, uid)
+"""
+
+
+def test_batch_parquet_typed_columns_load_exactly_and_upsert(loader: Loader, tmp_path: Path):
+    props = {**TYPED, "uid": {"type": ["string", "null"], "format": "uuid"}}
+    first = _parquet(
+        tmp_path / "first.parquet",
+        TYPED_PARQUET.format(
+            rows="(1, 12.30, 0.5, '2026-01-01 12:00:00.123456+02', '2026-01-01', '', '{\"a\": [1, \"x\"]}', true, "
+            "'0f3c6a1e-2b4d-4e5f-8a9b-0c1d2e3f4a5b'), "
+            "(2, null, null, 'infinity', null, null, null, null, null)"
+        ),
+    )
+    second = _parquet(
+        tmp_path / "second.parquet",
+        TYPED_PARQUET.format(
+            rows="(2, null, null, 'infinity', null, null, null, null, null), "
+            "(3, 9999999999.99, -2.25, '2026-01-03 00:00:00+00', '2026-02-28', 'a \"quoted\",\nvalue', 'null', false, "
+            "null), (1, 12.31, 0.5, '2026-01-01 12:00:00.123456+02', '2026-01-01', '', '{}', true, null)"
+        ),
+    )
+    result = loader.run(
+        [schema(ORDERS, props, ["id"]), batch(ORDERS, [first], "parquet"), batch(ORDERS, [second], "parquet")]
+    )
+    assert loader.query(
+        "select id, amount, ratio, happened::varchar, day, note, doc::varchar, flag, uid::varchar "
+        "from shop.orders order by id"
+    ) == [
+        (1, Decimal("12.31"), 0.5, "2026-01-01 10:00:00.123456+00", date(2026, 1, 1), "", "{}", True, None),
+        (2, None, None, "infinity", None, None, None, None, None),
+        (
+            3,
+            Decimal("9999999999.99"),
+            -2.25,
+            "2026-01-03 00:00:00+00",
+            date(2026, 2, 28),
+            'a "quoted",\nvalue',
+            "null",
+            False,
+            None,
+        ),
+    ]
+    assert loader.query(
+        "select column_name, data_type from information_schema.columns where table_name = 'orders' "
+        "and column_name in ('id', 'amount', 'uid') order by 1"
+    ) == [("amount", "DECIMAL(12,2)"), ("id", "BIGINT"), ("uid", "UUID")]
+    summary = result.summaries[ORDERS]
+    assert (summary["rows"], summary["inserted"], summary["updated"], summary["unchanged"]) == (5, 3, 1, 1)
+
+
+def test_batch_parquet_nan_in_a_double_fails_naming_it(loader: Loader, tmp_path: Path):
+    bad = _parquet(tmp_path / "bad.parquet", "select 1::bigint as id, 'nan'::double as ratio")
+    props = {"id": {"type": "integer"}, "ratio": {"type": ["number", "null"]}}
+    result = loader.run([schema(ORDERS, props, ["id"]), batch(ORDERS, [bad], "parquet")], ok=False)
+    assert "non-finite number in column 'ratio' of stream 'shop-orders' (table shop.orders, file " in result.stderr
+    assert loader.query("select count(*) from shop.orders") == [(0,)]
 
 
 # --- a load killed at any moment ------------------------------------------------------------------

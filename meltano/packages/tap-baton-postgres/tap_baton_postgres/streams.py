@@ -9,7 +9,15 @@ from pathlib import Path
 
 from tap_postgres.client import PostgresLogBasedStream, PostgresStream
 
-from tap_baton_postgres.export import TableExport, UnsupportedColumnsError, export_table
+from tap_baton_postgres.export import (
+    ExportResult,
+    ParquetRefusal,
+    TableExport,
+    UnsupportedColumnsError,
+    export_parquet,
+    export_table,
+    parquet_refusal,
+)
 from tap_baton_postgres.sdk_adapter import BaseBatchFileEncoding, SDKBatchMessage, StreamAdapter, to_json_compatible
 
 if t.TYPE_CHECKING:
@@ -18,6 +26,7 @@ if t.TYPE_CHECKING:
     from tap_baton_postgres.tap import TapBatonPostgres
 
 CSV_ENCODING = BaseBatchFileEncoding(format="csv", compression="none")
+PARQUET_ENCODING = BaseBatchFileEncoding(format="parquet", compression="none")  # compressed inside (snappy)
 
 
 @dataclass
@@ -85,36 +94,57 @@ class CopyOrRecords(StreamAdapter):
         batch_counter = self.get_batch_counter()
         timer = self.get_sync_timer()
 
-        def announce(path: Path, rows: int) -> None:
+        def announce(path: Path, rows: int, encoding: BaseBatchFileEncoding = CSV_ENCODING) -> None:
+            message = SDKBatchMessage if encoding is PARQUET_ENCODING else CsvBatchMessage
+            extra = {} if encoding is PARQUET_ENCODING else {"columns": columns}
             tap.write_message(
-                CsvBatchMessage(
+                message(
                     stream=self.name,
-                    encoding=CSV_ENCODING,
+                    encoding=encoding,
                     manifest=[path.resolve().as_uri()],
                     version=version,
-                    columns=columns,
+                    **extra,
                 )
             )
             record_counter.increment(rows)
             batch_counter.increment()
 
+        dsn = tap.connection_parameters.render_as_psycopg2_dsn()
+        batch_size_rows = int(self.config.get("batch_size_rows") or tap.DEFAULT_BATCH_SIZE_ROWS)
+        prefix = f"{self.name}-{tap.run_id}"
+        file_format = self.config.get("copy_format") or "parquet"
+        min_rows = int(self.config.get("parquet_min_rows", tap.DEFAULT_PARQUET_MIN_ROWS))
+        if file_format == "parquet" and (refusal := parquet_refusal(dsn, export, min_rows)):
+            self.logger.info("Stream '%s' is exported as CSV instead of Parquet: %s", self.name, refusal)
+            file_format = "csv"
+
         started = time.perf_counter()
         self.logger.info(
-            "Exporting '%s' by COPY (%s, from %s) into %s",
+            "Exporting '%s' by COPY into %s files (%s, from %s) in %s",
             self.name,
+            file_format,
             "incremental" if replication_key else "full table",
             start_value if start_value is not None else "the beginning",
             tap.batch_directory,
         )
         with record_counter, batch_counter, timer:
-            result = export_table(
-                tap.connection_parameters.render_as_psycopg2_dsn(),
-                export,
-                tap.batch_directory,
-                f"{self.name}-{tap.run_id}",
-                int(self.config.get("batch_size_rows") or tap.DEFAULT_BATCH_SIZE_ROWS),
-                announce,
-            )
+            result: ExportResult | None = None
+            if file_format == "parquet":
+                try:
+                    result, files = export_parquet(dsn, export, tap.batch_directory, prefix, batch_size_rows)
+                except ParquetRefusal as exc:
+                    self.logger.warning("Stream '%s' is exported as CSV instead of Parquet: %s", self.name, exc)
+                    file_format = "csv"
+                except Exception as exc:  # whatever DuckDB's reader refuses, CSV still carries
+                    self.logger.warning(
+                        "Stream '%s': the Parquet export failed (%s); exporting it as CSV instead", self.name, exc
+                    )
+                    file_format = "csv"
+                else:
+                    for path, rows in files:
+                        announce(path, rows, PARQUET_ENCODING)
+            if result is None:
+                result = export_table(dsn, export, tap.batch_directory, prefix, batch_size_rows, announce)
 
         # The bookmark moves only now, after every BATCH message of the stream was written.
         if replication_key and result.max_value is not None:
@@ -124,10 +154,11 @@ class CopyOrRecords(StreamAdapter):
         self.finalize_and_write_state()
         seconds = time.perf_counter() - started
         self.logger.info(
-            "Exported %d rows of '%s' in %d file(s) in %.1f s (%.0f rows/s); bookmark %s",
+            "Exported %d rows of '%s' in %d %s file(s) in %.1f s (%.0f rows/s); bookmark %s",
             result.rows,
             self.name,
             result.files,
+            file_format,
             seconds,
             result.rows / seconds if seconds else 0.0,
             self.stream_state.get("replication_key_value"),

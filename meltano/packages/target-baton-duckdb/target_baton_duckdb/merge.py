@@ -36,9 +36,6 @@ class Merging(ValueChecks):
                 exprs.append(f"cast(null as {sql_type}) as {ident(column)}")
         return ", ".join(exprs), params
 
-    def _is_empty(self, table: str) -> bool:
-        return self.conn.execute(f"select count(*) from (select 1 from {table} limit 1)").fetchone()[0] == 0
-
     def merge(
         self,
         spec: TableSpec,
@@ -87,11 +84,24 @@ class Merging(ValueChecks):
         return result
 
     def _upsert(self, spec: TableSpec, select: str, params: list, rows: int) -> MergeResult:
-        """By key, the last row of the batch wins; unchanged rows are left as they are."""
+        """By key, the last row of the batch wins; unchanged rows are left as they are. A batch none
+        of whose keys the table holds (a first load, new rows only) is a plain insert, streamed from
+        the stage: nothing to compare, delete or copy."""
         keys = ", ".join(ident(k) for k in spec.keys)
         columns = ", ".join(ident(c) for c in spec.columns)
+        key_types = {k: spec.table_types.get(k, spec.columns.get(k, VARCHAR)) for k in spec.keys}
+        cast_keys = ", ".join(f"cast(s.{ident(k)} as {key_types[k]})" for k in spec.keys)
+        held = " and ".join(
+            f"t.{ident(k)} is not distinct from cast(s.{ident(k)} as {key_types[k]})" for k in spec.keys
+        )
+        (batch, distinct, present) = self.conn.execute(
+            f"select count(*), count(distinct ({cast_keys})), "
+            f"count(*) filter (where exists (select 1 from {spec.qualified} t where {held})) from {STAGE} s"
+        ).fetchone()
+        if distinct == batch and present == 0:
+            self.conn.execute(f"insert into {spec.qualified} ({columns}) select {select} from {STAGE}", params)
+            return MergeResult(rows=rows, inserted=int(batch), updated=0)
         self.conn.execute(f"create or replace temp table {TYPED} as select {select} from {STAGE}", params)
-        (batch, distinct) = self.conn.execute(f"select count(*), count(distinct ({keys})) from {TYPED}").fetchone()
         if distinct != batch:  # a key more than once (or a NULL key): deduplicated, the last row wins
             dedupe = f" qualify row_number() over (partition by {keys} order by _baton_row desc) = 1"
             self.conn.execute(
@@ -100,7 +110,7 @@ class Merging(ValueChecks):
                 params,
             )
             (batch,) = self.conn.execute(f"select count(*) from {TYPED}").fetchone()
-        if self._is_empty(spec.qualified):
+        if present == 0:
             self.conn.execute(f"insert into {spec.qualified} ({columns}) select {columns} from {TYPED}")
             return MergeResult(rows=rows, inserted=int(batch), updated=0)
         match = " and ".join(f"t.{ident(k)} is not distinct from s.{ident(k)}" for k in spec.keys)

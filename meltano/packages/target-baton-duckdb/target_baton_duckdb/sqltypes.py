@@ -49,6 +49,11 @@ class SqlType:
         """Floating or fixed point: the columns that can receive NaN or Infinity."""
         return self.name in {"DOUBLE", "FLOAT", "DECIMAL"}
 
+    @property
+    def is_number_float(self) -> bool:
+        """A floating point type: its values may be NaN or Infinity."""
+        return self.name in {"DOUBLE", "FLOAT"}
+
 
 BIGINT = SqlType("BIGINT")
 DOUBLE = SqlType("DOUBLE")

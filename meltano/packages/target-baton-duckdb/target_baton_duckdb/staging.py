@@ -8,7 +8,7 @@ import typing as t
 import duckdb
 
 from target_baton_duckdb.quoting import files, ident, literal
-from target_baton_duckdb.sqltypes import JSON, VARCHAR, parse_duckdb_type
+from target_baton_duckdb.sqltypes import JSON, VARCHAR, is_widening, parse_duckdb_type
 from target_baton_duckdb.tables import STAGE, LoaderError, StorePart, TableSpec
 
 # Types DuckDB's CSV reader converts exactly as a cast does (numbers are not among them: the reader
@@ -63,8 +63,12 @@ class Staging(StorePart):
             read(typed=False)
 
     def stage_parquet(self, spec: TableSpec, path: str | list[str]) -> list[str]:
-        """Parquet carries its own column types: the schema's columns are taken by name, as text
-        (JSON columns as JSON); columns the file lacks are left out."""
+        """Parquet carries its own column types: the schema's columns are taken by name; columns the
+        file lacks are left out. A column whose file type the declared type holds exactly (the same
+        type or a widening: INTEGER into BIGINT, DECIMAL(12,2) into DECIMAL(18,2) ...) is staged
+        typed, so nothing is formatted and parsed again; floats (NaN and Infinity are checked on their
+        text) and any other column are staged as text (JSON columns as JSON) and checked and cast as
+        every batch is."""
         described = self.conn.execute(f"describe select * from read_parquet({files(path)})").fetchall()
         file_types = {name.lower(): (name, data_type) for name, data_type, *_ in described}
         selects, names = [], []
@@ -72,9 +76,13 @@ class Staging(StorePart):
             if column not in file_types:
                 continue
             source, data_type = file_types[column]
+            file_type = parse_duckdb_type(data_type)
+            declared = spec.table_types.get(column) or sql_type
             if sql_type == JSON:
-                expr = ident(source) if parse_duckdb_type(data_type) in (VARCHAR, JSON) else f"to_json({ident(source)})"
+                expr = ident(source) if file_type in (VARCHAR, JSON) else f"to_json({ident(source)})"
                 selects.append(f"{expr}::JSON as {ident(column)}")
+            elif not file_type.is_number_float and is_widening(file_type, declared):
+                selects.append(f"{ident(source)}::{declared} as {ident(column)}")
             else:
                 selects.append(f"{ident(source)}::VARCHAR as {ident(column)}")
             names.append(column)
