@@ -491,6 +491,7 @@ def test_batch_parquet_typed_columns_load_exactly_and_upsert(loader: Loader, tmp
         tmp_path / "second.parquet",
         TYPED_PARQUET.format(
             rows="(2, null, null, 'infinity', null, null, null, null, null), "
+            "(3, 1.00, 1, null, null, 'replaced by the later row 3', null, null, null), "
             "(3, 9999999999.99, -2.25, '2026-01-03 00:00:00+00', '2026-02-28', 'a \"quoted\",\nvalue', 'null', false, "
             "null), (1, 12.31, 0.5, '2026-01-01 12:00:00.123456+02', '2026-01-01', '', '{}', true, null)"
         ),
@@ -521,15 +522,18 @@ def test_batch_parquet_typed_columns_load_exactly_and_upsert(loader: Loader, tmp
         "and column_name in ('id', 'amount', 'uid') order by 1"
     ) == [("amount", "DECIMAL(12,2)"), ("id", "BIGINT"), ("uid", "UUID")]
     summary = result.summaries[ORDERS]
-    assert (summary["rows"], summary["inserted"], summary["updated"], summary["unchanged"]) == (5, 3, 1, 1)
+    assert (summary["rows"], summary["inserted"], summary["updated"], summary["unchanged"]) == (6, 3, 1, 1)
 
 
-def test_batch_parquet_nan_in_a_double_fails_naming_it(loader: Loader, tmp_path: Path):
-    bad = _parquet(tmp_path / "bad.parquet", "select 1::bigint as id, 'nan'::double as ratio")
+def test_batch_parquet_nan_in_a_double_fails_naming_it_or_loads_null(loader: Loader, tmp_path: Path):
+    bad = _parquet(tmp_path / "bad.parquet", "select * from (values (1::bigint, 'nan'::double), (2, 2.5)) v(id, ratio)")
     props = {"id": {"type": "integer"}, "ratio": {"type": ["number", "null"]}}
     result = loader.run([schema(ORDERS, props, ["id"]), batch(ORDERS, [bad], "parquet")], ok=False)
     assert "non-finite number in column 'ratio' of stream 'shop-orders' (table shop.orders, file " in result.stderr
     assert loader.query("select count(*) from shop.orders") == [(0,)]
+
+    loader.run([schema(ORDERS, props, ["id"]), batch(ORDERS, [bad], "parquet")], non_finite_numbers="null")
+    assert loader.query("select id, ratio from shop.orders order by id") == [(1, None), (2, 2.5)]
 
 
 # --- a load killed at any moment ------------------------------------------------------------------

@@ -26,7 +26,7 @@ if t.TYPE_CHECKING:
     from tap_baton_postgres.tap import TapBatonPostgres
 
 CSV_ENCODING = BaseBatchFileEncoding(format="csv", compression="none")
-PARQUET_ENCODING = BaseBatchFileEncoding(format="parquet", compression="none")  # compressed inside (snappy)
+PARQUET_ENCODING = BaseBatchFileEncoding(format="parquet", compression="none")
 
 
 @dataclass

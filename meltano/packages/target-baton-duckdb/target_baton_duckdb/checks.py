@@ -80,6 +80,7 @@ class ValueChecks(StorePart):
             examples = "; ".join(f"{key}: {value}" for key, value, _ in found)
             where = f"column '{column}' of stream '{spec.stream}' (table {spec.label}{source})"
             if mode == "null":
+                self.materialize_stage()
                 self.conn.execute(f"update {STAGE} set {ident(column)} = NULL where {condition}")
                 self.logger.warning(
                     "non-finite number loaded as NULL (non_finite_numbers: null): %d value(s) in %s: %s",

@@ -56,6 +56,8 @@ class Merging(ValueChecks):
         every row (a run without a bookmark reads the whole table).
         """
         constants = constants or {}
+        if not spec.keys:
+            self.materialize_stage()  # rows without a key are named by their place in the batch (rowid)
         self.conn.begin()
         in_transaction = True
         try:
@@ -80,7 +82,7 @@ class Merging(ValueChecks):
             raise
         finally:
             self.conn.execute(f"drop table if exists {TYPED}")
-            self.conn.execute(f"drop table if exists {STAGE}")
+            self.drop_stage()
         return result
 
     def _upsert(self, spec: TableSpec, select: str, params: list, rows: int) -> MergeResult:
@@ -103,6 +105,7 @@ class Merging(ValueChecks):
             return MergeResult(rows=rows, inserted=int(batch), updated=0)
         self.conn.execute(f"create or replace temp table {TYPED} as select {select} from {STAGE}", params)
         if distinct != batch:  # a key more than once (or a NULL key): deduplicated, the last row wins
+            self.materialize_stage()  # the last row: by rowid
             dedupe = f" qualify row_number() over (partition by {keys} order by _baton_row desc) = 1"
             self.conn.execute(
                 f"create or replace temp table {TYPED} as select * exclude (_baton_row) from "

@@ -27,6 +27,7 @@ class Staging(StorePart):
     def stage_jsonl(self, spec: TableSpec, path: str | list[str], compression: str, names: list[str]) -> None:
         if compression == "none":
             compression = "uncompressed"  # duckdb 1.5's read_json knows no 'none' (its read_csv does)
+        self.drop_stage()
         self.conn.execute(
             f"create or replace temp table {STAGE} as select * from read_json({files(path)}, "
             f"format = 'newline_delimited', columns = {self._stage_columns(spec, names)}, "
@@ -57,6 +58,7 @@ class Staging(StorePart):
                 f"columns = {columns}, {options})"
             )
 
+        self.drop_stage()
         try:
             read(typed=True)
         except duckdb.ConversionException:
@@ -68,7 +70,8 @@ class Staging(StorePart):
         type or a widening: INTEGER into BIGINT, DECIMAL(12,2) into DECIMAL(18,2) ...) is staged
         typed, so nothing is formatted and parsed again; floats (NaN and Infinity are checked on their
         text) and any other column are staged as text (JSON columns as JSON) and checked and cast as
-        every batch is."""
+        every batch is. The stage is a view over the files: a batch of new keys streams from them into
+        the table."""
         described = self.conn.execute(f"describe select * from read_parquet({files(path)})").fetchall()
         file_types = {name.lower(): (name, data_type) for name, data_type, *_ in described}
         selects, names = [], []
@@ -88,7 +91,7 @@ class Staging(StorePart):
             names.append(column)
         if not selects:
             raise LoaderError(f"{path} holds none of the columns of stream '{spec.stream}' ({', '.join(spec.columns)})")
-        self.conn.execute(
-            f"create or replace temp table {STAGE} as select {', '.join(selects)} from read_parquet({files(path)})"
-        )
+        self.drop_stage()
+        self.conn.execute(f"create temp view {STAGE} as select {', '.join(selects)} from read_parquet({files(path)})")
+        self.stage_is_view = True
         return names

@@ -78,3 +78,18 @@ class StorePart:
 
     conn: duckdb.DuckDBPyConnection
     logger: logging.Logger
+    # The stage is a view over a batch's Parquet files (read as they are needed) or a temp table.
+    stage_is_view: bool = False
+
+    def drop_stage(self) -> None:
+        self.conn.execute(f"drop {'view' if self.stage_is_view else 'table'} if exists {STAGE}")
+        self.stage_is_view = False
+
+    def materialize_stage(self) -> None:
+        """A view stage as a temp table: what needs rows in an order (`rowid`) or updates them."""
+        if not self.stage_is_view:
+            return
+        self.conn.execute(f"create or replace temp table {STAGE}_rows as select * from {STAGE}")
+        self.conn.execute(f"drop view {STAGE}")
+        self.conn.execute(f"alter table {STAGE}_rows rename to {STAGE}")
+        self.stage_is_view = False
