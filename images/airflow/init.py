@@ -13,6 +13,8 @@ compose's `airflow-init` service and the ECS api-server task's `init` container 
    database and SELECT on the tables of its schema public, now and as the database's owner
    creates them (the lake's catalog, for readers outside the stack).
 2. `airflow db migrate`.
+   Then the triggers that wake the scheduler when a DAG run is created or a task changes state
+   (baton-airflow-scheduler, services.py).
 3. the pool BATON_WAREHOUSE_POOL with one slot: dbt runs write analytics.duckdb, and DuckDB allows
    one writer per file. Deferred tasks keep their slot (on ECS a dbt task waits deferred while its
    job runs).
@@ -26,7 +28,7 @@ Only step 4 reads the admin's password. Idempotent, and safe when several start 
 api-server tasks): each step runs under a Postgres advisory lock. Prints what it did.
 
 A run that finishes records a fingerprint of what it was given in the table `baton_init` of
-Airflow's database: the Airflow and FAB versions, this file, users.py and webserver_config.py,
+Airflow's database: the Airflow and FAB versions, this file, users.py, services.py and webserver_config.py,
 the pool, the database and reader URLs, the two accounts and their passwords (as one SHA-256
 digest; nothing readable). The next run with the same fingerprint, whose two accounts still
 exist and whose pool is as set, does nothing: a restarted stack skips the migration check and
@@ -181,6 +183,10 @@ def migrate_and_pool(pool: str, wait: float) -> None:
         conn.execute("select pg_advisory_lock(%s)", (LOCK_AIRFLOW,))
         say("airflow db migrate")
         subprocess.run(["airflow", "db", "migrate"], check=True)
+        from baton_services import WAKE_TRIGGERS, install_wake_triggers
+
+        install_wake_triggers(conn)
+        say(f"scheduler wake-up triggers: {', '.join(WAKE_TRIGGERS)}")
 
         from airflow.models.pool import Pool
         from airflow.utils.session import create_session
@@ -238,8 +244,10 @@ def fingerprint(pool: str) -> str:
         except importlib.metadata.PackageNotFoundError:
             version = "-"
         digest.update(f"{package}=={version}\n".encode())
-    users = importlib.util.find_spec("baton_users")
-    files = [Path(__file__), Path(users.origin) if users and users.origin else None]
+    files: list[Path | None] = [Path(__file__)]
+    for module in ("baton_users", "baton_services"):
+        spec = importlib.util.find_spec(module)
+        files.append(Path(spec.origin) if spec and spec.origin else None)
     files.append(Path(os.environ["AIRFLOW__FAB__CONFIG_FILE"]) if os.environ.get("AIRFLOW__FAB__CONFIG_FILE") else None)
     for path in files:
         digest.update(path.read_bytes() if path and path.is_file() else b"-")
@@ -264,9 +272,10 @@ def unchanged(print_: str) -> bool:
             pool = conn.execute(
                 "select slots, include_deferred from slot_pool where pool = %s", (setting("BATON_WAREHOUSE_POOL"),)
             ).fetchone()
+            (triggers,) = conn.execute("select count(*) from pg_trigger where tgname like 'baton_wake_on_%'").fetchone()
     except psycopg.Error:
         return False
-    return last == print_ and found == len(accounts) and pool == (POOL_SLOTS, True)
+    return last == print_ and found == len(accounts) and pool == (POOL_SLOTS, True) and triggers == 2
 
 
 def record(print_: str, wait: float) -> None:

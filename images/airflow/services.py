@@ -18,6 +18,14 @@ cycle's hops follow one another within a few seconds of a task, so they all get 
 only the first hop of a run triggered at rest (make run, the daily schedule) waits up to the long
 one.
 
+Either sleep ends early when Postgres announces work: baton-airflow-init creates triggers on
+Airflow's tables (`install_wake_triggers`) that NOTIFY the channel `baton_scheduler` when a DAG
+run is created (a trigger from the UI, the API or `make run`; a run the scheduler makes from an
+asset event) and when a task instance changes state (a task that finished). The scheduler LISTENs
+on a connection of its own and waits on its socket instead of sleeping: a hop costs the time to
+notice it, not the rest of a sleep. Without that connection (it failed, or the triggers are not
+there) it sleeps as above and tries to listen again a minute later.
+
 The DAG processor: Airflow's loop runs once a second (no setting changes it): it claims reparse
 requests, fetches DAG callbacks, checks the bundles and waits for its parsing processes. This one
 keeps that beat while a file is being parsed or waits to be; with nothing to parse, it waits
@@ -28,7 +36,9 @@ wakes it at once. Its job still heartbeats every loop (Airflow's threshold is 60
 
 from __future__ import annotations
 
+import contextlib
 import os
+import select
 import sys
 import time
 from pathlib import Path
@@ -51,6 +61,108 @@ def _seconds(name: str, default: float) -> float:
 BUSY_SLEEP = _seconds("BATON_SCHEDULER_BUSY_SLEEP", 0.25)
 BUSY_SECONDS = _seconds("BATON_SCHEDULER_BUSY_SECONDS", 30.0)
 DAG_PROCESSOR_IDLE_SLEEP = _seconds("BATON_DAG_PROCESSOR_IDLE_SLEEP", 5.0)
+
+
+WAKE_CHANNEL = "baton_scheduler"
+WAKE_TRIGGERS = {
+    "baton_wake_on_dag_run": "after insert on dag_run for each statement",
+    "baton_wake_on_task_state": (
+        "after update of state on task_instance for each row when (old.state is distinct from new.state)"
+    ),
+}
+RELISTEN_SECONDS = 60.0
+
+
+def install_wake_triggers(conn) -> None:
+    """The triggers that wake a listening scheduler (see the module doc); `conn`: a DB-API
+    connection to Airflow's database, after its migration. Idempotent."""
+    conn.execute(
+        "create or replace function baton_wake_scheduler() returns trigger language plpgsql as "
+        f"$$ begin perform pg_notify('{WAKE_CHANNEL}', tg_table_name); return null; end $$"
+    )
+    for name, when in WAKE_TRIGGERS.items():
+        conn.execute(f"create or replace trigger {name} {when} execute function baton_wake_scheduler()")
+
+
+class Wakeup:
+    """A LISTEN connection to Airflow's database: `wait(seconds)` returns when a notification arrives
+    or the time is up; without a working connection it sleeps."""
+
+    def __init__(self, dsn: str):
+        self.dsn = dsn
+        self.conn = None
+        self.retry_at = 0.0
+
+    def _listen(self):
+        if self.conn is None and time.monotonic() >= self.retry_at:
+            import psycopg2
+            from psycopg2.extensions import ISOLATION_LEVEL_AUTOCOMMIT
+
+            try:
+                conn = psycopg2.connect(self.dsn, connect_timeout=5, application_name="baton-scheduler-wakeup")
+                conn.set_isolation_level(ISOLATION_LEVEL_AUTOCOMMIT)
+                conn.cursor().execute(f"listen {WAKE_CHANNEL}")
+                self.conn = conn
+            except Exception as exc:  # the scheduler's own loop reports database trouble
+                print(f"baton-airflow-scheduler: no wake-ups from Postgres ({exc}); sleeping instead", file=sys.stderr)
+                self.retry_at = time.monotonic() + RELISTEN_SECONDS
+        return self.conn
+
+    def wait(self, seconds: float) -> None:
+        deadline = time.monotonic() + max(seconds, 0.0)
+        conn = self._listen()
+        if conn is not None:
+            try:
+                if not conn.notifies:
+                    select.select([conn], [], [], max(seconds, 0.0))
+                conn.poll()
+                if conn.closed:
+                    raise ConnectionError("the server closed the connection")
+                conn.notifies.clear()
+                return
+            except Exception as exc:  # lost: sleep the rest, listen again later
+                print(
+                    f"baton-airflow-scheduler: wake-ups from Postgres stopped ({exc}); sleeping instead",
+                    file=sys.stderr,
+                )
+                self.conn = None
+                self.retry_at = time.monotonic() + RELISTEN_SECONDS
+                with contextlib.suppress(Exception):
+                    conn.close()
+        time.sleep(max(deadline - time.monotonic(), 0.0))
+
+
+class WakeableTime:
+    """The `time` module as Airflow's scheduler loop sees it: its sleep is a Wakeup's wait."""
+
+    def __init__(self, wakeup: Wakeup):
+        self._wakeup = wakeup
+
+    def sleep(self, seconds: float) -> None:
+        self._wakeup.wait(seconds)
+
+    def __getattr__(self, name: str):
+        return getattr(time, name)
+
+
+def _psycopg2_dsn(url: str) -> str:
+    """Airflow's SQLAlchemy URL as a libpq connection string."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    parts = {
+        "host": parsed.host,
+        "port": parsed.port,
+        "dbname": parsed.database,
+        "user": parsed.username,
+        "password": parsed.password,
+        **parsed.query,
+    }
+    return " ".join(
+        f"{key}='{str(value).replace(chr(92), chr(92) * 2).replace(chr(39), chr(92) + chr(39))}'"
+        for key, value in parts.items()
+        if value is not None
+    )
 
 
 class WorkFollowingScheduler(SchedulerJobRunner):
@@ -97,7 +209,14 @@ def main() -> None:
 
     name = Path(sys.argv[0]).name
     if name == "baton-airflow-scheduler":
+        from airflow.configuration import conf
+        from airflow.jobs import scheduler_job_runner
+
         scheduler_command.SchedulerJobRunner = WorkFollowingScheduler  # what `airflow scheduler` builds
+        # The loop's one `time.sleep` (between idle loops) waits for Postgres' notifications instead.
+        url = conf.get("database", "sql_alchemy_conn")
+        if url.startswith("postgresql"):
+            scheduler_job_runner.time = WakeableTime(Wakeup(_psycopg2_dsn(url)))
         command = "scheduler"
     elif name == "baton-airflow-dag-processor":
         dag_processor_command.DagFileProcessorManager = WorkFollowingDagProcessor  # what `airflow dag-processor` builds

@@ -160,3 +160,29 @@ def test_each_command_name_runs_its_airflow_command(services_module, monkeypatch
     monkeypatch.setattr(sys, "argv", ["services.py"])
     with pytest.raises(SystemExit, match="run this as baton-airflow-scheduler or baton-airflow-dag-processor"):
         module.main()
+
+
+def test_the_scheduler_loops_only_sleep_is_the_one_the_wrapper_wakes() -> None:
+    """The wrapper replaces the `time` module of Airflow's scheduler: its one `time.sleep` is the
+    idle sleep between loops (an upgrade that sleeps elsewhere in that module fails here)."""
+    from airflow.jobs import scheduler_job_runner
+
+    source = inspect.getsource(scheduler_job_runner)
+    assert source.count("time.sleep(") == 1
+    assert "time.sleep(min(self._scheduler_idle_sleep_time" in source
+
+
+def test_without_a_listening_connection_the_wait_sleeps_and_says_so(services_module, capsys) -> None:
+    module = services_module()
+    wakeup = module.Wakeup("host=127.0.0.1 port=1 dbname=none user=none connect_timeout=1")
+    clock = module.WakeableTime(wakeup)
+    started = clock.monotonic()  # the rest of `time` is the real module
+    clock.sleep(0.3)
+    assert clock.monotonic() - started >= 0.3
+    assert "baton-airflow-scheduler: no wake-ups from Postgres" in capsys.readouterr().err
+    assert wakeup.retry_at > clock.monotonic()  # tried again a minute later, not at every sleep
+
+
+def test_airflows_database_url_becomes_a_libpq_connection_string(services_module) -> None:
+    dsn = services_module()._psycopg2_dsn("postgresql+psycopg2://air:p%27w%5Cx@db:5433/airflow?sslmode=require")
+    assert dsn == "host='db' port='5433' dbname='airflow' user='air' password='p\\'w\\\\x' sslmode='require'"
