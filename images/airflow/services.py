@@ -64,10 +64,13 @@ DAG_PROCESSOR_IDLE_SLEEP = _seconds("BATON_DAG_PROCESSOR_IDLE_SLEEP", 5.0)
 
 
 WAKE_CHANNEL = "baton_scheduler"
+# name -> (table, when it fires, for what); see install_wake_triggers
 WAKE_TRIGGERS = {
-    "baton_wake_on_dag_run": "after insert on dag_run for each statement",
+    "baton_wake_on_dag_run": ("dag_run", "after insert", "for each statement"),
     "baton_wake_on_task_state": (
-        "after update of state on task_instance for each row when (old.state is distinct from new.state)"
+        "task_instance",
+        "after update of state",
+        "for each row when (old.state is distinct from new.state)",
     ),
 }
 RELISTEN_SECONDS = 60.0
@@ -80,8 +83,10 @@ def install_wake_triggers(conn) -> None:
         "create or replace function baton_wake_scheduler() returns trigger language plpgsql as "
         f"$$ begin perform pg_notify('{WAKE_CHANNEL}', tg_table_name); return null; end $$"
     )
-    for name, when in WAKE_TRIGGERS.items():
-        conn.execute(f"create or replace trigger {name} {when} execute function baton_wake_scheduler()")
+    for name, (table, timing, scope) in WAKE_TRIGGERS.items():
+        # Dropped and created: CREATE OR REPLACE TRIGGER needs Postgres 14.
+        conn.execute(f"drop trigger if exists {name} on {table}")
+        conn.execute(f"create trigger {name} {timing} on {table} {scope} execute function baton_wake_scheduler()")
 
 
 class Wakeup:
