@@ -657,19 +657,26 @@ def _keyless_run(loader: Loader, tmp_path: Path, day: int, path: str, incrementa
     messages.append(schema(CONTACTS, CONTACT_PROPS, [], bookmark="updated_at" if incremental else None))
     if path == "records":
         messages += [record(CONTACTS, {"email": e, "score": s and float(s), "updated_at": u}) for e, s, u in read]
-    else:  # COPY: CSV files of at most 4 rows, unordered within the run as COPY may deliver them
+    else:  # COPY: files of at most 4 rows, unordered within the run as COPY may deliver them
         for n in range(0, len(read), 4):
-            f = tmp_path / f"day{day}-{n}.csv"
             chunk = read[n : n + 4][::-1]
-            f.write_text("".join(f"{e},{'' if s is None else s},{u}\n" for e, s, u in chunk))
-            messages.append(batch(CONTACTS, [f], "csv", columns=list(CONTACT_PROPS)))
+            if path == "copy":
+                f = tmp_path / f"day{day}-{n}.csv"
+                f.write_text("".join(f"{e},{'' if s is None else s},{u}\n" for e, s, u in chunk))
+                messages.append(batch(CONTACTS, [f], "csv", columns=list(CONTACT_PROPS)))
+                continue
+            rows = ", ".join(f"({e!r}, {'null' if s is None else s}::double, {u!r}::timestamptz)" for e, s, u in chunk)
+            f = _parquet(
+                tmp_path / f"day{day}-{n}.parquet", f"select * from (values {rows}) v(email, score, updated_at)"
+            )
+            messages.append(batch(CONTACTS, [f], "parquet"))
     if incremental:
         messages.append(state({CONTACTS: {"replication_key": "updated_at", "replication_key_value": newest}}))
     result = loader.run(messages, batch_size_rows=4)
     return result, newest
 
 
-@pytest.mark.parametrize("path", ["records", "copy"])
+@pytest.mark.parametrize("path", ["records", "copy", "copy-parquet"])
 @pytest.mark.parametrize("incremental", [True, False], ids=["incremental", "full-table"])
 def test_a_table_without_keys_equals_the_source_every_day(loader: Loader, tmp_path: Path, path: str, incremental: bool):
     bookmark = None
