@@ -12,8 +12,8 @@ a row (start-up, discovery, connections). That fixed cost is printed next to the
 - records:   the ingestion job in a container of the jobs image (`baton-job el shop`: Meltano runs
              tap-shop with `export_mode: records`, RECORD messages, into target-raw-shop, then the
              job reconciles raw with the source)
-- copy:      the same job with `export_mode: copy` (COPY -> CSV files -> BATCH messages)
-- copy, tap: the extractor alone on this machine (`export_mode: copy`), its CSV files written, no loader
+- copy:      the same job with `export_mode: copy` (COPY -> Parquet or CSV files -> BATCH messages)
+- copy, tap: the extractor alone on this machine (`export_mode: copy`), its files written, no loader
 - raw limit: on this machine, psycopg `COPY (...) TO STDOUT` into CSV files + DuckDB `read_csv`
 
 wide: a table the benchmark creates in a database of its own (not part of the samples): a bigint

@@ -15,7 +15,7 @@ plugins:
       config:
         sqlalchemy_url: ${url_var}
         filter_schemas: [{schema}]
-        # Bulk path: Postgres COPY into CSV files the loader reads (records: one message per row).
+        # Bulk path: Postgres COPY into Parquet or CSV files the loader reads (records: one message per row).
         export_mode: copy
 {selection}"""
 

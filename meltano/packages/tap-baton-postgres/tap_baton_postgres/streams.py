@@ -37,7 +37,7 @@ class CsvBatchMessage(SDKBatchMessage):
 
 
 class CopyOrRecords(StreamAdapter):
-    """With `export_mode: copy` a stream exports by COPY into CSV files (BATCH messages) instead of
+    """With `export_mode: copy` a stream exports by COPY into Parquet or CSV files (BATCH messages) instead of
     RECORD messages, when it can; otherwise (said once per sync) it behaves as the stock stream."""
 
     def copy_refusal(self, context: Context | None) -> str | None:

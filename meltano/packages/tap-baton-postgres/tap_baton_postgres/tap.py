@@ -31,7 +31,7 @@ def _config_schema() -> dict:
             default="records",
             description=(
                 "`records`: Singer RECORD messages, as meltanolabs-tap-postgres writes them. `copy`: each "
-                "INCREMENTAL or FULL_TABLE stream is exported with Postgres COPY into CSV files announced "
+                "INCREMENTAL or FULL_TABLE stream is exported by COPY into Parquet or CSV files announced "
                 "by Singer BATCH messages (streams that cannot take that path use records, with a warning)."
             ),
         ),
