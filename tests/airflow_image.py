@@ -22,12 +22,14 @@ FAB = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 
 def image_environment(home: Path) -> dict[str, str]:
     """This process's environment without Airflow's and the kit's settings, plus the image's ENV
-    (FAB auth manager, webserver_config.py, roles synced by init only, baton_users importable)."""
+    (FAB auth manager, webserver_config.py, roles synced by init only, the image's tools importable:
+    baton_users, baton_services)."""
     (home / "dags").mkdir(parents=True, exist_ok=True)
     tools = home / "tools"
     tools.mkdir(exist_ok=True)
-    if not (tools / "baton_users.py").exists():
-        (tools / "baton_users.py").symlink_to(IMAGE / "users.py")
+    for module, source in (("baton_users", "users.py"), ("baton_services", "services.py")):
+        if not (tools / f"{module}.py").exists():
+            (tools / f"{module}.py").symlink_to(IMAGE / source)
     return {
         **{k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "BATON_"))},
         "PATH": f"{AIRFLOW.parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",  # init runs `airflow`
