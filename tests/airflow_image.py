@@ -23,11 +23,11 @@ FAB = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 def image_environment(home: Path) -> dict[str, str]:
     """This process's environment without Airflow's and the kit's settings, plus the image's ENV
     (FAB auth manager, webserver_config.py, roles synced by init only, the image's tools importable:
-    baton_users, baton_services)."""
+    baton_users, baton_services, baton_pgurl)."""
     (home / "dags").mkdir(parents=True, exist_ok=True)
     tools = home / "tools"
     tools.mkdir(exist_ok=True)
-    for module, source in (("baton_users", "users.py"), ("baton_services", "services.py")):
+    for module, source in (("baton_users", "users.py"), ("baton_services", "services.py"), ("baton_pgurl", "pgurl.py")):
         if not (tools / f"{module}.py").exists():
             (tools / f"{module}.py").symlink_to(IMAGE / source)
     return {

@@ -44,10 +44,10 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 import psycopg
 from baton_contract.waiting import WaitTimeout, poll
+from baton_pgurl import UrlError, libpq_params
 from baton_users import UserError
 from psycopg import sql
 
@@ -74,22 +74,11 @@ def setting(name: str) -> str:
 
 
 def url_parts(setting_name: str) -> dict[str, str]:
-    """libpq parameters of a SQLAlchemy or libpq URL (postgresql+psycopg2://user:pw@host:port/db?sslmode=...)."""
-    url = urlsplit(setting(setting_name))
-    if not url.scheme.startswith("postgres"):
-        raise InitError(f"{setting_name} is not a Postgres URL (scheme {url.scheme!r})")
-    parts = {
-        "host": url.hostname or "",
-        "port": str(url.port or 5432),
-        "user": unquote(url.username or ""),
-        "password": unquote(url.password or ""),
-        "dbname": url.path.lstrip("/"),
-    }
-    missing = [k for k in ("host", "user", "dbname") if not parts[k]]
-    if missing:
-        raise InitError(f"{setting_name} names no {', '.join(missing)}")
-    parts.update(parse_qsl(url.query))  # sslmode=require and the like
-    return parts
+    """libpq parameters of the Postgres URL in a setting."""
+    try:
+        return libpq_params(os.environ.get(setting_name, ""), setting_name)
+    except UrlError as exc:
+        raise InitError(str(exc)) from None
 
 
 def connect(params: dict[str, str], wait: float) -> psycopg.Connection:
@@ -245,7 +234,7 @@ def fingerprint(pool: str) -> str:
             version = "-"
         digest.update(f"{package}=={version}\n".encode())
     files: list[Path | None] = [Path(__file__)]
-    for module in ("baton_users", "baton_services"):
+    for module in ("baton_users", "baton_services", "baton_pgurl"):
         spec = importlib.util.find_spec(module)
         files.append(Path(spec.origin) if spec and spec.origin else None)
     files.append(Path(os.environ["AIRFLOW__FAB__CONFIG_FILE"]) if os.environ.get("AIRFLOW__FAB__CONFIG_FILE") else None)

@@ -93,8 +93,8 @@ class Wakeup:
     """A LISTEN connection to Airflow's database: `wait(seconds)` returns when a notification arrives
     or the time is up; without a working connection it sleeps."""
 
-    def __init__(self, dsn: str):
-        self.dsn = dsn
+    def __init__(self, params: dict[str, str]):
+        self.params = params  # libpq parameters (baton_pgurl.libpq_params)
         self.conn = None
         self.retry_at = 0.0
 
@@ -104,7 +104,8 @@ class Wakeup:
             from psycopg2.extensions import ISOLATION_LEVEL_AUTOCOMMIT
 
             try:
-                conn = psycopg2.connect(self.dsn, connect_timeout=5, application_name="baton-scheduler-wakeup")
+                params = {"connect_timeout": 5, **self.params, "application_name": "baton-scheduler-wakeup"}
+                conn = psycopg2.connect(**params)
                 conn.set_isolation_level(ISOLATION_LEVEL_AUTOCOMMIT)
                 conn.cursor().execute(f"listen {WAKE_CHANNEL}")
                 self.conn = conn
@@ -148,26 +149,6 @@ class WakeableTime:
 
     def __getattr__(self, name: str):
         return getattr(time, name)
-
-
-def _psycopg2_dsn(url: str) -> str:
-    """Airflow's SQLAlchemy URL as a libpq connection string."""
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    parts = {
-        "host": parsed.host,
-        "port": parsed.port,
-        "dbname": parsed.database,
-        "user": parsed.username,
-        "password": parsed.password,
-        **parsed.query,
-    }
-    return " ".join(
-        f"{key}='{str(value).replace(chr(92), chr(92) * 2).replace(chr(39), chr(92) + chr(39))}'"
-        for key, value in parts.items()
-        if value is not None
-    )
 
 
 class WorkFollowingScheduler(SchedulerJobRunner):
@@ -221,7 +202,10 @@ def main() -> None:
         # The loop's one `time.sleep` (between idle loops) waits for Postgres' notifications instead.
         url = conf.get("database", "sql_alchemy_conn")
         if url.startswith("postgresql"):
-            scheduler_job_runner.time = WakeableTime(Wakeup(_psycopg2_dsn(url)))
+            from baton_pgurl import libpq_params
+
+            params = libpq_params(url, "[database] sql_alchemy_conn")
+            scheduler_job_runner.time = WakeableTime(Wakeup(params))
         command = "scheduler"
     elif name == "baton-airflow-dag-processor":
         dag_processor_command.DagFileProcessorManager = WorkFollowingDagProcessor  # what `airflow dag-processor` builds

@@ -23,6 +23,10 @@ def services(monkeypatch: pytest.MonkeyPatch):
     return importlib.import_module("services")
 
 
+def _params(url: str) -> dict[str, str]:
+    return importlib.import_module("pgurl").libpq_params(url, "the test's database")
+
+
 @pytest.fixture
 def airflow_db(meltano_db, services):
     """A database with the two tables the triggers watch (their columns that matter here)."""
@@ -58,7 +62,7 @@ def _waited(wakeup, seconds: float, change: str, url: str) -> float:
 
 
 def test_a_new_dag_run_or_a_task_state_change_ends_the_sleep(services, airflow_db: str) -> None:
-    wakeup = services.Wakeup(services._psycopg2_dsn(airflow_db))
+    wakeup = services.Wakeup(_params(airflow_db))
     wakeup.wait(0)  # connects and listens
     assert wakeup.conn is not None
     assert _waited(wakeup, 10, "insert into dag_run (dag_id) values ('cycle')", airflow_db) < 2
@@ -69,7 +73,7 @@ def test_a_new_dag_run_or_a_task_state_change_ends_the_sleep(services, airflow_d
 
 
 def test_a_lost_connection_falls_back_to_sleeping(services, airflow_db: str) -> None:
-    wakeup = services.Wakeup(services._psycopg2_dsn(airflow_db))
+    wakeup = services.Wakeup(_params(airflow_db))
     wakeup.wait(0)
     with psycopg.connect(airflow_db, autocommit=True) as conn:
         conn.execute(

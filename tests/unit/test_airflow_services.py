@@ -174,7 +174,7 @@ def test_the_scheduler_loops_only_sleep_is_the_one_the_wrapper_wakes() -> None:
 
 def test_without_a_listening_connection_the_wait_sleeps_and_says_so(services_module, capsys) -> None:
     module = services_module()
-    wakeup = module.Wakeup("host=127.0.0.1 port=1 dbname=none user=none connect_timeout=1")
+    wakeup = module.Wakeup({"host": "127.0.0.1", "port": "1", "dbname": "none", "user": "none", "connect_timeout": "1"})
     clock = module.WakeableTime(wakeup)
     started = clock.monotonic()  # the rest of `time` is the real module
     clock.sleep(0.3)
@@ -183,6 +183,21 @@ def test_without_a_listening_connection_the_wait_sleeps_and_says_so(services_mod
     assert wakeup.retry_at > clock.monotonic()  # tried again a minute later, not at every sleep
 
 
-def test_airflows_database_url_becomes_a_libpq_connection_string(services_module) -> None:
-    dsn = services_module()._psycopg2_dsn("postgresql+psycopg2://air:p%27w%5Cx@db:5433/airflow?sslmode=require")
-    assert dsn == "host='db' port='5433' dbname='airflow' user='air' password='p\\'w\\\\x' sslmode='require'"
+def test_airflows_database_url_becomes_libpq_parameters(services_module) -> None:
+    services_module()
+    pgurl = importlib.import_module("pgurl")
+    params = pgurl.libpq_params("postgresql+psycopg2://air:p%27w%5Cx@db:5433/airflow?sslmode=require", "X")
+    assert params == {
+        "host": "db",
+        "port": "5433",
+        "user": "air",
+        "password": "p'w\\x",
+        "dbname": "airflow",
+        "sslmode": "require",
+    }
+    with pytest.raises(pgurl.UrlError, match=r"^X is not a Postgres URL \(scheme 'mysql'\)"):
+        pgurl.libpq_params("mysql://a@b/c", "X")
+    with pytest.raises(pgurl.UrlError, match=r"^X names no user, dbname"):
+        pgurl.libpq_params("postgresql://db:5432", "X")
+    with pytest.raises(pgurl.UrlError, match=r"^X is not set"):
+        pgurl.libpq_params("", "X")
