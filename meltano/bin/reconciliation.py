@@ -98,29 +98,34 @@ def reconcile_postgres(decl: Declaration, conn: Any, streams: list[Stream]) -> d
             # (a sort of the whole table: 2 s of a 10M-row table, against 0.4 s for its count).
             unique = not s.keys or _holds_primary_key(pg, source_table, s.keys)
             distinct = "count(*)" if unique else f"count(distinct ({key_list}))"
-            (total, total_keys) = pg.execute(f"select count(*), {distinct} from {source_table}").fetchone()
             raw_rows, raw_keys = _raw_counts(conn, s)
+            newest = None
+            if s.replication_key:
+                rk = _ident(s.replication_key)
+                (newest,) = conn.execute(
+                    f"select max({rk})::varchar from {_ident(s.schema)}.{_ident(s.table)}"
+                ).fetchone()
+            # One scan of the source table for its rows, its keys and the rows up to raw's newest
+            # replication key value (a table of 10M rows takes about 0.4 s a scan).
+            if newest is None:
+                upto_sql, params = "0", ()
+            elif s.keys:
+                upto_sql, params = f"count(*) filter (where {rk} <= %s)", (newest,)
+            else:  # rows without a key value are read on every run
+                upto_sql, params = f"count(*) filter (where {rk} <= %s or {rk} is null)", (newest,)
+            (total, total_keys, upto) = pg.execute(
+                f"select count(*), {distinct}, {upto_sql} from {source_table}", params
+            ).fetchone()
             expected = total
             if s.replication_key and not s.keys:
                 # No keys: raw must hold exactly the source rows up to its newest key value (rows
                 # added after the load lie beyond it), plus those without a key value.
-                rk = _ident(s.replication_key)
-                (newest,) = conn.execute(
-                    f"select max({rk})::varchar from {_ident(s.schema)}.{_ident(s.table)}"
-                ).fetchone()
                 if newest is not None:
-                    (expected,) = pg.execute(
-                        f"select count(*) from {source_table} where {rk} <= %s or {rk} is null", (newest,)
-                    ).fetchone()
+                    expected = upto
             elif s.replication_key and s.keys:
-                rk = _ident(s.replication_key)
-                (newest,) = conn.execute(
-                    f"select max({rk})::varchar from {_ident(s.schema)}.{_ident(s.table)}"
-                ).fetchone()
                 if newest is None:
                     expected = 0 if raw_rows == 0 else total
                 else:
-                    (upto,) = pg.execute(f"select count(*) from {source_table} where {rk} <= %s", (newest,)).fetchone()
                     later = pg.execute(f"select {key_list} from {source_table} where {rk} > %s", (newest,)).fetchall()
                     held = 0
                     if later:
