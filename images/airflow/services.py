@@ -75,6 +75,16 @@ WAKE_TRIGGERS = {
 }
 RELISTEN_SECONDS = 60.0
 
+# Libraries every task process of the kit's DAGs imports. LocalExecutor forks its workers from the
+# scheduler, and each task from a worker: what the scheduler imported before, a task does not import
+# again. Only installed libraries, never the DAG folder's own modules (the sandbox mounts it: an
+# edited file must be read by the next task).
+TASK_LIBRARIES = (
+    "pydantic_settings",  # baton.config
+    "airflow.providers.standard.decorators.python",  # @task
+    "docker",  # the docker runner, at run time
+)
+
 
 def install_wake_triggers(conn) -> None:
     """The triggers that wake a listening scheduler (see the module doc); `conn`: a DB-API
@@ -189,6 +199,27 @@ class WorkFollowingDagProcessor(DagFileProcessorManager):
         return super()._service_processor_sockets(timeout=timeout)
 
 
+def preload_task_libraries() -> list[str]:
+    """Import TASK_LIBRARIES and set up Airflow's asset URI handlers (every Asset a DAG file
+    defines asks for them; the amazon provider's import boto3) in this process, before the
+    executor forks its workers. Returns what could not be loaded (a task then loads it itself)."""
+    import importlib
+
+    missing = []
+    for module in TASK_LIBRARIES:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            missing.append(module)
+    try:
+        from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
+
+        ProvidersManagerTaskRuntime().initialize_providers_asset_uri_resources()
+    except Exception as exc:  # an Airflow without it: tasks do it themselves, as before
+        missing.append(f"asset URI handlers ({exc})")
+    return missing
+
+
 def main() -> None:
     from airflow.__main__ import main as airflow_main
     from airflow.cli.commands import dag_processor_command, scheduler_command
@@ -206,6 +237,9 @@ def main() -> None:
 
             params = libpq_params(url, "[database] sql_alchemy_conn")
             scheduler_job_runner.time = WakeableTime(Wakeup(params))
+        missing = preload_task_libraries()
+        if missing:
+            print(f"baton-airflow-scheduler: not preloaded for tasks: {', '.join(missing)}", file=sys.stderr)
         command = "scheduler"
     elif name == "baton-airflow-dag-processor":
         dag_processor_command.DagFileProcessorManager = WorkFollowingDagProcessor  # what `airflow dag-processor` builds

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -201,3 +204,32 @@ def test_airflows_database_url_becomes_libpq_parameters(services_module) -> None
         pgurl.libpq_params("postgresql://db:5432", "X")
     with pytest.raises(pgurl.UrlError, match=r"^X is not set"):
         pgurl.libpq_params("", "X")
+
+
+def test_the_scheduler_preloads_what_every_task_would_import_again(tmp_path: Path) -> None:
+    """Tasks are forked from the scheduler: after the preload, a DAG file's Asset imports nothing.
+    Without it, Airflow's asset URI handlers (the amazon provider's, with boto3) are imported by
+    the first Asset of every task."""
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "import json, sys\n"
+        f"sys.path.insert(0, {str(REPO / 'images' / 'airflow')!r})\n"
+        "import services\n"
+        "missing = services.preload_task_libraries() if sys.argv[1] == 'preload' else []\n"
+        "from airflow.sdk import Asset\n"
+        "before = set(sys.modules)\n"
+        "Asset(name='raw_shop', uri='baton://raw/shop')\n"
+        "print(json.dumps({'missing': missing, 'imported': sorted(set(sys.modules) - before)}))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")}
+
+    def probe_run(mode: str) -> dict:
+        out = subprocess.run([sys.executable, str(probe), mode], capture_output=True, text=True, env=env)
+        assert out.returncode == 0, out.stderr[-2000:]
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    cold = probe_run("cold")
+    assert any(m.startswith("airflow.providers.amazon") for m in cold["imported"])
+    warm = probe_run("preload")
+    assert warm["imported"] == []
+    assert set(warm["missing"]) <= {"docker"}  # the docker SDK is in the Airflow image, not in every venv
