@@ -13,15 +13,15 @@ The scheduler: between two scheduling loops with nothing to do, Airflow sleeps
 `[scheduler] scheduler_idle_sleep_time`, one value for all the time. This one sleeps
 BATON_SCHEDULER_BUSY_SLEEP (0.25 s) while its executors run or queue tasks, and for
 BATON_SCHEDULER_BUSY_SECONDS (30 s) after the last loop that queued a task, saw one finish or found
-one running; else, at rest, it sleeps `scheduler_idle_sleep_time` (the sandbox sets 2 s). A
-cycle's hops follow one another within a few seconds of a task, so they all get the short sleep;
-only the first hop of a run triggered at rest (make run, the daily schedule) waits up to the long
-one.
+one running; else, at rest, it sleeps `scheduler_idle_sleep_time` (the sandbox sets 5 s). A
+cycle's hops follow one another within a few seconds of a task, so they all get the short sleep.
 
 Either sleep ends early when Postgres announces work: baton-airflow-init creates triggers on
 Airflow's tables (`install_wake_triggers`) that NOTIFY the channel `baton_scheduler` when a DAG
 run is created (a trigger from the UI, the API or `make run`; a run the scheduler makes from an
-asset event) and when a task instance changes state (a task that finished). The scheduler LISTENs
+asset event), when a task instance changes state (a task that finished), when a DAG is unpaused
+and when an asset event is recorded (one sent through the API). At rest only a DAG's scheduled
+time waits for the end of the sleep. The scheduler LISTENs
 on a connection of its own and waits on its socket instead of sleeping: a hop costs the time to
 notice it, not the rest of a sleep. Without that connection (it failed, or the triggers are not
 there) it sleeps as above and tries to listen again a minute later.
@@ -47,9 +47,6 @@ import select
 import sys
 import time
 from pathlib import Path
-
-from airflow.dag_processing.manager import DagFileProcessorManager
-from airflow.jobs.scheduler_job_runner import SchedulerJobRunner
 
 
 def _seconds(name: str, default: float) -> float:
@@ -77,6 +74,12 @@ WAKE_TRIGGERS = {
         "after update of state",
         "for each row when (old.state is distinct from new.state)",
     ),
+    "baton_wake_on_unpause": (
+        "dag",
+        "after update of is_paused",
+        "for each row when (old.is_paused and not new.is_paused)",
+    ),
+    "baton_wake_on_asset_event": ("asset_event", "after insert", "for each statement"),
 }
 RELISTEN_SECONDS = 60.0
 
@@ -166,42 +169,67 @@ class WakeableTime:
         return getattr(time, name)
 
 
-class WorkFollowingScheduler(SchedulerJobRunner):
-    """The scheduler's job runner with an idle sleep that is short while there is work."""
+def _work_following_scheduler() -> type:
+    from airflow.jobs.scheduler_job_runner import SchedulerJobRunner
 
-    _rest_sleep: float = 1.0
-    _last_busy: float = float("-inf")
+    class WorkFollowingScheduler(SchedulerJobRunner):
+        """The scheduler's job runner with an idle sleep that is short while there is work."""
 
-    def _busy_if(self, count: int) -> int:
-        if count:
-            self._last_busy = time.monotonic()
-        return count
+        _rest_sleep: float = 1.0
+        _last_busy: float = float("-inf")
 
-    def _do_scheduling(self, *args, **kwargs) -> int:  # returns the tasks it queued
-        return self._busy_if(super()._do_scheduling(*args, **kwargs))
+        def _busy_if(self, count: int) -> int:
+            if count:
+                self._last_busy = time.monotonic()
+            return count
 
-    def _process_executor_events(self, *args, **kwargs) -> int:  # returns the tasks that finished
-        return self._busy_if(super()._process_executor_events(*args, **kwargs))
+        def _do_scheduling(self, *args, **kwargs) -> int:  # returns the tasks it queued
+            return self._busy_if(super()._do_scheduling(*args, **kwargs))
 
-    @property
-    def _scheduler_idle_sleep_time(self) -> float:  # read by the loop before each idle sleep
-        self._busy_if(sum(len(e.running) + len(e.queued_tasks) for e in self.executors))
-        busy = time.monotonic() - self._last_busy < BUSY_SECONDS
-        return BUSY_SLEEP if busy else max(self._rest_sleep, BUSY_SLEEP)
+        def _process_executor_events(self, *args, **kwargs) -> int:  # returns the tasks that finished
+            return self._busy_if(super()._process_executor_events(*args, **kwargs))
 
-    @_scheduler_idle_sleep_time.setter
-    def _scheduler_idle_sleep_time(self, value: float) -> None:  # Airflow's setting: the rest sleep
-        self._rest_sleep = value
+        @property
+        def _scheduler_idle_sleep_time(self) -> float:  # read by the loop before each idle sleep
+            self._busy_if(sum(len(e.running) + len(e.queued_tasks) for e in self.executors))
+            busy = time.monotonic() - self._last_busy < BUSY_SECONDS
+            return BUSY_SLEEP if busy else max(self._rest_sleep, BUSY_SLEEP)
+
+        @_scheduler_idle_sleep_time.setter
+        def _scheduler_idle_sleep_time(self, value: float) -> None:  # Airflow's setting: the rest sleep
+            self._rest_sleep = value
+
+    return WorkFollowingScheduler
 
 
-class WorkFollowingDagProcessor(DagFileProcessorManager):
-    """The DAG processor's manager whose loop slows down while there is nothing to parse."""
+def _work_following_dag_processor() -> type:
+    from airflow.dag_processing.manager import DagFileProcessorManager
 
-    def _service_processor_sockets(self, timeout: float | None = 1.0):
-        # Airflow's loop passes what is left of its one-second beat (0 when a loop ran long).
-        if timeout and not self._processors and not self._file_queue:
-            timeout += max(DAG_PROCESSOR_IDLE_SLEEP - 1.0, 0.0)
-        return super()._service_processor_sockets(timeout=timeout)
+    class WorkFollowingDagProcessor(DagFileProcessorManager):
+        """The DAG processor's manager whose loop slows down while there is nothing to parse."""
+
+        def _service_processor_sockets(self, timeout: float | None = 1.0):
+            # Airflow's loop passes what is left of its one-second beat (0 when a loop ran long).
+            if timeout and not self._processors and not self._file_queue:
+                timeout += max(DAG_PROCESSOR_IDLE_SLEEP - 1.0, 0.0)
+            return super()._service_processor_sockets(timeout=timeout)
+
+    return WorkFollowingDagProcessor
+
+
+# The two classes are built on Airflow's when first asked for: baton-airflow-init imports this
+# module for its triggers without importing Airflow's scheduler (about 1.5 s of CPU).
+_CLASSES = {
+    "WorkFollowingScheduler": _work_following_scheduler,
+    "WorkFollowingDagProcessor": _work_following_dag_processor,
+}
+
+
+def __getattr__(name: str):
+    if name in _CLASSES:
+        globals()[name] = built = _CLASSES[name]()
+        return built
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def preload_task_libraries() -> list[str]:
@@ -234,7 +262,7 @@ def main() -> None:
         from airflow.configuration import conf
         from airflow.jobs import scheduler_job_runner
 
-        scheduler_command.SchedulerJobRunner = WorkFollowingScheduler  # what `airflow scheduler` builds
+        scheduler_command.SchedulerJobRunner = __getattr__("WorkFollowingScheduler")  # what `airflow scheduler` builds
         # The loop's one `time.sleep` (between idle loops) waits for Postgres' notifications instead.
         url = conf.get("database", "sql_alchemy_conn")
         if url.startswith("postgresql"):
@@ -247,7 +275,9 @@ def main() -> None:
             print(f"baton-airflow-scheduler: not preloaded for tasks: {', '.join(missing)}", file=sys.stderr)
         command = "scheduler"
     elif name == "baton-airflow-dag-processor":
-        dag_processor_command.DagFileProcessorManager = WorkFollowingDagProcessor  # what `airflow dag-processor` builds
+        dag_processor_command.DagFileProcessorManager = __getattr__(
+            "WorkFollowingDagProcessor"
+        )  # what `airflow dag-processor` builds
         command = "dag-processor"
     else:
         sys.exit(f"{name}: run this as baton-airflow-scheduler or baton-airflow-dag-processor")

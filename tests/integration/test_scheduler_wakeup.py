@@ -39,6 +39,9 @@ def airflow_db(meltano_db, services):
         conn.execute("create table dag_run (id serial primary key, dag_id text)")
         conn.execute("create table task_instance (id int primary key, state text, last_heartbeat_at timestamptz)")
         conn.execute("insert into task_instance values (1, 'running', now())")
+        conn.execute("create table dag (dag_id text primary key, is_paused boolean not null)")
+        conn.execute("insert into dag values ('cycle', true)")
+        conn.execute("create table asset_event (id serial primary key, asset_id int)")
         services.install_wake_triggers(conn)
         services.install_wake_triggers(conn)  # idempotent: init runs it on every full run
     return url
@@ -70,6 +73,16 @@ def test_a_new_dag_run_or_a_task_state_change_ends_the_sleep(services, airflow_d
     # A heartbeat, or a state written again unchanged, is no news: the sleep runs its course.
     assert _waited(wakeup, 1.5, "update task_instance set last_heartbeat_at = now() where id = 1", airflow_db) >= 1.5
     assert _waited(wakeup, 1.5, "update task_instance set state = 'success' where id = 1", airflow_db) >= 1.5
+
+
+def test_an_unpaused_dag_or_an_asset_event_ends_the_sleep(services, airflow_db: str) -> None:
+    wakeup = services.Wakeup(_params(airflow_db))
+    wakeup.wait(0)
+    assert wakeup.conn is not None
+    assert _waited(wakeup, 10, "update dag set is_paused = false where dag_id = 'cycle'", airflow_db) < 2
+    assert _waited(wakeup, 10, "insert into asset_event (asset_id) values (1)", airflow_db) < 2
+    # Pausing is no news for the scheduler.
+    assert _waited(wakeup, 1.5, "update dag set is_paused = true where dag_id = 'cycle'", airflow_db) >= 1.5
 
 
 def test_a_lost_connection_falls_back_to_sleeping(services, airflow_db: str) -> None:
