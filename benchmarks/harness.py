@@ -192,12 +192,7 @@ class Jobs:
             **warehouse.env(),
             **(env or {}),
         }
-        out = run_container(self.client, self.image, command, full_env, volumes, self.mem_limit)
-        import os, time as _t
-        if os.environ.get("BENCH_LOGS"):
-            Path(os.environ["BENCH_LOGS"]).mkdir(exist_ok=True)
-            (Path(os.environ["BENCH_LOGS"]) / f"{_t.time():.0f}-{warehouse.mode}-{'-'.join(command)}.log").write_text(str(out.out.stdout) + "\n---\n" + str(out.out.stderr))
-        return out
+        return run_container(self.client, self.image, command, full_env, volumes, self.mem_limit)
 
     def query(self, warehouse: Warehouse, sql: str) -> list[list]:
         """Rows of `sql` on the warehouse, read in a container of the jobs image as the kit's query
