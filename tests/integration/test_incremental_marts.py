@@ -226,6 +226,13 @@ def test_incremental_builds_equal_a_full_refresh_after_days_of_changes(warehouse
         ],
     )
     raw.load("shop.products", [_changed(raw.rows("shop.products", "product_id = 2")[0], day3, category="games")])
+    # ... and, in the same build, the customer of an older order of that product moves: the order
+    # is changed twice over and must be merged once.
+    both = raw.rows("shop.orders", "product_id = 2 and order_id <= 300 order by order_id limit 1")[0]
+    raw.load(
+        "shop.customers",
+        [_changed(raw.rows("shop.customers", f"customer_id = {both['customer_id']}")[0], day3, country="PL")],
+    )
     raw.load("marketing.ad_spend", [_spend(DAY1, "brand_search", 12.25), _spend(day2, "spring_sale", 44.0)])
     _dbt(incremental, "build")
 

@@ -1,9 +1,11 @@
 {#
   Incremental: each build merges, by order_id, the orders whose row changed since the last build,
   and those whose product or customer row changed (their category or country is copied here).
-  Those are three selects, one per table's load time, so that each filter reaches its own scan
-  before the joins: at 10M orders and a 1% change, 0.2 s instead of 2.7 s for one condition over
-  the joined tables (which joined every order first).
+  Those are three disjoint selects (the orders loaded since; the older ones whose product was; the
+  older ones whose customer was and not their product), so that each filter reaches its own scan
+  before the joins and no order comes twice: at 10M orders and a 1% change, 0.25 s instead of
+  2.5 s for one condition over the joined tables (which joined every order first); with every
+  order changed (a new seed), 4.0 s against 3.6 s.
   `dbt build --full-refresh` rebuilds the table from every order.
 #}
 {{
@@ -24,21 +26,27 @@ orders as (
     {% if is_incremental() %}
     where loaded_at > {{ loaded_since() }}
 
-    union
+    union all
 
     select * from {{ ref('stg_orders') }}
-    where product_id in (
-        select product_id from {{ ref('stg_products') }}
-        where loaded_at > {{ loaded_since() }}
-    )
+    where loaded_at <= {{ loaded_since() }}
+        and product_id in (
+            select product_id from {{ ref('stg_products') }}
+            where loaded_at > {{ loaded_since() }}
+        )
 
-    union
+    union all
 
     select * from {{ ref('stg_orders') }}
-    where customer_id in (
-        select customer_id from {{ ref('stg_customers') }}
-        where loaded_at > {{ loaded_since() }}
-    )
+    where loaded_at <= {{ loaded_since() }}
+        and customer_id in (
+            select customer_id from {{ ref('stg_customers') }}
+            where loaded_at > {{ loaded_since() }}
+        )
+        and not coalesce(product_id in (
+            select product_id from {{ ref('stg_products') }}
+            where loaded_at > {{ loaded_since() }}
+        ), false)
     {% endif %}
 
 ),
