@@ -234,8 +234,9 @@ logs: env-file ## Follow the stack's logs (SERVICE=scheduler for one service)
 databases: env-file data-dirs ## Start only the metadata and shop source databases, wait until healthy
 	$(with-bases) $(COMPOSE_CMD) up -d postgres source-db
 	@bash compose/wait-healthy.sh 120 $$($(COMPOSE_CMD) ps -q postgres source-db)
-	@ls $(BATON_DATA_DIR)/marketing/*.csv >/dev/null 2>&1 || \
-	  $(COMPOSE_CMD) run --rm --no-deps jobs samples marketing
+	@# The sample files come from the jobs image: build it first where it is missing (after make reset).
+	@ls $(BATON_DATA_DIR)/marketing/*.csv >/dev/null 2>&1 || { $(MAKE) --no-print-directory jobs-image && \
+	  $(COMPOSE_CMD) run --rm --no-deps jobs samples marketing; }
 
 seed: databases jobs-image ## Replace the sample data (ROWS shop orders, default 1000); resets raw copies and state
 	$(COMPOSE_CMD) run --rm jobs samples seed --orders $(ROWS)
