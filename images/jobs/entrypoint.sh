@@ -53,10 +53,10 @@ case "${1:-}" in
     cd "$home/meltano"
     ensure_system_db
     exec "$home/venvs/meltano/bin/meltano" "$@" ;;
-  el)  # the ingestion job: extract-load, reconcile source and raw, print BATON_RESULT (meltano/bin/el.py)
+  el)  # the ingestion job: extract-load, reconcile source and raw, print BATON_RESULT (meltano/bin/el.py,
+       # which makes sure of the system database's schema itself, in its own process)
     shift
     cd "$home/meltano"
-    ensure_system_db
     BATON_MELTANO_BIN="$home/venvs/meltano/bin/meltano" exec "$home/venvs/meltano/bin/python" bin/el.py "$@" ;;
   state)
     shift

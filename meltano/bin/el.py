@@ -2,7 +2,8 @@
 
     python bin/el.py SOURCE          (in the jobs image: baton-job el SOURCE)
 
-0. The source's lock (meltano/bin/system_db.py): a Postgres advisory lock on Meltano's system
+0. Meltano's system database has its schema (created by the first job: meltano/bin/system_db.py).
+   The source's lock (meltano/bin/system_db.py): a Postgres advisory lock on Meltano's system
    database, held on the job's own connection until the job ends or dies. A live run of the same
    source is waited for (BATON_EL_LOCK_WAIT_SECONDS, default 600), naming it; Meltano's record of a
    dead run of the pipeline is then marked failed at once, so Meltano runs.
@@ -275,6 +276,8 @@ def main(argv: list[str]) -> int:
     try:
         decl = declaration(source, PROJECT)
         os.environ.update(folder_environment(decl, dict(os.environ)))
+        if system_db.main() != 0:
+            raise ContractError("Meltano's system database is not ready (see the error above)", EXIT_FAILED)
         with source_lock(source):
             load = run_meltano(source)
             result["rows"] = load.rows
