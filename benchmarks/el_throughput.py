@@ -26,11 +26,12 @@ an md5 over every text, uuid and json value in key order. Prints rows/s, values/
 uuid and jsonb columns land as.
 
 Each row: rows moved, wall seconds (for the jobs: from `docker run` to the container's exit, so
-container, Meltano and plugin start-up included), rows/s, peak memory and the check: for a load,
-the warehouse's rows equal the source's (and no key twice), read in a container of the jobs image
-as the kit's query tool opens the warehouse; for the extractor alone, rows exported equal rows to
-move. Peak memory: of the job container (usage less inactive file cache, as `docker stats` counts
-it), else of the process tree (RSS); sampled every 50 ms.
+container, Meltano and plugin start-up included; Meltano's system database is migrated before the
+first job, once, as a deployment's is, and that one-time migration is printed apart), rows/s, peak
+memory and the check: for a load, the warehouse's rows equal the source's (and no key twice), read
+in a container of the jobs image as the kit's query tool opens the warehouse; for the extractor
+alone, rows exported equal rows to move. Peak memory: of the job container (usage less inactive file
+cache, as `docker stats` counts it), else of the process tree (RSS); sampled every 50 ms.
 
 --warehouse (default files,lake) runs the jobs once per warehouse mode (BATON_WAREHOUSE; lake: a DuckLake
 whose catalog is a database of the benchmark's Postgres). A jobs image without the lake mode is
@@ -247,6 +248,8 @@ def main() -> int:
 
     limit = f"{bench.jobs.mem_limit / 2**20:,.0f} MiB" if bench.jobs.mem_limit else "none"
     print(f"\nextract-load, {date.today()}, {started_on}, job memory limit: {limit}")
+    for note in bench.notes:
+        print(note)
     if results:
         report(results, sizes)
     if wide:

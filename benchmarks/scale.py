@@ -208,6 +208,8 @@ def main() -> int:
         for n in sizes:
             rows += scale.size(n)
         report(rows, bench.jobs.mem_limit, started_on)
+        for note in bench.notes:
+            print(note)
     return 0
 
 
