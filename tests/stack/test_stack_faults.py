@@ -287,15 +287,26 @@ def _drill_stopped_mid_load(
     cycle = CycleInBackground(live).start()
     cycle.wait_for(lambda: bool(_job_containers(live, "ingest_shop")), "the ingest_shop job container")
     (container,) = _job_containers(live, "ingest_shop")
+    # The job's output, followed to its end: the runner removes the container as soon as it exits.
+    output: list[bytes] = []
+
+    def follow() -> None:
+        for chunk in container.logs(stream=True, follow=True):
+            output.append(chunk)
+
+    follower = threading.Thread(target=follow, daemon=True)
+    follower.start()
     # Inside the load: the extractor has sent its first rows (Meltano and discovery take a few seconds).
-    cycle.wait_for(lambda: b"METRIC" in container.logs() or b"Batch" in container.logs(), "the load to start", 120)
+    started = lambda: b"METRIC" in b"".join(output) or b"Batch" in b"".join(output)  # noqa: E731
+    cycle.wait_for(started, "the load to start", 120)
     time.sleep(2)
     stopped_at = datetime.now(UTC)
     if how == "kill":
         container.kill()
     else:
         container.stop(timeout=30)
-    log = container.logs().decode(errors="replace")
+    follower.join(timeout=60)
+    log = b"".join(output).decode(errors="replace")
     assert '"ok": true' not in log, "the job had ended before it was stopped: the drill stopped nothing"
     stop_seconds = (datetime.now(UTC) - stopped_at).total_seconds()
     result = cycle.wait()
