@@ -23,10 +23,10 @@ export $(SETTINGS_KEYS)
 UV ?= $(or $(shell command -v uv 2>/dev/null),.baton/tools/bin/uv)
 # Trust the system's CA store (corporate proxies, TLS-intercepting gateways).
 export UV_SYSTEM_CERTS ?= 1
-# Bytecode compiled when an environment is built: Python then never compiles a module again, even
-# where PYTHONDONTWRITEBYTECODE keeps it from saving what it compiles (each `meltano`, `dbt` or
-# plugin start would otherwise compile its thousands of modules anew: about 2 s of CPU each).
-export UV_COMPILE_BYTECODE ?= 1
+# Bytecode compiled when an environment is built (SYNC): Python then never compiles a module again,
+# even where PYTHONDONTWRITEBYTECODE keeps it from saving what it compiles (each `meltano`, `dbt`
+# or plugin start would otherwise compile its thousands of modules anew: about 2 s of CPU each).
+SYNC := $(UV) sync --locked --compile-bytecode
 # Meltano installs its plugins' environments itself: compiled after it, as uv compiles the others.
 MELTANO_INSTALL = cd meltano && ../.venvs/meltano/bin/meltano install && \
   ../.venvs/meltano/bin/python -m compileall -q -j 0 .meltano/extractors .meltano/loaders >/dev/null
@@ -85,10 +85,10 @@ help: ## List the targets
 	@.baton/tools/bin/pip install -q "uv==$(UV_VERSION)"
 
 setup: $(UV) ## Build the local environments from the locks: .venv (tests, lint), .venvs/{airflow,meltano,dbt}
-	$(UV) sync --locked --group dev
-	@$(foreach e,$(ENVS),echo "$(UV) sync --locked --project $(lastword $(subst :, ,$(e))) -> .venvs/$(firstword $(subst :, ,$(e)))"; \
+	$(SYNC) --group dev
+	@$(foreach e,$(ENVS),echo "$(SYNC) --project $(lastword $(subst :, ,$(e))) -> .venvs/$(firstword $(subst :, ,$(e)))"; \
 	  UV_PROJECT_ENVIRONMENT=$(CURDIR)/.venvs/$(firstword $(subst :, ,$(e))) \
-	  $(UV) sync --locked --quiet --project $(lastword $(subst :, ,$(e)));)
+	  $(SYNC) --quiet --project $(lastword $(subst :, ,$(e)));)
 	$(MELTANO_INSTALL)
 	@touch $(ENV_MARKS)
 
@@ -101,11 +101,11 @@ CONTRACT_FILES := packages/baton-contract/pyproject.toml $(wildcard packages/bat
 LOADER_FILES := meltano/packages/target-baton-duckdb/pyproject.toml \
   $(wildcard meltano/packages/target-baton-duckdb/target_baton_duckdb/*.py)
 .venvs/dbt/.synced: images/jobs/dbt/uv.lock $(CONTRACT_FILES) | $(UV)
-	UV_PROJECT_ENVIRONMENT=$(CURDIR)/.venvs/dbt $(UV) sync --locked --quiet --project images/jobs/dbt \
+	UV_PROJECT_ENVIRONMENT=$(CURDIR)/.venvs/dbt $(SYNC) --quiet --project images/jobs/dbt \
 	  --reinstall-package baton-contract
 	@touch $@
 .venvs/meltano/.synced: images/jobs/meltano/uv.lock meltano/meltano.yml $(CONTRACT_FILES) $(LOADER_FILES) | $(UV)
-	UV_PROJECT_ENVIRONMENT=$(CURDIR)/.venvs/meltano $(UV) sync --locked --quiet --project images/jobs/meltano \
+	UV_PROJECT_ENVIRONMENT=$(CURDIR)/.venvs/meltano $(SYNC) --quiet --project images/jobs/meltano \
 	  --reinstall-package baton-contract --reinstall-package target-baton-duckdb
 	$(MELTANO_INSTALL)
 	@touch $@

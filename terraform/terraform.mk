@@ -12,7 +12,7 @@ ARGS ?=
 .PHONY: cloud-tools tf-check test-cloud sync-dags deploy tf
 
 cloud-tools: $(UV) ## Build .venvs/cloud (checkov, moto server) from terraform/tools/uv.lock
-	@UV_PROJECT_ENVIRONMENT=$(CURDIR)/$(CLOUD_VENV) $(UV) sync --locked --quiet --project terraform/tools
+	@UV_PROJECT_ENVIRONMENT=$(CURDIR)/$(CLOUD_VENV) $(SYNC) --quiet --project terraform/tools
 
 tf-check: cloud-tools ## Terraform: fmt, terraform test (spec), validate modules and envs (TF_PLUGIN_DIR), checkov
 	@CHECKOV=$(CLOUD_VENV)/bin/checkov bash terraform/tools/tf-check.sh
