@@ -12,8 +12,9 @@
    backoff, within about 20 s (RETRY_DELAYS); the load is state-based and upserts by key, so a retry
    is safe.
 2. Reconciliation of every stream the loader keeps in raw_<source>.duckdb (its `_baton.streams`
-   catalogue), against the source the source file declares (`baton.kind`: postgres or files; see
-   meltano/bin/reconciliation.py); a mismatch says which side has more rows and what to do.
+   catalogue; in lake mode the lake, attached while Meltano runs), against the source the source
+   file declares (`baton.kind`: postgres or files; see meltano/bin/reconciliation.py); a mismatch
+   says which side has more rows and what to do.
 3. The last output line is `BATON_RESULT: {json}` (source, rows, reconciled, schema_changes, ok):
    the ingestion task puts it into the raw_<source> event's extra. schema_changes lists the
    columns the loader found dropped from, widened in or added to a stream's schema.
@@ -41,6 +42,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -58,7 +60,7 @@ from baton_contract.job import (
 )
 from baton_contract.naming import plugins
 from baton_contract.waiting import retry
-from reconciliation import Load, mismatches, reconcile
+from reconciliation import Load, connect_raw, mismatches, reconcile
 
 PROJECT = Path(__file__).resolve().parent.parent
 MELTANO = os.environ.get("BATON_MELTANO_BIN", "meltano")
@@ -237,6 +239,36 @@ def run_meltano(source: str) -> Load:
 
 
 # --- 2. reconciliation (reconciliation.py), under the source's lock ------------------------------
+class EarlyReader:
+    """In lake mode, the reconciliation's connection to the raw lake, opened while Meltano runs
+    (loading the lake's extensions and attaching its catalog take a few tenths of a second): each
+    of its queries reads the lake's latest snapshot, so it sees every commit of the load. Where it
+    cannot be opened yet (the first load creates the lake), the reconciliation opens its own after
+    the load. A DuckDB file is never opened beside its writer: files mode opens after the load."""
+
+    def __init__(self, decl: Declaration) -> None:
+        self.conn: Any = None
+        self._thread: threading.Thread | None = None
+        if os.environ.get("BATON_WAREHOUSE", "files") == "lake":
+            self._thread = threading.Thread(target=self._open, args=(decl,), daemon=True)
+            self._thread.start()
+
+    def _open(self, decl: Declaration) -> None:
+        with contextlib.suppress(Exception):
+            self.conn = connect_raw(decl)
+
+    def take(self) -> Any:
+        """The connection, once opened (None where it was not); the caller closes it."""
+        if self._thread is not None:
+            self._thread.join()
+        conn, self.conn = self.conn, None
+        return conn
+
+    def close(self) -> None:
+        if (conn := self.take()) is not None:
+            conn.close()
+
+
 @contextlib.contextmanager
 def source_lock(source: str) -> Iterator[None]:
     """The source's lock on Meltano's system database, and Meltano's records of dead runs of its
@@ -279,10 +311,14 @@ def main(argv: list[str]) -> int:
         if system_db.main() != 0:
             raise ContractError("Meltano's system database is not ready (see the error above)", EXIT_FAILED)
         with source_lock(source):
-            load = run_meltano(source)
-            result["rows"] = load.rows
-            result["schema_changes"] = schema_changes(load)
-            figures = reconcile(decl, load)
+            early = EarlyReader(decl)
+            try:
+                load = run_meltano(source)
+                result["rows"] = load.rows
+                result["schema_changes"] = schema_changes(load)
+                figures = reconcile(decl, load, early.take())
+            finally:
+                early.close()
         result["reconciled"] = figures
         for stream, f in sorted(figures.items()):
             print(f"el: reconciled {stream}: source {f['expected']} raw {f['raw']} (raw keys {f['raw_keys']})")

@@ -224,30 +224,37 @@ def mismatches(figures: dict[str, dict[str, int]]) -> list[str]:
     return problems
 
 
-def reconcile(decl: Declaration, load: Load) -> dict[str, dict[str, int]]:
-    """Every stream of raw_<source> (its `_baton.streams` catalogue) against the source `baton.kind` names."""
+def _settings() -> warehouse.Settings:
     try:
-        settings = warehouse.Settings.from_env()
+        return warehouse.Settings.from_env()
     except warehouse.WarehouseError as exc:
         raise ContractError(str(exc), EXIT_CONFIG) from exc
-    path = raw_path(decl.source)
+
+
+def connect_raw(decl: Declaration) -> Any:
+    """raw_<source> attached read-only and used as the default, in an in-memory DuckDB (temp tables
+    allowed): the file, or the lake (whose every query reads its latest snapshot)."""
+    settings, name, path = _settings(), raw_name(decl.source), raw_path(decl.source)
     if settings.mode == "files" and not path.exists():
         raise ContractError(f"{path} does not exist after the load of {decl.source}", EXIT_DATA)
-    name = raw_name(decl.source)
-    if settings.mode == "lake":
-        path = f"the lake {name}"
-    # In memory, with the raw database (file or lake) attached read-only and used as the default: temp
-    # tables allowed.
     try:
-        conn = warehouse.connect_reader([name], settings=settings, paths={name: raw_path(decl.source)})
+        return warehouse.connect_reader([name], settings=settings, paths={name: path})
     except warehouse.WarehouseError as exc:
         raise ContractError(str(exc), EXIT_CONFIG) from exc
+
+
+def reconcile(decl: Declaration, load: Load, conn: Any = None) -> dict[str, dict[str, int]]:
+    """Every stream of raw_<source> (its `_baton.streams` catalogue) against the source `baton.kind`
+    names; on `conn` where the caller opened it (connect_raw), else on a connection of its own."""
+    where = f"the lake {raw_name(decl.source)}" if _settings().mode == "lake" else str(raw_path(decl.source))
+    if conn is None:
+        conn = connect_raw(decl)
     with conn:
         conn.execute("set timezone = 'UTC'")
         streams = raw_streams(conn)
         if not streams:
             raise ContractError(
-                f"{path} has no _baton.streams catalogue: was it written by target-baton-duckdb?", EXIT_DATA
+                f"{where} has no _baton.streams catalogue: was it written by target-baton-duckdb?", EXIT_DATA
             )
         if decl.kind == "postgres":
             return reconcile_postgres(decl, conn, streams)
