@@ -60,7 +60,7 @@ from baton_contract.job import (
 )
 from baton_contract.naming import plugins
 from baton_contract.waiting import retry
-from reconciliation import Load, connect_raw, mismatches, reconcile
+from reconciliation import Load, connect_raw, in_lake, mismatches, reconcile
 
 PROJECT = Path(__file__).resolve().parent.parent
 MELTANO = os.environ.get("BATON_MELTANO_BIN", "meltano")
@@ -249,7 +249,11 @@ class EarlyReader:
     def __init__(self, decl: Declaration) -> None:
         self.conn: Any = None
         self._thread: threading.Thread | None = None
-        if os.environ.get("BATON_WAREHOUSE", "files") == "lake":
+        try:
+            lake = in_lake()
+        except ContractError:
+            lake = False  # a bad warehouse setting: the reconciliation names it after the load
+        if lake:
             self._thread = threading.Thread(target=self._open, args=(decl,), daemon=True)
             self._thread.start()
 

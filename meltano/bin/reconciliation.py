@@ -231,6 +231,11 @@ def _settings() -> warehouse.Settings:
         raise ContractError(str(exc), EXIT_CONFIG) from exc
 
 
+def in_lake() -> bool:
+    """Whether raw_<source> is a lake (BATON_WAREHOUSE, read as the loader reads it)."""
+    return _settings().mode == "lake"
+
+
 def connect_raw(decl: Declaration) -> Any:
     """raw_<source> attached read-only and used as the default, in an in-memory DuckDB (temp tables
     allowed): the file, or the lake (whose every query reads its latest snapshot)."""
@@ -246,13 +251,13 @@ def connect_raw(decl: Declaration) -> Any:
 def reconcile(decl: Declaration, load: Load, conn: Any = None) -> dict[str, dict[str, int]]:
     """Every stream of raw_<source> (its `_baton.streams` catalogue) against the source `baton.kind`
     names; on `conn` where the caller opened it (connect_raw), else on a connection of its own."""
-    where = f"the lake {raw_name(decl.source)}" if _settings().mode == "lake" else str(raw_path(decl.source))
     if conn is None:
         conn = connect_raw(decl)
     with conn:
         conn.execute("set timezone = 'UTC'")
         streams = raw_streams(conn)
         if not streams:
+            where = f"the lake {raw_name(decl.source)}" if in_lake() else str(raw_path(decl.source))
             raise ContractError(
                 f"{where} has no _baton.streams catalogue: was it written by target-baton-duckdb?", EXIT_DATA
             )
