@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 import time
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from tests.integration.datapath import DataPath
+from tests.conftest import REPO
+from tests.integration.datapath import MELTANO_PYTHON, DataPath
 
 ORDERS = 2000
 
@@ -179,3 +181,38 @@ def test_the_source_key_count_trusts_a_primary_key_and_counts_distinct_keys_othe
         assert not _holds_primary_key(pg, "shop.loose", ["a", "b"])  # no primary key
         assert _holds_primary_key(pg, "shop.orders", ["order_id"])
     dp.execute("drop table shop.pairs, shop.loose")
+
+
+def test_rows_changed_after_the_load_count_where_raw_holds_them(dp: DataPath) -> None:
+    """The source moves on between the load and the reconciliation: two loaded orders change and a
+    new one arrives, all past raw's newest bookmark. Raw must hold the source's rows up to that
+    bookmark plus the changed rows it holds already; the new order is the next load's."""
+    dp.job("shop")
+    (newest,) = dp.source("select max(order_id) from shop.orders")[0]
+    dp.execute(
+        "create temp table moved as select * from shop.orders where order_id = 5;"
+        f"update moved set order_id = {newest + 1};"
+        "insert into shop.orders select * from moved;"
+        "update shop.orders set updated_at = now() + interval '1 day'"
+        f" where order_id in (3, 4, {newest + 1})"
+    )
+    reconcile_alone = (
+        "import json, sys; from pathlib import Path; sys.path.insert(0, 'bin');"
+        "from baton_contract.declaration import declaration;"
+        "from reconciliation import Load, reconcile, mismatches;"
+        "figures = reconcile(declaration('shop', Path('.')), Load(None, {}, {}));"
+        "print(json.dumps({'figures': figures, 'mismatches': mismatches(figures)}))"
+    )
+    out = subprocess.run(
+        [str(MELTANO_PYTHON), "-c", reconcile_alone],
+        cwd=REPO / "meltano",
+        env=dp.env(),
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    orders = result["figures"]["shop-orders"]
+    assert orders["source"] == ORDERS + 1
+    assert orders["expected"] == orders["raw"] == ORDERS  # the new order is not expected yet
+    assert result["mismatches"] == []
