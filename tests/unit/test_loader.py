@@ -187,6 +187,44 @@ def test_upsert_by_key_rewrites_only_changed_rows(loader: Loader):
     ]
 
 
+@pytest.mark.parametrize(
+    ("key_schema", "key"),
+    [
+        ({"type": ["integer", "null"]}, lambda i: i),
+        (TEXT, lambda i: f"k{i:02d}"),
+        ({"type": ["string", "null"], "format": "date-time"}, lambda i: f"2026-01-{i:02d}T00:00:00Z"),
+    ],
+    ids=["integer", "text", "timestamp"],
+)
+def test_a_merge_reads_the_table_within_the_batchs_key_range_and_misses_no_row(loader: Loader, key_schema, key):
+    """A keyed batch is matched against the table's rows between its smallest and largest key only:
+    rows inside the range are found (changed, unchanged), rows outside it stay as they are, and a
+    batch with a NULL key still finds the NULL key the table holds."""
+    props = {"id": key_schema, "status": TEXT}
+    first = [schema(ORDERS, props, ["id"])] + [record(ORDERS, {"id": key(i), "status": "placed"}) for i in range(1, 11)]
+    loader.run(first, add_metadata_columns=True)
+    before = loader.query("select id, _sdc_batched_at from shop.orders order by id")
+
+    second = [
+        schema(ORDERS, props, ["id"]),
+        record(ORDERS, {"id": key(3), "status": "shipped"}),  # changed
+        record(ORDERS, {"id": key(4), "status": "placed"}),  # unchanged
+        record(ORDERS, {"id": key(11), "status": "placed"}),  # new
+    ]
+    run = loader.run(second, add_metadata_columns=True)
+    assert run.summaries[ORDERS] == _summary(ORDERS, "shop.orders", rows=3, inserted=1, updated=1, unchanged=1)
+    after = dict(loader.query("select id, _sdc_batched_at from shop.orders"))
+    assert len(after) == 11
+    assert {k: v for k, v in before if after[k] != v} == {before[2][0]: before[2][1]}  # only key 3 rewritten
+    assert loader.query("select count(*) from shop.orders where status = 'shipped'") == [(1,)]
+
+    with_null = [schema(ORDERS, props, ["id"]), record(ORDERS, {"id": None, "status": "placed"})]
+    loader.run(with_null)
+    run = loader.run([schema(ORDERS, props, ["id"]), record(ORDERS, {"id": None, "status": "cancelled"})])
+    assert run.summaries[ORDERS] == _summary(ORDERS, "shop.orders", rows=1, updated=1)
+    assert loader.query("select status from shop.orders where id is null") == [("cancelled",)]
+
+
 # --- schema changes -------------------------------------------------------------------------------
 def test_schema_widens_and_adds_columns(loader: Loader):
     v1 = {

@@ -9,7 +9,7 @@ import typing as t
 import duckdb
 
 from target_baton_duckdb.checks import ValueChecks
-from target_baton_duckdb.quoting import ident
+from target_baton_duckdb.quoting import ident, literal
 from target_baton_duckdb.sqltypes import VARCHAR, parse_duckdb_type
 from target_baton_duckdb.tables import STAGE, TYPED, MergeResult, TableSpec
 
@@ -17,6 +17,14 @@ from target_baton_duckdb.tables import STAGE, TYPED, MergeResult, TableSpec
 # values are unchanged is not rewritten for them (it keeps the moment it was first loaded).
 LOAD_METADATA = frozenset(
     {"_sdc_extracted_at", "_sdc_received_at", "_sdc_batched_at", "_sdc_sequence", "_sdc_table_version"}
+)
+
+
+# Key types whose order DuckDB keeps per row group (zone maps) and DuckLake per data file (column
+# statistics): given a batch's key range as constants, a merge reads only the row groups and files of
+# the table whose keys fall in it, not every key the table holds.
+RANGE_KEY_TYPES = frozenset(
+    {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "DECIMAL", "DATE", "TIMESTAMP", "TIMESTAMPTZ", "VARCHAR"}
 )
 
 
@@ -93,12 +101,16 @@ class Merging(ValueChecks):
         columns = ", ".join(ident(c) for c in spec.columns)
         key_types = {k: spec.table_types.get(k, spec.columns.get(k, VARCHAR)) for k in spec.keys}
         cast_keys = ", ".join(f"cast(s.{ident(k)} as {key_types[k]})" for k in spec.keys)
+        (batch, distinct) = self.conn.execute(
+            f"select count(*), count(distinct ({cast_keys})) from {STAGE} s"
+        ).fetchone()
+        in_range = self._key_range(spec, key_types)
         held = " and ".join(
             f"t.{ident(k)} is not distinct from cast(s.{ident(k)} as {key_types[k]})" for k in spec.keys
         )
-        (batch, distinct, present) = self.conn.execute(
-            f"select count(*), count(distinct ({cast_keys})), "
-            f"count(*) filter (where exists (select 1 from {spec.qualified} t where {held})) from {STAGE} s"
+        (present,) = self.conn.execute(
+            f"select count(*) filter (where exists (select 1 from {spec.qualified} t where {held} and {in_range})) "
+            f"from {STAGE} s"
         ).fetchone()
         if distinct == batch and present == 0:
             self.conn.execute(f"insert into {spec.qualified} ({columns}) select {select} from {STAGE}", params)
@@ -120,11 +132,11 @@ class Merging(ValueChecks):
         others = [c for c in spec.columns if c not in spec.keys and c not in LOAD_METADATA]
         differs = " or ".join(f"t.{ident(c)} is distinct from s.{ident(c)}" for c in others) or "false"
         (updated,) = self.conn.execute(
-            f"delete from {spec.qualified} t using {TYPED} s where {match} and ({differs})"
+            f"delete from {spec.qualified} t using {TYPED} s where {match} and {in_range} and ({differs})"
         ).fetchone()
         (written,) = self.conn.execute(
             f"insert into {spec.qualified} ({columns}) select {columns} from {TYPED} s "
-            f"where not exists (select 1 from {spec.qualified} t where {match})"
+            f"where not exists (select 1 from {spec.qualified} t where {match} and {in_range})"
         ).fetchone()
         return MergeResult(
             rows=rows,
@@ -132,6 +144,21 @@ class Merging(ValueChecks):
             updated=int(updated),
             unchanged=int(batch) - int(written),
         )
+
+    def _key_range(self, spec: TableSpec, key_types: dict[str, t.Any]) -> str:
+        """`t.<key> between <lo> and <hi>`: the batch's smallest and largest key as constants, for a
+        stream with one key column of an ordered type and no NULL key in the batch; else `true`. No
+        row of the table outside that range can match a key of the batch."""
+        if len(spec.keys) != 1 or key_types[spec.keys[0]].name not in RANGE_KEY_TYPES:
+            return "true"
+        key, sql_type = spec.keys[0], key_types[spec.keys[0]]
+        cast_key = f"cast({ident(key)} as {sql_type})"
+        (low, high, nulls) = self.conn.execute(
+            f"select min({cast_key})::VARCHAR, max({cast_key})::VARCHAR, count(*) - count({cast_key}) from {STAGE}"
+        ).fetchone()
+        if low is None or nulls:
+            return "true"
+        return f"t.{ident(key)} between cast({literal(low)} as {sql_type}) and cast({literal(high)} as {sql_type})"
 
     def _append(
         self, spec: TableSpec, select: str, params: list, rows: int, into: str | None, window: tuple[str, t.Any] | None
