@@ -537,9 +537,11 @@ def _wait_until_gone(pgid: int, timeout: float = 30.0) -> None:
 
 def test_meltano_run_killed_mid_load_resumes_without_loss_or_duplicates(e2e: DataPath) -> None:
     cmd, cwd = e2e.command("meltano", "run", "tap-shop", "target-raw-shop")
-    # Files of 50 rows, a fresh process group: SIGKILL reaches Meltano, the extractor and the
-    # loader once the loader has committed a first part of the orders.
-    env = {**e2e.env(), "TAP_SHOP_BATCH_SIZE_ROWS": "50"}
+    # Files of 10 rows (250 batches of orders, each its own transaction: the load outlasts the
+    # moment it takes Meltano to pass the loader's first line on), a fresh process group: SIGKILL
+    # reaches Meltano, the extractor and the loader once the loader has committed a first part of
+    # the orders.
+    env = {**e2e.env(), "TAP_SHOP_BATCH_SIZE_ROWS": "10"}
     proc = subprocess.Popen(
         cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True
     )
