@@ -160,9 +160,13 @@ test-integration: $(UV) bake cloud-tools .venvs/meltano/.synced ## Integration t
 	@if docker info >/dev/null 2>&1; then $(MAKE) jobs-image; fi
 	$(RUN) pytest tests/integration $(PYTEST_ARGS)
 
-test-stack: $(UV) ## Stack tests: `make up` of a separate test stack, cycles via the REST API, `make down`
+# The stack tier's stacks (the shared test stack; the README's and the onboarding's scratch clones)
+# run side by side, one pytest worker each, every stack's tests in order on its worker; 0 runs them
+# one after the other in this process.
+STACK_WORKERS ?= 2
+test-stack: $(UV) ## Stack tests: `make up` of a separate test stack, cycles via the REST API, `make down` (STACK_WORKERS)
 	@if docker info >/dev/null 2>&1; then $(MAKE) images; fi
-	$(RUN) pytest tests/stack $(PYTEST_ARGS)
+	$(RUN) pytest tests/stack -n $(STACK_WORKERS) --dist loadscope $(PYTEST_ARGS)
 
 base-images: ## Build the offline base images from Debian packages (FORCE=1 rebuilds; BATON_EXTRA_CA_CERTS)
 	@bash images/base/build.sh

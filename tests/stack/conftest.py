@@ -18,6 +18,7 @@ import docker
 import duckdb
 import psycopg
 import pytest
+from xdist.scheduler import LoadScopeScheduling
 
 from tests.conftest import REPO, setting
 from tests.containers import docker_engine, remove_compose_project
@@ -34,12 +35,46 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         item.add_marker(pytest.mark.stack)
 
 
+# The modules that bring up a stack of their own (a scratch clone, its own compose project and ports);
+# every other module's tests share the test stack (the `stack` fixture).
+OWN_STACK_MODULES = ("test_onboarding.py", "test_readme.py")
+
+
+class ByStack(LoadScopeScheduling):
+    """Under xdist (make test-stack), one unit of work per stack: the shared test stack's tests, in
+    file order on one worker, and each scratch clone's module; different stacks run side by side."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        module = nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
+        return module if module in OWN_STACK_MODULES else "stack"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> ByStack:
+    return ByStack(config, log)
+
+
+# Figures the tests measured: taken into the test's report (so that they travel from a worker to the
+# session that prints the summary, under xdist as without it), shown at the end even when it passes.
+_PENDING: list[str] = []
 _REPORTS: list[str] = []
 
 
 def report(line: str) -> None:
     """A figure a drill measured, shown at the end of the test run even when the test passes."""
-    _REPORTS.append(line)
+    _PENDING.append(line)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    outcome = yield
+    rep = outcome.get_result()
+    rep.user_properties.extend(("figure", line) for line in _PENDING)
+    _PENDING.clear()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _REPORTS.extend(value for name, value in report.user_properties if name == "figure")
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
