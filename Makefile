@@ -302,13 +302,13 @@ reset: env-file ## Stop the stack, delete its data (volumes, warehouse, source f
 	@bash images/build.sh remove $(BATON_JOBS_IMAGE) images/jobs/Dockerfile
 	@echo "reset: volumes, $(BATON_DATA_DIR) and this checkout's images removed; $(BATON_ENV_FILE) kept"
 
-bench-stack: ## Benchmark the sandbox: cold/warm make up, cycle vs direct commands, idle memory and CPU, image sizes, files and lake (BENCH_ARGS=--cold)
+bench-stack: $(UV) ## Benchmark the sandbox: cold/warm make up, cycle vs direct commands, idle memory and CPU, image sizes, files and lake (BENCH_ARGS=--cold)
 	$(RUN) python -m benchmarks.stack $(BENCH_ARGS)
 
-bench-el: jobs-image ## Benchmark extract-load: shop by records, by COPY, the raw limit; the 59-column wide table, files and lake (SIZES=, CASES=shop,wide)
+bench-el: $(UV) jobs-image ## Benchmark extract-load: shop by records, by COPY, the raw limit; the 59-column wide table, files and lake (SIZES=, CASES=shop,wide)
 	$(RUN) python -m benchmarks.el_throughput $(if $(SIZES),--sizes $(SIZES)) $(if $(CASES),--cases $(CASES)) $(BENCH_ARGS)
 
-bench-scale: jobs-image ## Benchmark the scale curve: full, 1% and no-op loads, dbt full and incremental builds, peak memory, files and lake (SIZES=100000,1000000,10000000)
+bench-scale: $(UV) jobs-image ## Benchmark the scale curve: full, 1% and no-op loads, dbt full and incremental builds, peak memory, files and lake (SIZES=100000,1000000,10000000)
 	$(RUN) python -m benchmarks.scale $(if $(SIZES),--sizes $(SIZES)) $(BENCH_ARGS)
 
 # The cloud deployment's targets (tf-check, test-cloud, sync-dags, deploy) live next to the Terraform.
