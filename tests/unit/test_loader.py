@@ -564,14 +564,40 @@ def test_batch_parquet_typed_columns_load_exactly_and_upsert(loader: Loader, tmp
 
 
 def test_batch_parquet_nan_in_a_double_fails_naming_it_or_loads_null(loader: Loader, tmp_path: Path):
-    bad = _parquet(tmp_path / "bad.parquet", "select * from (values (1::bigint, 'nan'::double), (2, 2.5)) v(id, ratio)")
-    props = {"id": {"type": "integer"}, "ratio": {"type": ["number", "null"]}}
+    bad = _parquet(
+        tmp_path / "bad.parquet",
+        "select * from (values (1::bigint, 'nan'::double, 1.5::float), (2, 2.5, '-infinity'::float), "
+        "(3, 0.30000000000000004, null), (4, null, 'infinity'::float)) v(id, ratio, weight)",
+    )
+    props = {"id": {"type": "integer"}, "ratio": {"type": ["number", "null"]}, "weight": {"type": ["number", "null"]}}
     result = loader.run([schema(ORDERS, props, ["id"]), batch(ORDERS, [bad], "parquet")], ok=False)
     assert "non-finite number in column 'ratio' of stream 'shop-orders' (table shop.orders, file " in result.stderr
+    assert "id=1: nan" in result.stderr
     assert loader.query("select count(*) from shop.orders") == [(0,)]
 
     loader.run([schema(ORDERS, props, ["id"]), batch(ORDERS, [bad], "parquet")], non_finite_numbers="null")
-    assert loader.query("select id, ratio from shop.orders order by id") == [(1, None), (2, 2.5)]
+    # Floats land exactly as the file holds them (a FLOAT widened into the DOUBLE column).
+    assert loader.query("select id, ratio, weight from shop.orders order by id") == [
+        (1, None, 1.5),
+        (2, 2.5, None),
+        (3, 0.30000000000000004, None),
+        (4, None, None),
+    ]
+
+
+def test_batch_parquet_double_for_an_integer_or_decimal_column_is_checked_on_its_text(loader: Loader, tmp_path: Path):
+    props = {
+        "id": {"type": "integer"},
+        "qty": {"type": ["integer", "null"]},
+        "price": {"type": ["number", "null"], "x-sql-datatype": "decimal(12,2)"},
+    }
+    fraction = _parquet(tmp_path / "qty.parquet", "select 1::bigint as id, 2.5::double as qty, 1.25::double as price")
+    result = loader.run([schema(ORDERS, props, ["id"]), batch(ORDERS, [fraction], "parquet")], ok=False)
+    assert "value would be rounded in column 'qty' of stream 'shop-orders'" in result.stderr
+    digits = _parquet(tmp_path / "price.parquet", "select 1::bigint as id, 2::double as qty, 1.255::double as price")
+    result = loader.run([schema(ORDERS, props, ["id"]), batch(ORDERS, [digits], "parquet")], ok=False)
+    assert "value would be rounded in column 'price' of stream 'shop-orders'" in result.stderr
+    assert loader.query("select count(*) from shop.orders") == [(0,)]
 
 
 # --- a load killed at any moment ------------------------------------------------------------------

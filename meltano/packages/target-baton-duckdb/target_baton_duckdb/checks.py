@@ -8,15 +8,24 @@ from target_baton_duckdb.sqltypes import JSON, VARCHAR
 from target_baton_duckdb.tables import STAGE, LoaderError, StorePart, TableSpec
 
 INTEGERS = frozenset({"BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT"})
+FLOATS = frozenset({"DOUBLE", "FLOAT"})
 NON_FINITE = ("nan", "+nan", "-nan", "infinity", "+infinity", "-infinity", "inf", "+inf", "-inf")
 
 
 class ValueChecks(StorePart):
     """Checks of `_baton_stage` before a merge; a value that does not cast is named after the fact."""
 
-    def _text_columns(self, staged: list[str]) -> set[str]:
+    def _staged_types(self, staged: list[str]) -> dict[str, str]:
+        """The stage's type of each staged column: VARCHAR where the batch is checked on its text."""
         rows = self.conn.execute(f"describe {STAGE}").fetchall()
-        return {name for name, data_type, *_ in rows if data_type == "VARCHAR" and name in staged}
+        return {name: data_type for name, data_type, *_ in rows if name in staged}
+
+    def _non_finite(self, column: str, staged_type: str) -> str:
+        """The condition a NaN or an Infinity of the staged column meets: as a number (a float column
+        staged typed) or as text, in any of the spellings JSON and CSV writers use."""
+        if staged_type in FLOATS:
+            return f"not isfinite({ident(column)})"
+        return f"lower(trim({ident(column)})) in ({', '.join(literal(v) for v in NON_FINITE)})"
 
     def _check_conditions(self, spec: TableSpec, staged: list[str]) -> dict[str, str]:
         """Per check (`nonfinite:<column>`, `exact:<column>`), a cheap SQL condition that every
@@ -24,12 +33,15 @@ class ValueChecks(StorePart):
         evaluates both sides of an AND inside `count(*) filter (...)`, so the expensive part
         (casts, regexp_extract) is left to the exact checks: a batch without a bad value is
         scanned once, quickly."""
-        text = self._text_columns(staged)
+        types = self._staged_types(staged)
         conditions = {}
         for column in staged:
-            if column not in text:
-                continue  # read typed: not a number column
             col = ident(column)
+            if types.get(column) in FLOATS:
+                conditions[f"nonfinite:{column}"] = self._non_finite(column, types[column])
+                continue
+            if types.get(column) != "VARCHAR":
+                continue  # read typed: neither a number column nor a float
             declared = spec.columns.get(column)
             if declared is not None and declared.is_number:
                 conditions[f"nonfinite:{column}"] = f"{col} ilike '%n%'"  # nan, inf, infinity
@@ -64,12 +76,12 @@ class ValueChecks(StorePart):
 
     def check_non_finite(self, spec: TableSpec, staged: list[str], source: str, mode: str) -> None:
         """NaN / Infinity in number columns: fail naming them, or (mode `null`) set them NULL."""
-        listed = ", ".join(literal(v) for v in NON_FINITE)
+        types = self._staged_types(staged)
         for column in staged:
             sql_type = spec.columns.get(column)
-            if sql_type is None or not sql_type.is_number:
-                continue
-            condition = f"lower(trim({ident(column)})) in ({listed})"
+            if sql_type is None or not sql_type.is_number or types.get(column) not in {"VARCHAR", *FLOATS}:
+                continue  # a DECIMAL read typed holds no NaN
+            condition = self._non_finite(column, types[column])
             found = self.conn.execute(
                 f"select {self._key_text(spec, staged)}, {ident(column)}, count(*) over () "
                 f"from {STAGE} where {condition} limit 5"

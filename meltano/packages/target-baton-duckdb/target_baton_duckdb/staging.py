@@ -67,11 +67,12 @@ class Staging(StorePart):
     def stage_parquet(self, spec: TableSpec, path: str | list[str]) -> list[str]:
         """Parquet carries its own column types: the schema's columns are taken by name; columns the
         file lacks are left out. A column whose file type the declared type holds exactly (the same
-        type or a widening: INTEGER into BIGINT, DECIMAL(12,2) into DECIMAL(18,2) ...) is staged
-        typed, so nothing is formatted and parsed again; floats (NaN and Infinity are checked on their
-        text) and any other column are staged as text (JSON columns as JSON) and checked and cast as
-        every batch is. The stage is a view over the files: a batch of new keys streams from them into
-        the table."""
+        type or a widening: INTEGER into BIGINT, DECIMAL(12,2) into DECIMAL(18,2), FLOAT into DOUBLE
+        ...) is staged typed, so nothing is formatted and parsed again (a float column is checked for
+        NaN and Infinity as a number: checks.py). A float for a column declared otherwise (an integer,
+        a DECIMAL: its exactness is checked on the text) and any other column are staged as text
+        (JSON columns as JSON) and checked and cast as every batch is. The stage is a view over the
+        files: a batch of new keys streams from them into the table."""
         described = self.conn.execute(f"describe select * from read_parquet({files(path)})").fetchall()
         file_types = {name.lower(): (name, data_type) for name, data_type, *_ in described}
         selects, names = [], []
@@ -84,7 +85,7 @@ class Staging(StorePart):
             if sql_type == JSON:
                 expr = ident(source) if file_type in (VARCHAR, JSON) else f"to_json({ident(source)})"
                 selects.append(f"{expr}::JSON as {ident(column)}")
-            elif not file_type.is_number_float and is_widening(file_type, declared):
+            elif is_widening(file_type, declared) and (declared.is_number_float or not file_type.is_number_float):
                 selects.append(f"{ident(source)}::{declared} as {ident(column)}")
             else:
                 selects.append(f"{ident(source)}::VARCHAR as {ident(column)}")
