@@ -10,7 +10,9 @@
 1. `meltano run tap-<source> target-raw-<source>`, its output passed through. A transient fault
    (a database restarting, a DuckDB file locked by another process) is retried in the job, with
    backoff, within about 20 s (RETRY_DELAYS); the load is state-based and upserts by key, so a retry
-   is safe.
+   is safe. A Postgres source's catalog is kept from one run to the next while the source's tables,
+   the Meltano project and the extractor are unchanged: Meltano then skips discovery
+   (meltano/bin/catalog_cache.py).
 2. Reconciliation of every stream the loader keeps in raw_<source>.duckdb (its `_baton.streams`
    catalogue; in lake mode the lake, attached while Meltano runs), against the source the source
    file declares (`baton.kind`: postgres or files; see meltano/bin/reconciliation.py); a mismatch
@@ -30,7 +32,8 @@ reconciliation mismatch (a retry would not help); 75 stopped by SIGTERM (EX_TEMP
 committed is kept; retry at once). A job that ran out of memory says so, naming its limit and
 BATON_JOB_MEMORY (exit 2: a retry with the same limit would run out again).
 Settings (environment): BATON_RECONCILE=fail|warn overrides the source's `baton.reconcile`;
-BATON_EL_LOCK_WAIT_SECONDS how long to wait for a live run of the same source (default 600).
+BATON_EL_LOCK_WAIT_SECONDS how long to wait for a live run of the same source (default 600);
+BATON_EL_CATALOG_CACHE=off makes every run discover the source's catalog.
 """
 
 from __future__ import annotations
@@ -42,11 +45,14 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import catalog_cache
 import system_db
 from baton_contract.declaration import ContractError, Declaration, declaration
 from baton_contract.job import (
@@ -60,7 +66,7 @@ from baton_contract.job import (
 )
 from baton_contract.naming import plugins
 from baton_contract.waiting import retry
-from reconciliation import Load, connect_raw, in_lake, mismatches, reconcile
+from reconciliation import Load, connect_raw, in_lake, mismatches, reconcile, source_url
 
 PROJECT = Path(__file__).resolve().parent.parent
 MELTANO = os.environ.get("BATON_MELTANO_BIN", "meltano")
@@ -186,12 +192,18 @@ class TransientFault(RuntimeError):
         self.returncode = returncode
 
 
-def _load_once(source: str, cmd: list[str], attempt: int) -> Load:
+def _load_once(source: str, cmd: list[str], attempt: int, env: dict[str, str]) -> Load:
     lines: list[str] = []
     print(f"el: {' '.join(cmd[1:])} (attempt {attempt})", flush=True)
     oom_before = oom_kills()
     with subprocess.Popen(
-        cmd, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+        cmd,
+        cwd=PROJECT,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
     ) as proc:
         STOP.child = proc
         try:
@@ -219,8 +231,9 @@ def _load_once(source: str, cmd: list[str], attempt: int) -> Load:
     raise ContractError(f"`{' '.join(cmd[1:])}` exited with code {proc.returncode}", EXIT_FAILED)
 
 
-def run_meltano(source: str) -> Load:
-    """`meltano run` of the source's plugins; a transient fault is tried again after each of RETRY_DELAYS."""
+def run_meltano(source: str, env: dict[str, str] | None = None) -> Load:
+    """`meltano run` of the source's plugins (`env` added to the job's environment); a transient fault is
+    tried again after each of RETRY_DELAYS."""
     cmd = [MELTANO, "run", *plugins(source)]
     attempts = itertools.count(1)
 
@@ -229,13 +242,71 @@ def run_meltano(source: str) -> Load:
 
     try:
         return retry(
-            lambda: _load_once(source, cmd, next(attempts)),
+            lambda: _load_once(source, cmd, next(attempts), env or {}),
             delays=RETRY_DELAYS,
             when=lambda exc: isinstance(exc, TransientFault),
             before_sleep=waiting,
         )
     except TransientFault as exc:
         raise ContractError(f"`{' '.join(cmd[1:])}` exited with code {exc.returncode}", EXIT_FAILED) from None
+
+
+class KeptCatalog:
+    """The source's catalog kept from one run to the next (catalog_cache.py): handed to Meltano when the
+    fingerprint of the source's tables, the project and the extractor matches, kept after a run that
+    discovered it. It only saves time: where it cannot be read or kept, the run discovers as usual."""
+
+    def __init__(self, decl: Declaration, system: Any) -> None:
+        self.decl = decl
+        self.system = system
+        self.tap = plugins(decl.source)[0]
+        self.fingerprint: str | None = None
+        self.file: Path | None = None
+        self.started = time.time()
+
+    def environment(self) -> dict[str, str]:
+        """The extractor's catalog for Meltano (TAP_<SOURCE>__CATALOG) when one is kept for this fingerprint."""
+        if self.system is None or not catalog_cache.applies(self.decl, os.environ):
+            return {}
+        try:
+            self.fingerprint = catalog_cache.fingerprint(self.decl, PROJECT, os.environ, source_url(self.decl))
+            kept = catalog_cache.kept(self.system, self.tap, self.fingerprint)
+        except Exception as exc:  # a missing shortcut, never a failed load
+            print(f"el: {self.tap}'s kept catalog is not used ({exc}); Meltano discovers the source", flush=True)
+            self.fingerprint = None
+            return {}
+        if kept is None:
+            print(
+                f"el: {self.tap}'s catalog is discovered (a first run, or the source's tables, the Meltano "
+                "project or the extractor changed); it is kept for the next runs",
+                flush=True,
+            )
+            return {}
+        handle, name = tempfile.mkstemp(prefix=f"{self.tap}-catalog-", suffix=".json")
+        with os.fdopen(handle, "w") as f:
+            f.write(kept)
+        self.file = Path(name)
+        print(
+            f"el: {self.tap}'s catalog as an earlier run discovered it (the source's tables, the Meltano project "
+            "and the extractor are unchanged): no discovery",
+            flush=True,
+        )
+        return {catalog_cache.catalog_variable(self.decl.source): name}
+
+    def keep(self) -> None:
+        """After a successful run that discovered the catalog: keep the one Meltano wrote for it."""
+        if self.fingerprint is None or self.file is not None:
+            return
+        path = catalog_cache.run_catalog(PROJECT, self.tap)
+        try:
+            if path.stat().st_mtime >= self.started:
+                catalog_cache.keep(self.system, self.tap, self.fingerprint, path.read_text())
+        except Exception as exc:  # the next run discovers again
+            print(f"el: {self.tap}'s catalog could not be kept ({exc}); the next run discovers again", flush=True)
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.unlink(missing_ok=True)
 
 
 # --- 2. reconciliation (reconciliation.py), under the source's lock ------------------------------
@@ -274,21 +345,21 @@ class EarlyReader:
 
 
 @contextlib.contextmanager
-def source_lock(source: str) -> Iterator[None]:
+def source_lock(source: str) -> Iterator[Any]:
     """The source's lock on Meltano's system database, and Meltano's records of dead runs of its
-    pipeline marked failed; nothing to lock where the system database is not Postgres (SQLite: one
-    process)."""
+    pipeline marked failed; yields the lock's connection (autocommit). Nothing to lock where the system
+    database is not Postgres (SQLite: one process): yields None."""
     import psycopg
 
     dsn = system_db.dsn_of(os.environ.get("MELTANO_DATABASE_URI", ""))
     if dsn is None:
-        yield
+        yield None
         return
     wait = float(os.environ.get("BATON_EL_LOCK_WAIT_SECONDS") or 600)
     try:
         with system_db.source_lock(dsn, source, wait, log=_say) as conn:
             system_db.fail_dead_runs(conn, "-to-".join(plugins(source)), log=_say)
-            yield
+            yield conn
     except system_db.SourceBusy as exc:
         raise ContractError(str(exc), EXIT_FAILED) from None
     except psycopg.OperationalError as exc:
@@ -314,14 +385,17 @@ def main(argv: list[str]) -> int:
         os.environ.update(folder_environment(decl, dict(os.environ)))
         if system_db.main() != 0:
             raise ContractError("Meltano's system database is not ready (see the error above)", EXIT_FAILED)
-        with source_lock(source):
+        with source_lock(source) as system:
             early = EarlyReader(decl)
+            catalog = KeptCatalog(decl, system)
             try:
-                load = run_meltano(source)
+                load = run_meltano(source, catalog.environment())
+                catalog.keep()
                 result["rows"] = load.rows
                 result["schema_changes"] = schema_changes(load)
                 figures = reconcile(decl, load, early.take())
             finally:
+                catalog.close()
                 early.close()
         result["reconciled"] = figures
         for stream, f in sorted(figures.items()):

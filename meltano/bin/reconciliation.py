@@ -70,6 +70,16 @@ def _raw_counts(conn: Any, s: Stream) -> tuple[int, int]:
     return tuple(conn.execute(f"select count(*), {distinct} from {table}").fetchone())  # type: ignore[return-value]
 
 
+def source_url(decl: Declaration) -> str:
+    """The source database's URL for psycopg: the extractor's sqlalchemy_url, variables expanded."""
+    url = os.path.expandvars(str((decl.extractor.get("config") or {}).get("sqlalchemy_url", "")))
+    if not url or "$" in url:
+        raise ContractError(
+            f"{decl.path}: {plugins(decl.source)[0]}'s sqlalchemy_url is not set ({url!r})", EXIT_CONFIG
+        )
+    return re.sub(r"^postgresql\+\w+://", "postgresql://", url)
+
+
 def reconcile_postgres(decl: Declaration, conn: Any, streams: list[Stream]) -> dict[str, dict[str, int]]:
     """Source rows and keys against raw, per stream.
 
@@ -80,14 +90,8 @@ def reconcile_postgres(decl: Declaration, conn: Any, streams: list[Stream]) -> d
     """
     import psycopg
 
-    url = os.path.expandvars(str((decl.extractor.get("config") or {}).get("sqlalchemy_url", "")))
-    if not url or "$" in url:
-        raise ContractError(
-            f"{decl.path}: {plugins(decl.source)[0]}'s sqlalchemy_url is not set ({url!r})", EXIT_CONFIG
-        )
-    url = re.sub(r"^postgresql\+\w+://", "postgresql://", url)
     figures: dict[str, dict[str, int]] = {}
-    with psycopg.connect(url, autocommit=False) as pg:
+    with psycopg.connect(source_url(decl), autocommit=False) as pg:
         pg.execute("set transaction isolation level repeatable read read only")
         pg.execute("set local timezone = 'UTC'")
         for s in streams:

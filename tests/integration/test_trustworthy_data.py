@@ -69,6 +69,33 @@ def test_a_file_source_without_type_overrides_loses_no_row(dp: DataPath) -> None
     assert dp.warehouse_query("raw_marketing", "select count(*) from marketing.ad_spend")[0][0] == 1800
 
 
+def test_the_catalog_is_kept_between_runs_and_discovered_again_when_the_source_changes(dp: DataPath) -> None:
+    dp.execute("create table shop.notes (note_id bigint primary key, body text, updated_at timestamptz not null)")
+    dp.execute("insert into shop.notes select i, 'note ' || i, now() from generate_series(1, 50) i")
+    dp.extra_env["TAP_SHOP__SELECT"] = '["shop-notes.*"]'
+    discovered, kept = "catalog is discovered", "catalog as an earlier run discovered it"
+
+    first = dp.job("shop")
+    assert discovered in first.stdout and "Running catalog discovery" in first.stdout, first.stdout[-3000:]
+    second = dp.job("shop")
+    assert kept in second.stdout and "Running catalog discovery" not in second.stdout, second.stdout[-3000:]
+
+    # A column added at the source: discovered again, and it lands.
+    dp.execute("alter table shop.notes add column mood text")
+    dp.execute("update shop.notes set mood = 'glad', updated_at = now() where note_id = 7")
+    third = dp.job("shop")
+    assert discovered in third.stdout, third.stdout[-3000:]
+    assert dp.warehouse_query("raw_shop", "select mood from shop.notes where note_id = 7") == [("glad",)]
+
+    # A changed setting of the extractor, then the cache turned off: discovered each time.
+    dp.extra_env["TAP_SHOP_BATCH_SIZE_ROWS"] = "1000"
+    assert discovered in dp.job("shop").stdout
+    dp.extra_env["BATON_EL_CATALOG_CACHE"] = "off"
+    off = dp.job("shop")
+    assert "Running catalog discovery" in off.stdout and kept not in off.stdout and discovered not in off.stdout
+    assert dp.job_result(off)["reconciled"]["shop-notes"]["raw"] == 50
+
+
 def test_money_lands_exact_and_keys_are_bigint(dp: DataPath) -> None:
     dp.job("shop")
     (raw_sum,) = dp.warehouse_query("raw_shop", "select sum(amount) from shop.orders")[0]

@@ -213,3 +213,36 @@ def test_an_out_of_memory_kill_names_the_limit_and_the_setting(monkeypatch) -> N
     assert error.code == contract.EXIT_CONFIG  # final: the same limit would run out again
     assert "ingestion job of shop ran out of memory (limit 2048 MiB; DuckDB's memory_limit 1536MB)" in str(error)
     assert "BATON_JOB_MEMORY" in str(error)
+
+
+def test_the_kept_catalog_fingerprint_follows_the_project_the_environment_and_the_code(tmp_path: Path) -> None:
+    import shutil
+
+    import catalog_cache
+    from baton_contract.declaration import declaration
+
+    project = tmp_path / "meltano"
+    shutil.copytree(REPO / "meltano", project, ignore=shutil.ignore_patterns(".meltano", "__pycache__"))
+    decl = declaration("shop", project)
+    env = {"BATON_SHOP_DB_URL": "postgresql://a@h/shop", "MELTANO_ENVIRONMENT": "dev", "HOSTNAME": "job-1"}
+    base = catalog_cache.project_fingerprint(decl, project, env)
+    assert catalog_cache.project_fingerprint(decl, project, {**env, "HOSTNAME": "job-2"}) == base
+    changed = [
+        {**env, "TAP_SHOP__SELECT": '["shop-orders.*"]'},  # the extractor's own settings
+        {**env, "BATON_SHOP_DB_URL": "postgresql://a@h/other"},  # a variable the source file refers to
+        {**env, "MELTANO_ENVIRONMENT": "prod"},
+    ]
+    assert all(catalog_cache.project_fingerprint(decl, project, e) != base for e in changed)
+    source = project / "sources" / "shop.meltano.yml"
+    source.write_text(source.read_text().replace("shop-products.*", "shop-products.name"))
+    assert catalog_cache.project_fingerprint(decl, project, env) != base
+    code = next(project.glob("packages/tap-baton-postgres/**/streams.py"))
+    before = catalog_cache.project_fingerprint(decl, project, env)
+    code.write_text(code.read_text() + "\n# changed\n")
+    assert catalog_cache.project_fingerprint(decl, project, env) != before
+
+    assert catalog_cache.catalog_variable("shop") == "TAP_SHOP__CATALOG"
+    assert catalog_cache.applies(decl, env)
+    assert not catalog_cache.applies(decl, {**env, "TAP_SHOP__CATALOG": "mine.json"})
+    assert not catalog_cache.applies(decl, {**env, "BATON_EL_CATALOG_CACHE": "off"})
+    assert not catalog_cache.applies(declaration("marketing", project), env)  # files: always discovered
