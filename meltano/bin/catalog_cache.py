@@ -41,7 +41,8 @@ with rels as (
     select c.oid, c.relkind, n.nspname, c.relname
     from pg_class c join pg_namespace n on n.oid = c.relnamespace
     where c.relkind in ('r', 'p', 'v', 'm', 'f')
-      and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg\_toast%'
+      and n.nspname not in ('pg_catalog', 'information_schema')
+      and n.nspname not like 'pg\_toast%' and n.nspname not like 'pg\_temp%'
 )
 select md5(coalesce(string_agg(line, E'\n' order by line), '')) from (
     select format('column %I.%I %s %s %I %s %s %s', r.nspname, r.relname, r.relkind, a.attnum, a.attname,
