@@ -92,12 +92,13 @@ def project_fingerprint(decl: Declaration, project: Path, environ: Mapping[str, 
             text = path.read_bytes()
             digest.update(f"file {path.relative_to(project)}\n".encode() + text)
             referenced |= set(_ENV_REFERENCE.findall(text.decode(errors="replace")))
-    prefix = plugins(decl.source)[0].upper().replace("-", "_") + "_"
+    base = decl.extractor.get("inherit_from") or plugins(decl.source)[0]
+    # The extractor's settings from the environment: by its name (TAP_SHOP_...) or its parent's.
+    prefixes = tuple({name.upper().replace("-", "_") + "_" for name in (plugins(decl.source)[0], base)})
     for name in sorted(environ):
-        if name.startswith(prefix) or name in referenced or name == "MELTANO_ENVIRONMENT":
+        if name.startswith(prefixes) or name in referenced or name == "MELTANO_ENVIRONMENT":
             digest.update(f"env {name}={environ[name]}\n".encode())
     digest.update(f"meltano {_version('meltano')}\n".encode())
-    base = decl.extractor.get("inherit_from") or plugins(decl.source)[0]
     for dist in sorted(project.glob(f".meltano/extractors/{base}/venv/lib/python*/site-packages/*.dist-info")):
         digest.update(f"dist {dist.name}\n".encode())
     for path in sorted(project.glob("packages/**/*.py")):

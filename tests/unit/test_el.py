@@ -229,6 +229,7 @@ def test_the_kept_catalog_fingerprint_follows_the_project_the_environment_and_th
     assert catalog_cache.project_fingerprint(decl, project, {**env, "HOSTNAME": "job-2"}) == base
     changed = [
         {**env, "TAP_SHOP__SELECT": '["shop-orders.*"]'},  # the extractor's own settings
+        {**env, "TAP_BATON_POSTGRES_EXPORT_MODE": "records"},  # its parent's
         {**env, "BATON_SHOP_DB_URL": "postgresql://a@h/other"},  # a variable the source file refers to
         {**env, "MELTANO_ENVIRONMENT": "prod"},
     ]
