@@ -6,8 +6,8 @@ Every batch (a drained set of RECORD messages, or one BATCH message's files) goe
    sniffed. Number columns are staged as text (the checks below need the text as sent); from CSV
    files, columns whose reader is exact (timestamps, dates, booleans, uuid, JSON, text) are read
    with their declared type at once; from Parquet files, every column whose file type the declared
-   type holds exactly, floats included (checked as numbers). If a typed read fails, the batch is
-   staged as text again and the failing value is named (step 3);
+   type holds exactly, floats included (checked as numbers). If a typed read of CSV fails, the
+   batch is staged as text again and the failing value is named (step 3);
 2. checked in one scan: NaN/Infinity in number columns, fractions in integer columns, more decimals
    than a DECIMAL's scale; a hit names the stream, the column, the key and the value;
 3. in ONE transaction, cast to the declared types (a value that does not cast fails, named) and
