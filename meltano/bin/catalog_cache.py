@@ -11,14 +11,15 @@ all three:
   outside Postgres' own schemas (its position, name, type with modifiers, NOT NULL, comment), the
   tables' comments, primary and unique constraints, enum labels. One query;
 - the Meltano project: its YAML files (meltano.yml, plugins/, sources/), the active environment,
-  the extractor's environment variables (`TAP_<SOURCE>_...`) and those the YAML files refer to;
+  the extractor's environment variables (`TAP_<SOURCE>_...`, and its parent plugin's) and those
+  the YAML files refer to;
 - the extractor's code: Meltano's version, the distributions installed in the extractor's
   virtualenv, the source files of the kit's own packages (packages/).
 
 When the fingerprint matches, the kept catalog is handed to Meltano as the extractor's catalog
 (`TAP_<SOURCE>__CATALOG`) and discovery is skipped; otherwise Meltano discovers as usual and the
 catalog it wrote for the run is kept after the run succeeds. A column added at the source, a table
-dropped, a changed selection or a new image: the next run discovers again. Sources of other kinds
+dropped, a changed selection or an image with another extractor: the next run discovers again. Sources of other kinds
 (files) always discover. Where the source file or the environment sets the extractor's catalog
 itself, nothing is kept. BATON_EL_CATALOG_CACHE=off turns it off.
 """
@@ -64,9 +65,14 @@ TABLE = "baton_catalogs"
 _ENV_REFERENCE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 
 
+def _env_prefix(plugin: str) -> str:
+    """The prefix of a plugin's settings in the environment, as Meltano reads them: tap-shop -> TAP_SHOP_."""
+    return plugin.upper().replace("-", "_") + "_"
+
+
 def catalog_variable(source: str) -> str:
     """The environment variable of the extractor's `catalog` extra: TAP_SHOP__CATALOG."""
-    return plugins(source)[0].upper().replace("-", "_") + "__CATALOG"
+    return _env_prefix(plugins(source)[0]) + "_CATALOG"
 
 
 def applies(decl: Declaration, environ: Mapping[str, str]) -> bool:
@@ -94,7 +100,7 @@ def project_fingerprint(decl: Declaration, project: Path, environ: Mapping[str, 
             referenced |= set(_ENV_REFERENCE.findall(text.decode(errors="replace")))
     base = decl.extractor.get("inherit_from") or plugins(decl.source)[0]
     # The extractor's settings from the environment: by its name (TAP_SHOP_...) or its parent's.
-    prefixes = tuple({name.upper().replace("-", "_") + "_" for name in (plugins(decl.source)[0], base)})
+    prefixes = tuple({_env_prefix(name) for name in (plugins(decl.source)[0], base)})
     for name in sorted(environ):
         if name.startswith(prefixes) or name in referenced or name == "MELTANO_ENVIRONMENT":
             digest.update(f"env {name}={environ[name]}\n".encode())
