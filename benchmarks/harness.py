@@ -334,9 +334,23 @@ def warehouse_modes(requested: str, jobs: Jobs) -> list[str]:
     return modes
 
 
+def cpu_reference() -> float:
+    """Seconds one core takes for 20 million Python additions: the same code's figures are compared
+    across machines (and across days of one VM) by it; lower is faster."""
+    started = time.perf_counter()
+    total = 0
+    for i in range(20_000_000):
+        total += i
+    return time.perf_counter() - started
+
+
 def machine() -> str:
+    """The machine a benchmark ran on: its name, CPUs, memory, load at the start and CPU reference."""
     import platform
 
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     load = os.getloadavg()[0]
-    return f"{platform.node()}, {os.cpu_count()} CPUs, {mem:.0f} GiB, load {load:.1f} at the start"
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (
+        f"{platform.node()}, {os.cpu_count()} CPUs, {mem:.0f} GiB, load {load:.1f} at the start, "
+        f"CPU reference {cpu_reference():.2f} s (20M Python additions on one core; lower is faster)"
+    )

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import re
 import subprocess
 import sys
@@ -30,7 +29,7 @@ from datetime import date, datetime
 
 from baton_contract.settings import read_settings_file as read_settings
 
-from benchmarks.harness import REPO
+from benchmarks.harness import REPO, machine
 from benchmarks.harness import setting as kit_setting
 from tools.batonctl import Airflow, follow_cycle
 
@@ -255,13 +254,12 @@ def main() -> int:
     modes = [m for m in args.warehouse.replace(" ", "").split(",") if m]
     if not modes or set(modes) - {"files", "lake"}:
         raise SystemExit(f"--warehouse {args.warehouse!r}: choose from files, lake")
-    load = os.getloadavg()[0]
+    started_on = machine()
     tables, results = {}, {}
     for mode in modes:
         tables[mode], results[mode] = measure(mode, args)
 
-    machine = f"{platform.node()}, {os.cpu_count()} CPUs, load {load:.1f} at the start"
-    print(f"\nbaton stack benchmark, {date.today()}, {machine}")
+    print(f"\nbaton stack benchmark, {date.today()}, {started_on}")
     for mode, rows in tables.items():
         print(f"\nwarehouse: {mode}")
         width = max(len(r[0]) for r in rows)
