@@ -147,7 +147,9 @@ def _changed(row: dict, day: date, **values) -> dict:
     return {**row, **values, "updated_at": _ts(day, 12)}
 
 
-def _dbt(warehouse: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _dbt(
+    warehouse: Path, *args: str, ok: bool = True, project: Path = REPO / "dbt"
+) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "BATON_WAREHOUSE_DIR": str(warehouse),
@@ -155,10 +157,22 @@ def _dbt(warehouse: Path, *args: str) -> subprocess.CompletedProcess[str]:
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
     # Each warehouse gets its own target folder: run_results.json is read per build.
-    cmd = [str(DBT), *args, "--target-path", str(warehouse / "target")]
-    result = subprocess.run(cmd, cwd=REPO / "dbt", env=env, capture_output=True, text=True)
-    assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
+    cmd = [str(DBT), *args, "--project-dir", str(project), "--target-path", str(warehouse / "target")]
+    result = subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True)
+    assert (result.returncode == 0) == ok, (
+        f"{' '.join(args)}: exit {result.returncode}\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
+    )
     return result
+
+
+def _failed_tests(warehouse: Path) -> dict[str, int]:
+    """The data tests of the last build that failed: {test name: failing rows}."""
+    results = json.loads((warehouse / "target" / "run_results.json").read_text())["results"]
+    return {
+        r["unique_id"].split(".")[2]: r["failures"]
+        for r in results
+        if r["unique_id"].startswith("test.") and r["status"] == "fail"
+    }
 
 
 def _differences(incremental: Path, full: Path, table: str) -> tuple[int, int, int]:
@@ -321,3 +335,77 @@ def test_the_dbt_job_fails_bad_data_at_once_naming_the_tests_and_rows(warehouses
          "column": "order_total"}
     ]  # fmt: skip
     assert "in_range_stg_orders_order_total__1000000__0 (2 rows)" in result["reason"]
+
+
+def _recorded_tests(warehouse: Path) -> set[str]:
+    """The data tests recorded as passed (dbt/macros/changed_rows.sql), by name."""
+    with duckdb.connect(str(warehouse / "analytics.duckdb"), read_only=True) as conn:
+        ids = conn.execute("select distinct test_id from _baton.tests_passed").fetchall()
+    return {test_id.split(".")[2] for (test_id,) in ids}
+
+
+def _break_behind_the_loader(warehouse: Path, order_id: int) -> None:
+    """A negative amount on a row already tested, its load time kept (not a load: an edit by hand)."""
+    with duckdb.connect(str(warehouse / "raw_shop.duckdb")) as conn:
+        conn.execute(f"update shop.orders set amount = -1 where order_id = {order_id}")
+
+
+IN_RANGE, UNIQUE = "in_range_stg_orders_order_total__1000000__0", "unique_stg_orders_order_id"
+
+
+def test_data_tests_read_the_rows_loaded_since_they_last_passed(warehouses: tuple[Path, Path]) -> None:
+    """An incremental build's key and value tests read the rows loaded since they last passed: a
+    row they passed on and nobody loaded again is not read, each new bad row is, a key repeated by
+    a new row is found next to its old twin, and a failing test keeps failing; --full-refresh
+    reads every row."""
+    warehouse, _ = warehouses
+    rng = random.Random(11)
+    raw = Raw(warehouse)
+    raw.load("shop.customers", _customers(rng))
+    raw.load("shop.products", _products())
+    raw.load("shop.orders", [_order(rng, i, DAY1) for i in range(1, 101)])
+    finance = ("--select", "+tag:finance")
+    _dbt(warehouse, "build", *finance)
+    recorded = _recorded_tests(warehouse)
+    assert {IN_RANGE, UNIQUE, "unique_orders_order_id", "unique_revenue_daily_order_date"} <= recorded
+    assert "loaded_within_stg_orders_loaded_at__36" not in recorded  # the newest load: always the whole table
+
+    _break_behind_the_loader(warehouse, 1)
+    raw.load("shop.orders", [_order(rng, 101, DAY1)])
+    _dbt(warehouse, "build", *finance)
+
+    # Two new loads: a negative amount, and order 50 written again next to its old row (a loader
+    # that appended instead of replacing).
+    raw.load("shop.orders", [{**_order(rng, 102, DAY1), "amount": -2.0}])
+    with duckdb.connect(str(warehouse / "raw_shop.duckdb")) as conn:
+        conn.execute("insert into shop.orders select * replace (now() as _sdc_batched_at) from shop.orders "
+                     "where order_id = 50")  # fmt: skip
+    _dbt(warehouse, "build", *finance, ok=False)
+    assert _failed_tests(warehouse) == {IN_RANGE: 1, UNIQUE: 1}
+    _dbt(warehouse, "build", *finance, ok=False)  # nothing recorded for a failing test: it fails again
+    assert _failed_tests(warehouse) == {IN_RANGE: 1, UNIQUE: 1}
+
+    _dbt(warehouse, "build", *finance, "--full-refresh", ok=False)
+    assert _failed_tests(warehouse) == {IN_RANGE: 2, UNIQUE: 1}  # order 1 as well
+
+
+def test_a_changed_model_is_tested_whole_once(warehouses: tuple[Path, Path], tmp_path: Path) -> None:
+    """A test reads the whole table again when its model or one upstream of it changed: the
+    rows it passed on were built by other code."""
+    warehouse, _ = warehouses
+    project = tmp_path / "dbt"
+    shutil.copytree(REPO / "dbt", project, ignore=shutil.ignore_patterns("target", "logs"))
+    rng = random.Random(12)
+    raw = Raw(warehouse)
+    raw.load("shop.customers", _customers(rng))
+    raw.load("shop.products", _products())
+    raw.load("shop.orders", [_order(rng, i, DAY1) for i in range(1, 51)])
+    finance = ("--select", "+tag:finance")
+    _dbt(warehouse, "build", *finance, project=project)
+    _break_behind_the_loader(warehouse, 7)
+    _dbt(warehouse, "build", *finance, project=project)
+
+    model = project / "models" / "staging" / "shop" / "stg_orders.sql"
+    model.write_text(model.read_text() + "\n-- changed\n")
+    _dbt(warehouse, "build", *finance, project=project, ok=False)
+    assert _failed_tests(warehouse) == {IN_RANGE: 1}
