@@ -102,7 +102,9 @@ def test_multi_mode_schedules_each_domain_on_the_sources_it_reads() -> None:
     assert _schedule(dags["dbt_finance"]) == {"raw_shop"}
     assert _schedule(dags["dbt_marketing"]) == {"raw_shop", "raw_marketing"}
     assert _outlets(dags["dbt_finance"]) == {"dbt_finance"}
-    assert dags["dbt_finance"].get_task("build").command == ["dbt", "build", "--select", "+tag:finance"]
+    assert dags["dbt_finance"].get_task("build").command == [
+        "dbt", "build", "--select", "+tag:finance", "--exclude-resource-type", "unit_test"
+    ]  # fmt: skip
 
 
 def test_monolith_mode_is_one_dag_on_every_source() -> None:
@@ -110,7 +112,7 @@ def test_monolith_mode_is_one_dag_on_every_source() -> None:
     assert {d for d in dags if d.startswith("dbt_")} == {"dbt_build"}
     assert _schedule(dags["dbt_build"]) == {"raw_shop", "raw_marketing"}
     assert _outlets(dags["dbt_build"]) == {"dbt_finance", "dbt_marketing"}
-    assert dags["dbt_build"].get_task("build").command == ["dbt", "build"]
+    assert dags["dbt_build"].get_task("build").command == ["dbt", "build", "--exclude-resource-type", "unit_test"]
 
 
 def test_a_third_source_and_domain_need_config_only(tmp_path: Path) -> None:

@@ -350,7 +350,8 @@ def test_a_transient_failure_without_a_result_names_its_last_line() -> None:
     error = job_failed(build.command, 137, ["21:26:14  1 of 9 START sql view model main.stg_orders"])
     build.on_failure_callback[0]({**world.context(), "exception": error})
     assert world.xcom["reason"] == (
-        "`dbt build --select +tag:finance` exited with code 137: 21:26:14  1 of 9 START sql view model main.stg_orders"
+        "`dbt build --select +tag:finance --exclude-resource-type unit_test` exited with code 137: "
+        "21:26:14  1 of 9 START sql view model main.stg_orders"
     )
     assert "dbt_finance" in world.states  # the domain's asset says its newest build failed
 
@@ -362,6 +363,8 @@ def test_the_full_refresh_param_rebuilds_the_incremental_marts() -> None:
     world.emit("cycle", {"cycle_id": "2026-11-25"})
     world.emit("raw_shop", {"cycle_id": "2026-11-25"})
     build._pre_execute_hook({**world.context(), "params": {"full_refresh": False}, "task": build})
-    assert build.command == ["dbt", "build", "--select", "+tag:finance"]
+    assert build.command == ["dbt", "build", "--select", "+tag:finance", "--exclude-resource-type", "unit_test"]
     build._pre_execute_hook({**world.context(), "params": {"full_refresh": True}, "task": build})
-    assert build.command == ["dbt", "build", "--select", "+tag:finance", "--full-refresh"]
+    assert build.command == [
+        "dbt", "build", "--select", "+tag:finance", "--exclude-resource-type", "unit_test", "--full-refresh"
+    ]  # fmt: skip
