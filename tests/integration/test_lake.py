@@ -230,6 +230,11 @@ def test_jobs_domains_monolith_and_time_travel_on_the_lake(dp: DataPath, lake_en
     (today_orders,) = dp.source("select count(*) from shop.orders")[0]
     assert today_orders == ORDERS + ORDERS * 4 // 100
     assert lake_query(lake_env, "analytics", "select sum(orders_count) from main.revenue_daily") == [(today_orders,)]
+    # Each build recorded the data tests it passed (dbt/macros/changed_rows.sql); the third one tested
+    # the rows loaded since the first two.
+    recorded = "select count(distinct invocation_id), count(distinct test_id) from _baton.tests_passed"
+    (builds, tests) = lake_query(lake_env, "analytics", recorded)[0]
+    assert builds == 3 and tests > 20, (builds, tests)
 
     # make query: the newest marts, then the marts as the first cycle left them.
     sql = "select sum(orders_count) as n from main.revenue_daily"
