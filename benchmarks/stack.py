@@ -27,6 +27,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 
+from baton_contract.job import cycle_build
 from baton_contract.settings import read_settings_file as read_settings
 
 from benchmarks.harness import REPO, machine
@@ -133,8 +134,8 @@ def direct_cycle(mode: str) -> tuple[float, dict[str, float]]:
     commands = {
         "shop": ["el", "shop"],
         "marketing": ["el", "marketing"],
-        "finance": ["dbt", "build", "--select", "+tag:finance"],
-        "marketing_dbt": ["dbt", "build", "--select", "+tag:marketing"],
+        "finance": cycle_build("--select", "+tag:finance"),
+        "marketing_dbt": cycle_build("--select", "+tag:marketing"),
     }
     steps: dict[str, float] = {}
 

@@ -36,7 +36,7 @@ from typing import Any
 
 from airflow.sdk import DAG, Param
 from airflow.sdk.exceptions import AirflowFailException, AirflowRescheduleException
-from baton_contract.job import RESULT_PREFIX
+from baton_contract.job import RESULT_PREFIX, cycle_build
 from baton_contract.naming import dbt_dag
 
 from baton.assets import CYCLE_ID, cycle_asset, dbt_asset, raw_asset
@@ -50,10 +50,6 @@ from baton.runners import baton_result, job_operator
 log = logging.getLogger("baton.gating")
 
 BUILD_TASK = "build"
-# A cycle's build runs the models and their data tests. dbt's unit tests check the models' SQL
-# against fixed rows: the same in every cycle, so they run where the SQL changes (`make dbt
-# CMD=build`, the integration tests), not on each day's data.
-DATA_ONLY = ("--exclude-resource-type", "unit_test")
 # XCom keys of the build task: the cycle the gate let it build, and why it waits or stopped.
 GATE_CYCLE, GATE_REASON = "cycle_id", "reason"
 # Asset state key on dbt_<domain>: the outcome of the domain's newest build that failed for good.
@@ -214,7 +210,7 @@ def _dbt_dag(dag_id: str, domains: list[str], sources: list[str], select: list[s
         pool = {"pool": config.warehouse_pool} if config.warehouse == "files" and config.warehouse_pool else {}
         job_operator(
             BUILD_TASK,
-            ["dbt", "build", *select, *DATA_ONLY],
+            cycle_build(*select),
             config,
             inlets=[*raws, cycle],
             outlets=outlets,

@@ -27,6 +27,13 @@ LOADER_LINE = re.compile(r"baton-loader: (\{.*)")
 METRIC_LINE = re.compile(r"METRIC: (\{.*)")
 
 
+def cycle_build(*select: str) -> list[str]:
+    """The job command of a cycle's dbt build: the models and their data tests. dbt's unit tests
+    check the models' SQL against fixed rows, the same in every cycle: they run where the SQL
+    changes (`make dbt CMD=build`, the integration tests), not on each day's data."""
+    return ["dbt", "build", *select, "--exclude-resource-type", "unit_test"]
+
+
 def result_line(result: dict[str, Any]) -> str:
     """The line a job ends with."""
     return RESULT_PREFIX + json.dumps(result, sort_keys=True)
