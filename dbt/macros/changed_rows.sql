@@ -32,11 +32,15 @@
 
 
 {% macro changed_rows(relation) %}
-  {% if not execute or flags.FULL_REFRESH or var('baton_test_all_rows', false) %}
+  {# `dbt compile` and `dbt show` run no hooks: they show the whole-table test #}
+  {% if not execute or flags.WHICH not in ('build', 'test') or flags.FULL_REFRESH
+        or var('baton_test_all_rows', false) %}
     {{ return(relation) }}
   {% endif %}
+  {# A test that passed narrowed has its record; its model had `loaded_at` then, and a model that
+     changed since changed the fingerprint: no record found. One query per test. #}
   {% set test = graph.nodes.get(model.unique_id) %}
-  {% if not test or not narrowed(test) or not has_loaded_at(relation) %}
+  {% if not test or not narrowed(test) %}
     {{ return(relation) }}
   {% endif %}
   {% set since = last_passed(test) %}
@@ -90,15 +94,24 @@
 
 
 {% macro tests_passed_table() %}
-  {{ return(adapter.get_relation(database=target.database, schema='_baton', identifier='tests_passed')) }}
+  {{ return(target.database ~ '._baton.tests_passed') }}
+{% endmacro %}
+
+
+{# on-run-start: the table of passed tests exists before any test reads it #}
+{% macro create_tests_passed_table() %}
+  {% if not execute %}{{ return('') }}{% endif %}
+  {% do run_query("create schema if not exists " ~ target.database ~ "._baton") %}
+  {% do run_query("create table if not exists " ~ tests_passed_table() ~ " (test_id varchar, fingerprint varchar, "
+                  ~ "loaded_until timestamptz, passed_at timestamptz, invocation_id varchar)") %}
+  {# a hook's statements share one transaction, which dbt does not commit for it #}
+  {% do adapter.commit() %}
 {% endmacro %}
 
 
 {% macro last_passed(test) %}
-  {% set table = tests_passed_table() %}
-  {% if table is none %}{{ return(none) }}{% endif %}
   {% set found = run_query(
-       "select max(loaded_until) from " ~ table ~ " where test_id = '" ~ test.unique_id
+       "select max(loaded_until) from " ~ tests_passed_table() ~ " where test_id = '" ~ test.unique_id
        ~ "' and fingerprint = '" ~ test_fingerprint(test) ~ "'").columns[0].values()[0] %}
   {{ return(found) }}
 {% endmacro %}
@@ -126,11 +139,7 @@
     {% endif %}
   {% endfor %}
   {% if rows %}
-    {% do run_query("create schema if not exists " ~ target.database ~ "._baton") %}
-    {% do run_query("create table if not exists " ~ target.database ~ "._baton.tests_passed (test_id varchar, "
-                    ~ "fingerprint varchar, loaded_until timestamptz, passed_at timestamptz, invocation_id varchar)") %}
-    {% do run_query("insert into " ~ target.database ~ "._baton.tests_passed values " ~ rows | join(', ')) %}
-    {# a hook's statements share one transaction, which dbt does not commit for it #}
+    {% do run_query("insert into " ~ tests_passed_table() ~ " values " ~ rows | join(', ')) %}
     {% do adapter.commit() %}
     {{ log(rows | length ~ " data tests passed; the next incremental build tests the rows loaded after these", info=True) }}
   {% endif %}
