@@ -8,15 +8,16 @@
   `loaded_at` (the marts' watermark, macros/incremental.sql, stands on the same clock).
 
   Narrowed, per kind of test:
-    not_null, accepted_values, in_range, relationships   the rows loaded since (each row on its own;
-                                                          a relationship's parent is read whole)
-    unique                                               every row whose key appears among the rows
-                                                          loaded since: a key now duplicated has a
-                                                          new row, so it is found wherever its twin is
-  Read whole, always: any other test (loaded_within reads the newest load of the whole table; a
-  test added later is whole until it is listed here), a model without a `loaded_at` column, a
-  `--full-refresh` build, `--vars '{baton_test_all_rows: true}'`, and a test that has not passed
-  since the test itself or any model it reads from last changed (its fingerprint below).
+    not_null, accepted_values, in_range   the rows loaded since: each row is judged on its own
+    unique                                every row whose key appears among the rows loaded since:
+                                          a key now duplicated has a new row, so it is found
+                                          wherever its twin is
+  Read whole, always: relationships (a parent row can go without any child row changing: a
+  full-table stream drops the rows its source deleted), any other test (loaded_within reads the
+  newest load of the whole table; a test added later is whole until it is listed here), a model
+  without a `loaded_at` column, a `--full-refresh` build, `--vars '{baton_test_all_rows: true}'`,
+  and a test that has not passed since the test itself or any model it reads from last changed (its
+  fingerprint below).
 
   Each passing test is recorded (on-run-end) in <analytics>._baton.tests_passed: the test, its
   fingerprint and the newest `loaded_at` of its model then. A failing test records nothing, so it
@@ -57,7 +58,7 @@
 
 
 {% macro narrowed(test) %}
-  {% set kinds = ['not_null', 'accepted_values', 'in_range', 'relationships', 'unique'] %}
+  {% set kinds = ['not_null', 'accepted_values', 'in_range', 'unique'] %}
   {{ return(test.get('test_metadata') and test.test_metadata.name in kinds
             and test.config.get('where') == '__changed__') }}
 {% endmacro %}
