@@ -71,12 +71,14 @@
 
 
 {#
-  The test's definition (its kind and arguments) and the code of every model it reads, directly
-  or upstream: a change to any of them makes the next run read the whole table once.
+  The test's definition (its kind and arguments), the code of every model it reads, directly or
+  upstream, and the code of the macros the test and those models call (a generic test's SQL, the
+  marts' watermark): a change to any of them makes the next run read the whole table once.
 #}
 {% macro test_fingerprint(test) %}
   {% set parts = [tojson(test.test_metadata, sort_keys=true)] %}
   {% set seen = [] %}
+  {% set macros = test.depends_on.macros | list %}
   {% set walk = namespace(frontier=test.depends_on.nodes | list) %}
   {% for _ in range(50) if walk.frontier %}
     {% set next = [] %}
@@ -86,9 +88,14 @@
       {% if node %}
         {% do parts.append(unique_id ~ '=' ~ node.checksum.checksum) %}
         {% do next.extend(node.depends_on.nodes) %}
+        {% do macros.extend(node.depends_on.macros) %}
       {% endif %}
     {% endfor %}
     {% set walk.frontier = next %}
+  {% endfor %}
+  {% for macro_id in macros | unique %}
+    {% set macro = context.get(macro_id.split('.')[-1]) %}
+    {% do parts.append(macro_id ~ '=' ~ (local_md5(macro.macro.macro_sql) if macro else '')) %}
   {% endfor %}
   {{ return(local_md5(parts | sort | join('\n'))) }}
 {% endmacro %}

@@ -1,5 +1,7 @@
 """Incremental marts equal a full refresh, row for row, after days of inserts, updates and late changes;
-and the dbt job (dbt/bin/dbt_job.py) fails a build whose data tests fail as bad data, naming them.
+their data tests read the rows loaded since they last passed (dbt/macros/changed_rows.sql), the whole
+table when the code changed; and the dbt job (dbt/bin/dbt_job.py) fails a build whose data tests fail
+as bad data, naming them.
 
 Real dbt (.venvs/dbt) on real DuckDB raw files, written here the way the loader writes them: one
 file per source, rows upserted by key, each write stamped with `_sdc_batched_at` (the load time).
@@ -391,9 +393,9 @@ def test_data_tests_read_the_rows_loaded_since_they_last_passed(warehouses: tupl
     assert _failed_tests(warehouse) == {IN_RANGE: 2, UNIQUE: 1}  # order 1 as well
 
 
-def test_a_changed_model_is_tested_whole_once(warehouses: tuple[Path, Path], tmp_path: Path) -> None:
-    """A test reads the whole table again when its model or one upstream of it changed: the
-    rows it passed on were built by other code."""
+def test_a_changed_model_or_test_is_tested_whole_once(warehouses: tuple[Path, Path], tmp_path: Path) -> None:
+    """A test reads the whole table again when its model, a model upstream of it or the macro the
+    test runs changed: the rows it passed on were built or judged by other code."""
     warehouse, _ = warehouses
     project = tmp_path / "dbt"
     shutil.copytree(REPO / "dbt", project, ignore=shutil.ignore_patterns("target", "logs"))
@@ -405,6 +407,17 @@ def test_a_changed_model_is_tested_whole_once(warehouses: tuple[Path, Path], tmp
     finance = ("--select", "+tag:finance")
     _dbt(warehouse, "build", *finance, project=project)
     _break_behind_the_loader(warehouse, 7)
+    _dbt(warehouse, "build", *finance, project=project)
+
+    test = project / "tests" / "generic" / "in_range.sql"
+    test.write_text(test.read_text().replace("as value_out_of_range", "as value_out_of_range -- changed"))
+    _dbt(warehouse, "build", *finance, project=project, ok=False)
+    assert _failed_tests(warehouse) == {IN_RANGE: 1}
+
+    with duckdb.connect(str(warehouse / "raw_shop.duckdb")) as conn:
+        conn.execute("update shop.orders set amount = 1 where order_id = 7")
+    _dbt(warehouse, "build", *finance, project=project)
+    _break_behind_the_loader(warehouse, 8)
     _dbt(warehouse, "build", *finance, project=project)
 
     model = project / "models" / "staging" / "shop" / "stg_orders.sql"
