@@ -202,6 +202,16 @@ def warehouses(tmp_path: Path) -> tuple[Path, Path]:
     return incremental, full
 
 
+def _day_one(warehouse: Path, seed: int, orders: int) -> tuple[Raw, random.Random]:
+    """Raw files holding the customers, the products and `orders` orders of day 1."""
+    rng = random.Random(seed)
+    raw = Raw(warehouse)
+    raw.load("shop.customers", _customers(rng))
+    raw.load("shop.products", _products())
+    raw.load("shop.orders", [_order(rng, i, DAY1) for i in range(1, orders + 1)])
+    return raw, rng
+
+
 def test_incremental_builds_equal_a_full_refresh_after_days_of_changes(warehouses: tuple[Path, Path]) -> None:
     incremental, full = warehouses
     rng = random.Random(20261120)
@@ -278,11 +288,7 @@ def test_full_refresh_rebuilds_what_an_incremental_build_would_not(warehouses: t
     behind the loader's back (a raw row edited without a new load time) shows only after
     --full-refresh, which is how `make dbt CMD='build --full-refresh'` repairs a mart."""
     incremental, _ = warehouses
-    rng = random.Random(7)
-    raw = Raw(incremental)
-    raw.load("shop.customers", _customers(rng))
-    raw.load("shop.products", _products())
-    raw.load("shop.orders", [_order(rng, i, DAY1) for i in range(1, 51)])
+    raw, rng = _day_one(incremental, seed=7, orders=50)
     raw.load("marketing.ad_spend", [_spend(DAY1, "newsletter", 10.0)])
     _dbt(incremental, "build", "--select", "+tag:finance")
     with duckdb.connect(str(incremental / "raw_shop.duckdb")) as conn:
@@ -362,11 +368,7 @@ def test_data_tests_read_the_rows_loaded_since_they_last_passed(warehouses: tupl
     a new row is found next to its old twin, and a failing test keeps failing; --full-refresh
     reads every row."""
     warehouse, _ = warehouses
-    rng = random.Random(11)
-    raw = Raw(warehouse)
-    raw.load("shop.customers", _customers(rng))
-    raw.load("shop.products", _products())
-    raw.load("shop.orders", [_order(rng, i, DAY1) for i in range(1, 101)])
+    raw, rng = _day_one(warehouse, seed=11, orders=100)
     finance = ("--select", "+tag:finance")
     _dbt(warehouse, "build", *finance)
     recorded = _recorded_tests(warehouse)
@@ -399,11 +401,7 @@ def test_a_changed_model_or_test_is_tested_whole_once(warehouses: tuple[Path, Pa
     warehouse, _ = warehouses
     project = tmp_path / "dbt"
     shutil.copytree(REPO / "dbt", project, ignore=shutil.ignore_patterns("target", "logs"))
-    rng = random.Random(12)
-    raw = Raw(warehouse)
-    raw.load("shop.customers", _customers(rng))
-    raw.load("shop.products", _products())
-    raw.load("shop.orders", [_order(rng, i, DAY1) for i in range(1, 51)])
+    _day_one(warehouse, seed=12, orders=50)
     finance = ("--select", "+tag:finance")
     _dbt(warehouse, "build", *finance, project=project)
     _break_behind_the_loader(warehouse, 7)
