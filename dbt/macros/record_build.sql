@@ -9,7 +9,7 @@
   {% set snapshot = run_query("select max(snapshot_id) from ducklake_snapshots('analytics')").columns[0].values()[0] %}
   {% set cycle_id = env_var('BATON_CYCLE_ID', '') %}
   {% set selection = (invocation_args_dict.get('select') or []) | join(' ') %}
-  {% do run_query("create schema if not exists analytics._baton") %}
+  {# the schema analytics._baton is made at the run's start (create_tests_passed_table) #}
   {% do run_query("create table if not exists analytics._baton.builds (cycle_id varchar, selection varchar, "
                   ~ "snapshot_id bigint, invocation_id varchar, built_at timestamptz)") %}
   {% do run_query("insert into analytics._baton.builds values ('" ~ cycle_id | replace("'", "''") ~ "', '"
