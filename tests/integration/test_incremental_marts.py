@@ -212,6 +212,12 @@ def _day_one(warehouse: Path, seed: int, orders: int) -> tuple[Raw, random.Rando
     return raw, rng
 
 
+def _incremental_build(warehouse: Path) -> None:
+    """A build that stays incremental: no mart rebuilt in full, as none of its raw tables was made anew."""
+    output = _dbt(warehouse, "build").stdout
+    assert "in full: every row of" not in output, output[-4000:]
+
+
 def test_incremental_builds_equal_a_full_refresh_after_days_of_changes(warehouses: tuple[Path, Path]) -> None:
     incremental, full = warehouses
     rng = random.Random(20261120)
@@ -237,7 +243,7 @@ def test_incremental_builds_equal_a_full_refresh_after_days_of_changes(warehouse
     )
     raw.load("shop.customers", [_changed(raw.rows("shop.customers", "customer_id = 3")[0], day2, country="AT")])
     raw.load("marketing.ad_spend", [_spend(day2, c, 31.5) for c in CAMPAIGNS[:4]])
-    _dbt(incremental, "build")
+    _incremental_build(incremental)
 
     # Day 3: late changes. An order of day 1 changes amount and loses its campaign, another
     # without a campaign gains one; a product changes category; a late ad spend file for day 1
@@ -260,13 +266,13 @@ def test_incremental_builds_equal_a_full_refresh_after_days_of_changes(warehouse
         [_changed(raw.rows("shop.customers", f"customer_id = {both['customer_id']}")[0], day3, country="PL")],
     )
     raw.load("marketing.ad_spend", [_spend(DAY1, "brand_search", 12.25), _spend(day2, "spring_sale", 44.0)])
-    _dbt(incremental, "build")
+    _incremental_build(incremental)
 
     # Day 4: more orders and a day of spend; a day-2 order is returned.
     raw.load("shop.orders", [_order(rng, i, day4) for i in range(481, 561)])
     raw.load("shop.orders", [_changed(raw.rows("shop.orders", "order_id = 350")[0], day4, status="returned")])
     raw.load("marketing.ad_spend", [_spend(day4, c, 18.0) for c in CAMPAIGNS[:4]])
-    _dbt(incremental, "build")
+    _incremental_build(incremental)
 
     # The same raw data, built from scratch.
     for source in ("shop", "marketing"):
@@ -309,6 +315,41 @@ def test_full_refresh_rebuilds_what_an_incremental_build_would_not(warehouses: t
     assert marts() == (before[0], before[1] + 2)
     _dbt(incremental, "build", "--select", "+tag:finance", "--full-refresh")
     assert marts() == (1, before[1] - before[0] + 1 + 2)
+
+
+def test_a_source_loaded_again_from_nothing_rebuilds_its_marts_in_full(warehouses: tuple[Path, Path]) -> None:
+    """A raw table made anew and loaded with other rows (`make seed`, a raw file deleted, a source
+    removed and added back): the next build rebuilds every incremental mart that reads it, so no
+    row of the old data stays behind, then goes on incrementally."""
+    incremental, full = warehouses
+    raw, rng = _day_one(incremental, seed=13, orders=200)
+    raw.load("marketing.ad_spend", [_spend(DAY1 - timedelta(days=d), c, 15.0) for d in range(3) for c in CAMPAIGNS[:3]])
+    _dbt(incremental, "build")
+
+    # The shop loaded again from nothing: fewer orders, all of the next day.
+    (incremental / "raw_shop.duckdb").unlink()
+    raw = Raw(incremental)
+    raw.load("shop.customers", _customers(rng))
+    raw.load("shop.products", _products())
+    raw.load("shop.orders", [_order(rng, i, DAY1 + timedelta(days=1)) for i in range(1, 51)])
+    rebuilt = _dbt(incremental, "build").stdout
+    for mart in ("orders", "revenue_daily", "campaign_daily"):
+        assert f'rebuilding "analytics"."main"."{mart}" in full: every row of stg_' in rebuilt, rebuilt[-4000:]
+
+    for source in ("shop", "marketing"):
+        shutil.copy(incremental / f"raw_{source}.duckdb", full / f"raw_{source}.duckdb")
+    _dbt(full, "build", "--full-refresh")
+    for table in MARTS:
+        count, only_incremental, only_full = _differences(
+            incremental / "analytics.duckdb", full / "analytics.duckdb", table
+        )
+        assert count > 0, f"{table} is empty"
+        assert (only_incremental, only_full) == (0, 0), (
+            f"{table}: {only_incremental} rows only in the incremental build, {only_full} only in the full refresh"
+        )
+
+    raw.load("shop.orders", [_order(rng, 51, DAY1 + timedelta(days=1))])
+    _incremental_build(incremental)
 
 
 def test_the_dbt_job_fails_bad_data_at_once_naming_the_tests_and_rows(warehouses: tuple[Path, Path]) -> None:
