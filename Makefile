@@ -252,8 +252,9 @@ databases: env-file data-dirs ## Start only the metadata and shop source databas
 
 seed: databases jobs-image ## Replace the sample data (ROWS shop orders, default 1000); resets raw copies and state
 	$(COMPOSE_CMD) run --rm jobs samples seed --orders $(ROWS)
-	@# New data under an old bookmark would never be extracted: start the sources over.
-	rm -f $(BATON_DATA_DIR)/warehouse/raw_shop.duckdb $(BATON_DATA_DIR)/warehouse/raw_marketing.duckdb
+	@# New data under an old bookmark would never be extracted, and rows of the old sample would stay in
+	@# raw: start the sources over (raw files or lakes). The next build rebuilds the marts in full.
+	$(COMPOSE_CMD) run --rm jobs warehouse drop raw_shop raw_marketing
 	$(COMPOSE_CMD) run --rm jobs meltano state clear --all --force
 
 next-day: databases jobs-image ## Append the next day to both sample sources (new and changed orders, one ad spend file)

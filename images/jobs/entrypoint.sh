@@ -74,6 +74,9 @@ case "${1:-}" in
           # target_baton_duckdb (the one way to connect to the warehouse) and duckdb
     shift
     exec "$home/meltano/.meltano/loaders/target-baton-duckdb/venv/bin/python" "$home/tools/query.py" "$@" ;;
+  warehouse)  # warehouse drop raw_<source>...: delete databases of the warehouse (files or lake)
+    shift
+    exec "$home/meltano/.meltano/loaders/target-baton-duckdb/venv/bin/python" -m target_baton_duckdb.warehouse "$@" ;;
   samples)  # the sample data generator: samples seed|marketing|next-day ...
     shift
     cd "$home"
@@ -92,6 +95,7 @@ usage: baton-job el <source>         extract-load one source, then reconcile sou
        baton-job state <action> [id] [json]   list/get/set/clear/restore Meltano state, with backups
        baton-job query [SQL]         read-only SQL on the warehouse (default: row counts)
        baton-job samples <seed|marketing|next-day> [options]   sample source data
+       baton-job warehouse drop <database...>   delete raw_<source> (files or lake) and all in it
        baton-job docs                dbt docs, served on BATON_DOCS_PORT
        baton-job <command...>        any other command, as is
 settings (environment): MELTANO_DATABASE_URI, MELTANO_ENVIRONMENT (default prod),

@@ -15,11 +15,13 @@ import json
 import os
 import re
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import psycopg
 import pytest
 from target_baton_duckdb import warehouse
@@ -137,6 +139,36 @@ def s3_objects(env: dict[str, str]) -> list[str]:
     prefix = env["BATON_LAKE_DATA_PATH"].removeprefix(f"s3://{BUCKET}/") + "/"
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)
     return [o["Key"] for page in pages for o in page.get("Contents", [])]
+
+
+def test_drop_deletes_a_lake_its_files_and_its_catalog_schema(lake_env: dict[str, str]) -> None:
+    """`baton-job warehouse drop raw_shop` in lake mode (what `make seed` runs): the lake's Parquet files
+    on S3 and its metadata schema go, another lake stays, and the next load makes the lake anew."""
+    settings = warehouse.Settings.from_env(lake_env)
+    for name in ("raw_shop", "raw_marketing"):
+        with warehouse.connect(name, settings=settings) as conn:
+            conn.execute("create schema if not exists shop")
+            conn.execute("create table shop.orders as select range as order_id from range(1000)")
+    assert any("/raw_shop/" in key for key in s3_objects(lake_env))
+
+    out = subprocess.run(
+        [sys.executable, "-m", "target_baton_duckdb.warehouse", "drop", "raw_shop"],
+        env={**os.environ, **lake_env},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "dropped the lake raw_shop: 1 table(s)" in out, out
+    assert not [key for key in s3_objects(lake_env) if "/raw_shop/" in key]
+    assert any("/raw_marketing/" in key for key in s3_objects(lake_env))
+    with duckdb.connect() as conn:
+        warehouse.prepare_lake(conn, settings)
+        assert warehouse.lake_databases(conn, settings) == ["raw_marketing"]
+    assert lake_query(lake_env, "raw_marketing", "select count(*) from shop.orders") == [(1000,)]
+    with warehouse.connect("raw_shop", settings=settings) as conn:  # made anew, empty
+        conn.execute("create schema if not exists shop")
+        conn.execute("create table shop.orders as select 1 as order_id")
+    assert lake_query(lake_env, "raw_shop", "select count(*) from shop.orders") == [(1,)]
 
 
 # --- the loader's tests, against the lake ---------------------------------------------------------

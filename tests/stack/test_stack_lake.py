@@ -4,8 +4,9 @@ metadata Postgres, data on the data volume), runs one cycle (after the sources' 
 over: the lake starts empty) through the real scheduler and asset triggers with no warehouse pool,
 checks raw and marts against the source, the snapshot in each domain's event and `make query
 AT=<cycle>`; runs the killed-job drill in lake mode (the ingest_shop container killed while it loads
-1M new orders, one DuckLake transaction per batch); then goes back to files mode, its raw files
-loaded again from the sources."""
+1M new orders, one DuckLake transaction per batch); seeds a smaller sample (the lake's raw tables
+start over, the marts are rebuilt in full); then goes back to files mode, its raw files loaded
+again from the sources and its marts rebuilt from them."""
 
 from __future__ import annotations
 
@@ -64,6 +65,15 @@ def test_a_cycle_in_lake_mode(stack: Stack) -> None:
 
         # Healed within the cycle; its time is reported (the load into the lake is the slower one).
         _drill_stopped_mid_load(stack, "kill", lake_raw_equals_source, mode="lake", within=None)
+
+        # A smaller sample: the lake's raw tables start over (no order of the 1M stays) and the
+        # marts are rebuilt in full from them.
+        _make(lake, "seed", "ROWS=500")
+        reseeded = follow_cycle(stack.airflow, quiet=True)
+        assert reseeded.ok, failure_lines(reseeded)
+        assert lake_raw_equals_source() == {"orders": 500}
+        marts = _number(_make(lake, "query", "SQL=select sum(orders_count) from analytics.main.revenue_daily"))
+        assert marts == 500, f"the marts count {marts} orders after a seed of 500"
     finally:
         # Back to the warehouse the other stack tests expect, in the state they expect: the seed
         # cleared the bookmarks (shared by both modes) and the raw files, so files mode loads again.
@@ -72,3 +82,7 @@ def test_a_cycle_in_lake_mode(stack: Stack) -> None:
         restored = follow_cycle(stack.airflow, quiet=True)
         assert restored.ok, failure_lines(restored)
         stack.assert_raw_equals_source()
+        # The marts' file still held the orders the earlier tests loaded: rebuilt from the new raw.
+        (orders,) = stack.source("select count(*) from shop.orders")[0]
+        marts = _number(_make(stack.env, "query", "SQL=select sum(orders_count) from analytics.main.revenue_daily"))
+        assert marts == orders, f"the marts count {marts} orders, the source {orders}"

@@ -78,6 +78,25 @@ def test_a_file_written_by_a_newer_duckdb_names_what_to_do(tmp_path: Path) -> No
     assert out.returncode == 1 and "make reset CONFIRM=yes" in out.stderr
 
 
+def test_drop_deletes_a_raw_database_and_keeps_the_others(tmp_path: Path) -> None:
+    """`baton-job warehouse drop` in files mode (what `make seed` runs): the file and its write-ahead
+    log go, the other databases stay; a database that does not exist is not an error."""
+    for name in ("raw_shop", "raw_marketing"):
+        with duckdb.connect(str(tmp_path / f"{name}.duckdb")) as conn:
+            conn.execute("create table t as select 1 as x")
+    (tmp_path / "raw_shop.duckdb.wal").write_bytes(b"")
+    env = {**os.environ, "BATON_WAREHOUSE": "files", "BATON_WAREHOUSE_DIR": str(tmp_path)}
+
+    def drop(*names: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "target_baton_duckdb.warehouse", "drop", *names]
+        return subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+
+    out = drop("raw_shop").stdout
+    assert f"deleted {tmp_path / 'raw_shop.duckdb'}" in out and "raw_shop.duckdb.wal" in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["raw_marketing.duckdb"]
+    assert "nothing to delete: raw_shop do not exist" in drop("raw_shop").stdout
+
+
 def test_s3_credentials_come_from_the_key_or_the_task_role() -> None:
     base = {"BATON_WAREHOUSE": "lake", "BATON_LAKE_CATALOG": "dbname=lake", "BATON_LAKE_DATA_PATH": "s3://b/lake"}
     keyed = warehouse.s3_secret_sql(

@@ -66,6 +66,7 @@ __all__ = [
     "create_catalog_database",
     "current_snapshot",
     "define_lakes",
+    "drop",
     "duckdb_config",
     "install_extensions",
     "lake_databases",
@@ -150,11 +151,71 @@ def connect_path(path: str | Path, **kwargs: Any) -> duckdb.DuckDBPyConnection:
     return connect(Path(path).stem, path=path, **kwargs)
 
 
+def drop(names: list[str], settings: Settings | None = None) -> list[str]:
+    """Delete the warehouse databases `names` (`raw_shop`, ...) with everything in them, so the next load
+    makes each anew: in `files` mode the file and its write-ahead log; in `lake` mode every table's data
+    files (on S3 too: DuckLake deletes them) and then the lake's metadata schema in the catalog.
+    Returns what was deleted, one line each; a database that does not exist is skipped."""
+    settings = settings or Settings.from_env()
+    done: list[str] = []
+    if settings.mode == "files":
+        for name in names:
+            file = Path(settings.files_dir) / f"{name}.duckdb"
+            for part in (file, file.with_name(file.name + ".wal")):
+                if part.exists():
+                    part.unlink()
+                    done.append(f"deleted {part}")
+        return done
+    with duckdb.connect(":memory:", config=duckdb_config(settings)) as conn:
+        prepare_lake(conn, settings)
+        existing = set(lake_databases(conn, settings))
+        for name in names:
+            if name not in existing:
+                continue
+            attach_lake(conn, settings, name)
+            tables = conn.execute(
+                "select schema_name, table_name from duckdb_tables() where database_name = ?", [name]
+            ).fetchall()
+            for schema, table in tables:
+                conn.execute(f"drop table {ident(name)}.{ident(schema)}.{ident(table)}")
+            # Every snapshot but the newest (which holds nothing now) expired, their files deleted
+            # (fetched: a table function's result not read is not run to its end).
+            conn.execute(
+                f"select count(*) from ducklake_expire_snapshots({literal(name)}, older_than => now())"
+            ).fetchall()
+            conn.execute(
+                f"select count(*) from ducklake_cleanup_old_files({literal(name)}, cleanup_all => true)"
+            ).fetchall()
+            conn.execute(f"detach {ident(name)}")
+            conn.execute(f"attach {literal(settings.catalog)} as _baton_catalog (type postgres)")
+            try:
+                drop_schema = literal(f"drop schema if exists {ident(name)} cascade")
+                conn.execute(f"call postgres_execute('_baton_catalog', {drop_schema})")
+            finally:
+                conn.execute("detach _baton_catalog")
+            where = lake_path(settings, name)
+            done.append(f"dropped the lake {name}: {len(tables)} table(s), their files under {where}")
+    return done
+
+
+USAGE = """python -m target_baton_duckdb.warehouse COMMAND
+  install-extensions DIR   install the lake's extensions from the wheels into DIR (the jobs image does
+                           this at build time, with the loader's environment)
+  drop NAME...             delete the warehouse databases NAME (raw_shop, ...) and everything in them,
+                           in the mode BATON_WAREHOUSE picks (`make seed` starts the sample sources over)"""
+
+
 def main(argv: list[str]) -> int:
-    """`python -m target_baton_duckdb.warehouse install-extensions DIR`: install the lake's extensions from
-    the wheels into DIR (the jobs image does this at build time, with the loader's environment)."""
+    if len(argv) >= 2 and argv[0] == "drop":
+        try:
+            for line in drop(argv[1:]) or [f"nothing to delete: {', '.join(argv[1:])} do not exist"]:
+                print(line)
+        except (WarehouseError, duckdb.Error) as exc:
+            print(f"cannot delete {', '.join(argv[1:])}: {exc}", file=sys.stderr)
+            return 1
+        return 0
     if len(argv) != 2 or argv[0] != "install-extensions":
-        print(main.__doc__, file=sys.stderr)
+        print(USAGE, file=sys.stderr)
         return 2
     Path(argv[1]).mkdir(parents=True, exist_ok=True)
     with duckdb.connect(
