@@ -303,7 +303,7 @@ reset: env-file ## Stop the stack, delete its data (volumes, warehouse, source f
 	@bash images/build.sh remove $(BATON_JOBS_IMAGE) images/jobs/Dockerfile
 	@echo "reset: volumes, $(BATON_DATA_DIR) and this checkout's images removed; $(BATON_ENV_FILE) kept"
 
-bench-stack: $(UV) ## Benchmark the sandbox: cold/warm make up, cycle vs direct commands, idle memory and CPU, image sizes, files and lake (BENCH_ARGS=--cold)
+bench-stack: $(UV) ## Benchmark the sandbox: cold/warm make up, cycle vs direct commands, idle memory and CPU, image sizes, files and lake (BENCH_ARGS: --cold, --scale 10000000)
 	$(RUN) python -m benchmarks.stack $(BENCH_ARGS)
 
 bench-el: $(UV) jobs-image ## Benchmark extract-load: shop by records, by COPY, the raw limit; the 59-column wide table, files and lake (SIZES=, CASES=shop,wide)

@@ -2,6 +2,7 @@
 in each warehouse mode.
 
     python -m benchmarks.stack [--cold] [--orders 100000] [--idle-seconds 60] [--warehouse files,lake]
+                               [--scale 10000000]
 
 Runs a separate compose project (baton-bench, ports 18180/15533) so a user's own sandbox is not
 touched, once per warehouse mode (BATON_WAREHOUSE), each from nothing. Prints one table per mode and
@@ -10,6 +11,9 @@ cycle's wall time <= 1.15 x the critical path: the same meltano/dbt commands run
 cycle's order and overlap (so both share the machine's CPUs alike: what is left is Airflow's); idle
 memory <= 1.5 GiB; the Airflow image <= 0.7 GB; and a cycle in lake mode no longer than in files
 mode (no single-writer pool: the domains build side by side).
+
+--scale N then seeds N orders and times three cycles through Airflow: a full one, a 1% one after
+`make next-day` (goal: at most 25% of the full one) and one with nothing new (the cycle's fixed cost).
 
 --cold removes the stack's images first and builds them without any layer cache (a clean engine
 but for the base images: rebuilding those is `make base-images`' own figure, ~70 s).
@@ -26,6 +30,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
+from typing import Any
 
 from baton_contract.job import cycle_build
 from baton_contract.settings import read_settings_file as read_settings
@@ -122,6 +127,7 @@ def image_mb(image: str) -> float:
     return int(out.stdout.strip()) / 1e6 if out.returncode == 0 else float("nan")
 
 
+GOAL_SCALE_SHARE = 0.25  # --scale: the 1% cycle against the full cycle
 GOALS = {"warm_up": 15.0, "idle_cpu": 10.0, "cycle_ratio": 1.15, "idle_memory_gib": 1.5, "airflow_mb": 700.0}
 
 
@@ -197,13 +203,7 @@ def measure(mode: str, args: argparse.Namespace) -> tuple[list[tuple[str, str, s
         kit_setting("BATON_AIRFLOW_USER"),
         setting("BATON_AIRFLOW_PASSWORD"),
     )
-    triggered = time.time()
-    result = follow_cycle(airflow, quiet=True)
-    if not result.ok:
-        sys.exit(f"the benchmark cycle ({mode}) failed: { ({d: r['state'] for d, r in result.runs.items()}) }")
-    # From the trigger to the end of the cycle's last DAG run, as Airflow recorded it (the stack
-    # shares this machine's clock), not to the moment a status poll noticed it.
-    figures["cycle"] = max(datetime.fromisoformat(r["end_date"]).timestamp() for r in result.runs.values()) - triggered
+    figures["cycle"], result = cycle_through_airflow(airflow, mode)
     figures["cycle_ratio"] = figures["cycle"] / critical
     parts = " + ".join(f"{k} {v:.0f}s" for k, v in steps.items())
     rows.append(("critical path: the commands run directly, as overlapped", f"{critical:.0f} s", parts))
@@ -215,11 +215,44 @@ def measure(mode: str, args: argparse.Namespace) -> tuple[list[tuple[str, str, s
         jobs = [ti for ti in tis if ti["task_id"] in ("extract_load", "build")]
         job = f"{jobs[0]['duration']:.0f} s in the job, " if jobs and jobs[0]["duration"] else ""
         rows.append((f"  {dag_id} run", f"{run['duration'] or 0:.0f} s", f"{job}{len(tis)} tasks"))
+    if args.scale:
+        rows.extend(scale_cycles(airflow, mode, args.scale, figures))
     figures["airflow_mb"] = image_mb(airflow_image)
     rows.append(("Airflow image", f"{figures['airflow_mb']:.0f} MB", ""))
     rows.append(("jobs image", f"{image_mb(jobs_image):.0f} MB", ""))
     make("reset", "CONFIRM=yes")
     return rows, figures
+
+
+def cycle_through_airflow(airflow: Airflow, mode: str, what: str = "") -> tuple[float, Any]:
+    """One cycle through Airflow (`make run`'s way): its wall time from the trigger to the end of its
+    last DAG run, as Airflow recorded it (the stack shares this machine's clock), not to the moment a
+    status poll noticed it; and the cycle followed."""
+    triggered = time.time()
+    result = follow_cycle(airflow, quiet=True)
+    if not result.ok:
+        runs = {d: r["state"] for d, r in result.runs.items()}
+        sys.exit(f"the benchmark's {what or 'cycle'} ({mode}) failed: {runs}")
+    return max(datetime.fromisoformat(r["end_date"]).timestamp() for r in result.runs.values()) - triggered, result
+
+
+def scale_cycles(airflow: Airflow, mode: str, orders: int, figures: dict[str, float]) -> list[tuple[str, str, str]]:
+    """--scale N: the issue's cycle goal at N orders. `make seed ROWS=N`, a full cycle on all of it,
+    `make next-day` (1% new orders and status changes, one more ad spend file), the 1% cycle, then a
+    cycle with nothing new (its fixed cost: every DAG, container, Meltano and dbt start, no data)."""
+    seed = make("seed", f"ROWS={orders}")
+    full, _ = cycle_through_airflow(airflow, mode, "full cycle")
+    make("next-day")
+    incremental, _ = cycle_through_airflow(airflow, mode, "1% cycle")
+    nothing, _ = cycle_through_airflow(airflow, mode, "cycle with nothing new")
+    figures["scale_share"] = incremental / full
+    figures["scale_orders"] = orders
+    return [
+        (f"make seed ROWS={orders}", f"{seed:.0f} s", ""),
+        (f"full cycle at {orders:,} orders", f"{full:.0f} s", "through Airflow, as make run"),
+        ("1% cycle after make next-day", f"{incremental:.0f} s", f"{incremental / full:.0%} of the full cycle"),
+        ("cycle with nothing new", f"{nothing:.0f} s", f"{nothing / full:.0%} of the full cycle: its fixed cost"),
+    ]
 
 
 def goals(results: dict[str, dict[str, float]]) -> list[str]:
@@ -236,6 +269,12 @@ def goals(results: dict[str, dict[str, float]]) -> list[str]:
         for key, (name, unit, _) in names.items():
             value, goal = figures[key], GOALS[key]
             lines.append(f"  {mode}: {name} {value:.2f} {unit} <= {goal:g}: {'met' if value <= goal else 'NOT met'}")
+        if "scale_share" in figures:
+            share, verdict = figures["scale_share"], "met" if figures["scale_share"] <= GOAL_SCALE_SHARE else "NOT met"
+            lines.append(
+                f"  {mode}: 1% cycle / full cycle at {figures['scale_orders']:,.0f} orders {share:.0%} "
+                f"<= {GOAL_SCALE_SHARE:.0%}: {verdict}"
+            )
     if {"files", "lake"} <= results.keys():
         lake, files = results["lake"]["cycle"], results["files"]["cycle"]
         verdict = "met" if lake <= files else "NOT met"
@@ -251,6 +290,11 @@ def main() -> int:
         "--idle-seconds", type=int, default=60, help="settle time before idle memory, then the idle CPU window"
     )
     parser.add_argument("--warehouse", default="files,lake", help="warehouse modes: files, lake or both")
+    parser.add_argument(
+        "--scale",
+        type=int,
+        help="also seed this many orders and time a full, a 1%% and an empty cycle (goal: 1%% <= 25%%)",
+    )
     args = parser.parse_args()
     modes = [m for m in args.warehouse.replace(" ", "").split(",") if m]
     if not modes or set(modes) - {"files", "lake"}:
