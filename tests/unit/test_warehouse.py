@@ -94,7 +94,10 @@ def test_drop_deletes_a_raw_database_and_keeps_the_others(tmp_path: Path) -> Non
     out = drop("raw_shop").stdout
     assert f"deleted {tmp_path / 'raw_shop.duckdb'}" in out and "raw_shop.duckdb.wal" in out
     assert sorted(p.name for p in tmp_path.iterdir()) == ["raw_marketing.duckdb"]
-    assert "nothing to delete: raw_shop do not exist" in drop("raw_shop").stdout
+    assert "nothing to delete: no raw_shop in the warehouse" in drop("raw_shop").stdout
+    with pytest.raises(warehouse.WarehouseError, match=r"not a warehouse database name: '\.\./raw_marketing'"):
+        warehouse.drop(["../raw_marketing"], warehouse.Settings.from_env(env))
+    assert (tmp_path / "raw_marketing.duckdb").exists()
 
 
 def test_s3_credentials_come_from_the_key_or_the_task_role() -> None:

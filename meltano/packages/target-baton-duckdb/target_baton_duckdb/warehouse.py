@@ -26,6 +26,7 @@ unset leaves DuckDB's default.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -156,6 +157,9 @@ def drop(names: list[str], settings: Settings | None = None) -> list[str]:
     makes each anew: in `files` mode the file and its write-ahead log; in `lake` mode every table's data
     files (on S3 too: DuckLake deletes them) and then the lake's metadata schema in the catalog.
     Returns what was deleted, one line each; a database that does not exist is skipped."""
+    bad = [name for name in names if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name)]
+    if bad:
+        raise WarehouseError(f"not a warehouse database name: {', '.join(map(repr, bad))} (e.g. raw_shop)")
     settings = settings or Settings.from_env()
     done: list[str] = []
     if settings.mode == "files":
@@ -208,7 +212,7 @@ USAGE = """python -m target_baton_duckdb.warehouse COMMAND
 def main(argv: list[str]) -> int:
     if len(argv) >= 2 and argv[0] == "drop":
         try:
-            for line in drop(argv[1:]) or [f"nothing to delete: {', '.join(argv[1:])} do not exist"]:
+            for line in drop(argv[1:]) or [f"nothing to delete: no {' or '.join(argv[1:])} in the warehouse"]:
                 print(line)
         except (WarehouseError, duckdb.Error) as exc:
             print(f"cannot delete {', '.join(argv[1:])}: {exc}", file=sys.stderr)
