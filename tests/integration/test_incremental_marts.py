@@ -212,6 +212,21 @@ def _day_one(warehouse: Path, seed: int, orders: int) -> tuple[Raw, random.Rando
     return raw, rng
 
 
+def _assert_equal_to_a_full_refresh(incremental: Path, full: Path) -> None:
+    """The same raw data built from scratch into `full`: every mart equals the incremental one, row for row."""
+    for source in ("shop", "marketing"):
+        shutil.copy(incremental / f"raw_{source}.duckdb", full / f"raw_{source}.duckdb")
+    _dbt(full, "build", "--full-refresh")
+    for table in MARTS:
+        count, only_incremental, only_full = _differences(
+            incremental / "analytics.duckdb", full / "analytics.duckdb", table
+        )
+        assert count > 0, f"{table} is empty"
+        assert (only_incremental, only_full) == (0, 0), (
+            f"{table}: {only_incremental} rows only in the incremental build, {only_full} only in the full refresh"
+        )
+
+
 def _incremental_build(warehouse: Path) -> None:
     """A build that stays incremental: no mart rebuilt in full, as none of its raw tables was made anew."""
     output = _dbt(warehouse, "build").stdout
@@ -274,19 +289,7 @@ def test_incremental_builds_equal_a_full_refresh_after_days_of_changes(warehouse
     raw.load("marketing.ad_spend", [_spend(day4, c, 18.0) for c in CAMPAIGNS[:4]])
     _incremental_build(incremental)
 
-    # The same raw data, built from scratch.
-    for source in ("shop", "marketing"):
-        shutil.copy(incremental / f"raw_{source}.duckdb", full / f"raw_{source}.duckdb")
-    _dbt(full, "build", "--full-refresh")
-
-    for table in MARTS:
-        count, only_incremental, only_full = _differences(
-            incremental / "analytics.duckdb", full / "analytics.duckdb", table
-        )
-        assert count > 0, f"{table} is empty"
-        assert (only_incremental, only_full) == (0, 0), (
-            f"{table}: {only_incremental} rows only in the incremental build, {only_full} only in the full refresh"
-        )
+    _assert_equal_to_a_full_refresh(incremental, full)
 
 
 def test_full_refresh_rebuilds_what_an_incremental_build_would_not(warehouses: tuple[Path, Path]) -> None:
@@ -336,17 +339,7 @@ def test_a_source_loaded_again_from_nothing_rebuilds_its_marts_in_full(warehouse
     for mart in ("orders", "revenue_daily", "campaign_daily"):
         assert f'rebuilding "analytics"."main"."{mart}" in full: every row of stg_' in rebuilt, rebuilt[-4000:]
 
-    for source in ("shop", "marketing"):
-        shutil.copy(incremental / f"raw_{source}.duckdb", full / f"raw_{source}.duckdb")
-    _dbt(full, "build", "--full-refresh")
-    for table in MARTS:
-        count, only_incremental, only_full = _differences(
-            incremental / "analytics.duckdb", full / "analytics.duckdb", table
-        )
-        assert count > 0, f"{table} is empty"
-        assert (only_incremental, only_full) == (0, 0), (
-            f"{table}: {only_incremental} rows only in the incremental build, {only_full} only in the full refresh"
-        )
+    _assert_equal_to_a_full_refresh(incremental, full)
 
     raw.load("shop.orders", [_order(rng, 51, DAY1 + timedelta(days=1))])
     _incremental_build(incremental)
