@@ -237,7 +237,7 @@ def cycle_through_airflow(airflow: Airflow, mode: str, what: str = "") -> tuple[
 
 
 def scale_cycles(airflow: Airflow, mode: str, orders: int, figures: dict[str, float]) -> list[tuple[str, str, str]]:
-    """--scale N: the issue's cycle goal at N orders. `make seed ROWS=N`, a full cycle on all of it,
+    """--scale N: the scale goal of a cycle at N orders. `make seed ROWS=N`, a full cycle on all of it,
     `make next-day` (1% new orders and status changes, one more ad spend file), the 1% cycle, then a
     cycle with nothing new (its fixed cost: every DAG, container, Meltano and dbt start, no data)."""
     seed = make("seed", f"ROWS={orders}")
