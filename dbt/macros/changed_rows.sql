@@ -77,21 +77,10 @@
 #}
 {% macro test_fingerprint(test) %}
   {% set parts = [tojson(test.test_metadata, sort_keys=true)] %}
-  {% set seen = [] %}
   {% set macros = test.depends_on.macros | list %}
-  {% set walk = namespace(frontier=test.depends_on.nodes | list) %}
-  {% for _ in range(50) if walk.frontier %}
-    {% set next = [] %}
-    {% for unique_id in walk.frontier if unique_id not in seen %}
-      {% do seen.append(unique_id) %}
-      {% set node = graph.nodes.get(unique_id) %}
-      {% if node %}
-        {% do parts.append(unique_id ~ '=' ~ node.checksum.checksum) %}
-        {% do next.extend(node.depends_on.nodes) %}
-        {% do macros.extend(node.depends_on.macros) %}
-      {% endif %}
-    {% endfor %}
-    {% set walk.frontier = next %}
+  {% for node in upstream_nodes(test) %}
+    {% do parts.append(node.unique_id ~ '=' ~ node.checksum.checksum) %}
+    {% do macros.extend(node.depends_on.macros) %}
   {% endfor %}
   {% for macro_id in macros | unique %}
     {% set macro = context.get(macro_id.split('.')[-1]) %}

@@ -76,26 +76,37 @@
 {% endmacro %}
 
 
-{# The models upstream of `node` that read a source directly: the staging models. #}
-{% macro staging_upstream(node) %}
+{# Every node of the project upstream of `node` (models, snapshots, seeds: not sources), each once. #}
+{% macro upstream_nodes(node) %}
   {% set found, seen = [], [] %}
   {% set walk = namespace(frontier=node.depends_on.nodes | list) %}
   {% for _ in range(50) if walk.frontier %}
     {% set next = [] %}
-    {% for unique_id in walk.frontier if unique_id not in seen and unique_id.startswith('model.') %}
+    {% for unique_id in walk.frontier if unique_id not in seen %}
       {% do seen.append(unique_id) %}
       {% set parent = graph.nodes.get(unique_id) %}
-      {% set sources = [] %}
-      {% for parent_id in (parent.depends_on.nodes if parent else []) if parent_id.startswith('source.') %}
-        {% do sources.append(parent_id) %}
-      {% endfor %}
-      {% if sources %}
+      {% if parent %}
         {% do found.append(parent) %}
-      {% elif parent %}
         {% do next.extend(parent.depends_on.nodes) %}
       {% endif %}
     {% endfor %}
     {% set walk.frontier = next %}
+  {% endfor %}
+  {% do return(found) %}
+{% endmacro %}
+
+
+{# The models upstream of `node` that read a source directly: the staging models. #}
+{% macro staging_upstream(node) %}
+  {% set found = [] %}
+  {% for parent in upstream_nodes(node) if parent.resource_type == 'model' %}
+    {% set sources = [] %}
+    {% for parent_id in parent.depends_on.nodes if parent_id.startswith('source.') %}
+      {% do sources.append(parent_id) %}
+    {% endfor %}
+    {% if sources %}
+      {% do found.append(parent) %}
+    {% endif %}
   {% endfor %}
   {% do return(found) %}
 {% endmacro %}
