@@ -15,9 +15,10 @@ compose's `airflow-init` service and the ECS api-server task's `init` container 
 2. `airflow db migrate`.
    Then the triggers that wake the scheduler when a DAG run is created or a task changes state
    (baton-airflow-scheduler, services.py).
-3. the pool BATON_WAREHOUSE_POOL with one slot: dbt runs write analytics.duckdb, and DuckDB allows
-   one writer per file. Deferred tasks keep their slot (on ECS a dbt task waits deferred while its
-   job runs).
+3. the pool BATON_WAREHOUSE_POOL with two slots: dbt runs write analytics.duckdb, and DuckDB allows
+   one writer per file. The dbt job waits for the writer's turn of the file after it has parsed and
+   compiled (target_baton_duckdb.warehouse.take_writer_turn), so one build writes while the next
+   prepares. Deferred tasks keep their slot (on ECS a dbt task waits deferred while its job runs).
 4. the FAB auth manager's roles (Admin, Op, User, Viewer: webserver_config.py) and two accounts:
    the first admin BATON_AIRFLOW_USER with the password BATON_AIRFLOW_PASSWORD, and the automation
    account BATON_AUTOMATION_USER (role Op: batonctl, `make run`) with BATON_AUTOMATION_PASSWORD
@@ -51,8 +52,8 @@ from baton_pgurl import UrlError, libpq_params
 from baton_users import UserError
 from psycopg import sql
 
-POOL_SLOTS = 1
-POOL_DESCRIPTION = "dbt runs writing analytics.duckdb (DuckDB: one writer per file)"
+POOL_SLOTS = 2
+POOL_DESCRIPTION = "dbt runs on analytics.duckdb: one writes (DuckDB: one writer per file), the next prepares"
 # Advisory lock keys: any constants every init process shares ("baton-db", "baton-af" in hex).
 LOCK_DATABASES = 0x6261746F6E2D6462
 LOCK_AIRFLOW = 0x6261746F6E2D6166
@@ -184,10 +185,10 @@ def migrate_and_pool(pool: str, wait: float) -> None:
             current = Pool.get_pool(pool, session=session)
             wanted = (POOL_SLOTS, POOL_DESCRIPTION, True)
             if current is not None and (current.slots, current.description, current.include_deferred) == wanted:
-                say(f"pool {pool}: unchanged ({POOL_SLOTS} slot)")
+                say(f"pool {pool}: unchanged ({POOL_SLOTS} slots)")
                 return
             Pool.create_or_update_pool(pool, POOL_SLOTS, POOL_DESCRIPTION, include_deferred=True, session=session)
-        say(f"pool {pool}: {'created' if current is None else 'updated'} ({POOL_SLOTS} slot, deferred tasks keep it)")
+        say(f"pool {pool}: {'created' if current is None else 'updated'} ({POOL_SLOTS} slots, deferred tasks keep theirs)")
 
 
 def wanted_accounts() -> list[tuple[str, str, str]]:

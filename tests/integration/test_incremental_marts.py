@@ -17,11 +17,13 @@ import os
 import random
 import shutil
 import subprocess
+import time
 from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
+from target_baton_duckdb import warehouse
 
 from tests.conftest import REPO
 
@@ -456,3 +458,43 @@ def test_a_changed_model_or_test_is_tested_whole_once(warehouses: tuple[Path, Pa
     model.write_text(model.read_text() + "\n-- changed\n")
     _dbt(warehouse, "build", *finance, project=project, ok=False)
     assert _failed_tests(warehouse) == {IN_RANGE: 1}
+
+
+def test_two_domain_builds_started_together_write_one_after_the_other(warehouses: tuple[Path, Path]) -> None:
+    """Files mode: the finance and marketing builds started together on one analytics.duckdb (what the
+    dbt DAGs do when shop lands) both succeed. Each parses and compiles, then waits for the writer's
+    turn of the file (dbt_warehouse.py, warehouse.take_writer_turn), saying whom it waits for, instead
+    of failing on DuckDB's lock. Here the turn is held until both wait, so that they meet for sure."""
+    incremental, _ = warehouses
+    _day_one(incremental, 20261203, 200)
+    Raw(incremental).load("marketing.ad_spend", [_spend(DAY1, c, 12.5) for c in CAMPAIGNS[:3]])
+    env = {
+        **os.environ,
+        "BATON_WAREHOUSE_DIR": str(incremental),
+        "DBT_PROFILES_DIR": str(REPO / "dbt"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    held = warehouse.take_writer_turn(incremental / "analytics.duckdb")
+    assert held is not None
+    logs = {domain: incremental / f"{domain}.log" for domain in ("finance", "marketing")}
+    builds = {}
+    for domain, log in logs.items():
+        with log.open("w") as out:
+            command = [str(DBT), "build", "--select", f"+tag:{domain}", "--target-path", str(incremental / domain)]
+            builds[domain] = subprocess.Popen(command, cwd=REPO / "dbt", env=env, stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 300
+    while not all("waiting for its turn" in log.read_text() for log in logs.values()):
+        assert time.monotonic() < deadline and all(p.poll() is None for p in builds.values()), {
+            d: log.read_text()[-3000:] for d, log in logs.items()
+        }
+        time.sleep(0.2)
+    held.close()  # the builds take their turns, one after the other
+    for domain, proc in builds.items():
+        code = proc.wait(timeout=600)
+        output = logs[domain].read_text()
+        assert code == 0, f"{domain}: exit {code}\n{output[-6000:]}"
+        assert "analytics.duckdb is being written by" in output and "this writer's turn, after" in output, output
+        assert "Could not set lock" not in output
+    with duckdb.connect(str(incremental / "analytics.duckdb"), read_only=True) as conn:
+        assert conn.execute("select count(*) from orders").fetchone() == (200,)
+        assert conn.execute("select count(*) from campaign_daily").fetchone()[0] > 0

@@ -100,6 +100,36 @@ def test_drop_deletes_a_raw_database_and_keeps_the_others(tmp_path: Path) -> Non
     assert (tmp_path / "raw_marketing.duckdb").exists()
 
 
+
+def test_writers_of_a_file_take_turns_and_a_killed_one_lets_go(tmp_path: Path) -> None:
+    """warehouse.take_writer_turn (the dbt plugin takes it before dbt opens analytics.duckdb): a second
+    process waits for the turn, naming who holds it, and gets it when the holder lets go; a holder
+    killed with SIGKILL lets go as well (the kernel drops its lock)."""
+    file = tmp_path / "analytics.duckdb"
+    take = (
+        "import sys; from pathlib import Path; from target_baton_duckdb.warehouse import take_writer_turn; "
+        "turn = take_writer_turn(Path(sys.argv[1])); print('turn', flush=True); sys.stdin.read()"
+    )
+    held = warehouse.take_writer_turn(file)
+    assert held is not None and f"pid {os.getpid()}" in (tmp_path / "analytics.duckdb.lock").read_text()
+    waiter = subprocess.Popen(
+        [sys.executable, "-c", take, str(file)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    said = waiter.stderr.readline()
+    assert "analytics.duckdb is being written by" in said and f"pid {os.getpid()}" in said, said
+    assert "waiting for its turn" in said
+    held.close()
+    assert waiter.stdout.readline() == "turn\n"
+    assert "this writer's turn, after" in waiter.stderr.readline()
+
+    said_by_me: list[str] = []
+    waiter.kill()  # holding the turn
+    waiter.wait(timeout=30)
+    again = warehouse.take_writer_turn(file, say=said_by_me.append)
+    assert again is not None and said_by_me == []
+    again.close()
+
+
 def test_s3_credentials_come_from_the_key_or_the_task_role() -> None:
     base = {"BATON_WAREHOUSE": "lake", "BATON_LAKE_CATALOG": "dbname=lake", "BATON_LAKE_DATA_PATH": "s3://b/lake"}
     keyed = warehouse.s3_secret_sql(

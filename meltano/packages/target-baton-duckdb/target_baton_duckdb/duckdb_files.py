@@ -1,9 +1,17 @@
-"""Warehouse files (`files` mode): refuse, with what to do, a file this duckdb cannot read."""
+"""Warehouse files (`files` mode): refuse, with what to do, a file this duckdb cannot read; take
+the writer's turn of a file (DuckDB takes one writer per file)."""
 
 from __future__ import annotations
 
+import fcntl
+import os
+import socket
 import struct
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 import duckdb
 
@@ -45,3 +53,42 @@ def check_files(paths: list[Path]) -> None:
         error = newer_file_error(path)
         if error:
             raise error
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def take_writer_turn(path: Path, say: Callable[[str], None] = _say) -> IO[str] | None:
+    """Wait for the writer's turn of the DuckDB file `path`, then hold it until the returned file is
+    closed or the process ends (a killed one included: the kernel lets go of the lock).
+
+    The turn is an exclusive lock (flock) on `<file>.lock` beside it, so that writers starting
+    together (dbt builds of several domains) do their own preparing side by side and write one after
+    the other, instead of failing on DuckDB's lock. The holder writes who it is into the lock file;
+    a waiter says whom it waits for. Where the file system has no locks, returns None: DuckDB's own
+    lock still refuses a second writer."""
+    lock = path.with_name(path.name + ".lock")
+    try:
+        fh = open(lock, "a+")
+    except OSError as exc:
+        say(f"{path.name}: no writer's turn taken ({exc}); DuckDB's own lock refuses a second writer")
+        return None
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.seek(0)
+        holder = fh.read().strip() or "another writer"
+        say(f"{path.name} is being written by {holder}: waiting for its turn (DuckDB takes one writer per file)")
+        started = time.monotonic()
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        say(f"{path.name}: this writer's turn, after {time.monotonic() - started:.1f} s of waiting")
+    except OSError as exc:  # a file system without locks
+        fh.close()
+        say(f"{path.name}: no writer's turn taken ({lock}: {exc}); DuckDB's own lock refuses a second writer")
+        return None
+    fh.truncate(0)
+    command = " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv))[:200]
+    fh.write(f"{command} (host {socket.gethostname()}, pid {os.getpid()}, since {time.strftime('%H:%M:%S')})\n")
+    fh.flush()
+    return fh

@@ -33,7 +33,7 @@ from typing import Any
 
 import duckdb
 
-from target_baton_duckdb.duckdb_files import NEWEST_READABLE_STORAGE, check_files, newer_file_error
+from target_baton_duckdb.duckdb_files import NEWEST_READABLE_STORAGE, check_files, newer_file_error, take_writer_turn
 from target_baton_duckdb.extensions import EXTENSIONS, install_extensions, load_extensions, wheel_file
 from target_baton_duckdb.lake import (
     attach_lake,
@@ -79,6 +79,7 @@ __all__ = [
     "redact",
     "s3_secret_sql",
     "secret_name",
+    "take_writer_turn",
     "wheel_file",
 ]
 
