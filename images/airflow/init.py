@@ -188,7 +188,8 @@ def migrate_and_pool(pool: str, wait: float) -> None:
                 say(f"pool {pool}: unchanged ({POOL_SLOTS} slots)")
                 return
             Pool.create_or_update_pool(pool, POOL_SLOTS, POOL_DESCRIPTION, include_deferred=True, session=session)
-        say(f"pool {pool}: {'created' if current is None else 'updated'} ({POOL_SLOTS} slots, deferred tasks keep theirs)")
+        done = "created" if current is None else "updated"
+        say(f"pool {pool}: {done} ({POOL_SLOTS} slots, deferred tasks keep theirs)")
 
 
 def wanted_accounts() -> list[tuple[str, str, str]]:

@@ -100,7 +100,6 @@ def test_drop_deletes_a_raw_database_and_keeps_the_others(tmp_path: Path) -> Non
     assert (tmp_path / "raw_marketing.duckdb").exists()
 
 
-
 def test_writers_of_a_file_take_turns_and_a_killed_one_lets_go(tmp_path: Path) -> None:
     """warehouse.take_writer_turn (the dbt plugin takes it before dbt opens analytics.duckdb): a second
     process waits for the turn, naming who holds it, and gets it when the holder lets go; a holder
@@ -112,9 +111,8 @@ def test_writers_of_a_file_take_turns_and_a_killed_one_lets_go(tmp_path: Path) -
     )
     held = warehouse.take_writer_turn(file)
     assert held is not None and f"pid {os.getpid()}" in (tmp_path / "analytics.duckdb.lock").read_text()
-    waiter = subprocess.Popen(
-        [sys.executable, "-c", take, str(file)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+    waiter = subprocess.Popen([sys.executable, "-c", take, str(file)], **pipes, text=True)
     said = waiter.stderr.readline()
     assert "analytics.duckdb is being written by" in said and f"pid {os.getpid()}" in said, said
     assert "waiting for its turn" in said

@@ -70,7 +70,7 @@ def take_writer_turn(path: Path, say: Callable[[str], None] = _say) -> IO[str] |
     lock still refuses a second writer."""
     lock = path.with_name(path.name + ".lock")
     try:
-        fh = open(lock, "a+")
+        fh = open(lock, "a+")  # noqa: SIM115 - held open past this function: the open file is the turn
     except OSError as exc:
         say(f"{path.name}: no writer's turn taken ({exc}); DuckDB's own lock refuses a second writer")
         return None
