@@ -61,7 +61,8 @@ def _say(line: str) -> None:
 
 def take_writer_turn(path: Path, say: Callable[[str], None] = _say) -> IO[str] | None:
     """Wait for the writer's turn of the DuckDB file `path`, then hold it until the returned file is
-    closed or the process ends (a killed one included: the kernel lets go of the lock).
+    closed or the process ends (a killed one included: the kernel lets go of the lock; on EFS, the
+    lock of a task that vanished goes when its NFS lease lapses).
 
     The turn is an exclusive lock (flock) on `<file>.lock` beside it, so that writers starting
     together (dbt builds of several domains) do their own preparing side by side and write one after
