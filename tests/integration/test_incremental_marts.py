@@ -151,15 +151,20 @@ def _changed(row: dict, day: date, **values) -> dict:
     return {**row, **values, "updated_at": _ts(day, 12)}
 
 
-def _dbt(
-    warehouse: Path, *args: str, ok: bool = True, project: Path = REPO / "dbt"
-) -> subprocess.CompletedProcess[str]:
-    env = {
+def _dbt_env(warehouse: Path) -> dict[str, str]:
+    """The environment of a dbt run on the raw files and analytics.duckdb in `warehouse`."""
+    return {
         **os.environ,
         "BATON_WAREHOUSE_DIR": str(warehouse),
         "DBT_PROFILES_DIR": str(REPO / "dbt"),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
+
+
+def _dbt(
+    warehouse: Path, *args: str, ok: bool = True, project: Path = REPO / "dbt"
+) -> subprocess.CompletedProcess[str]:
+    env = _dbt_env(warehouse)
     # Each warehouse gets its own target folder: run_results.json is read per build.
     cmd = [str(DBT), *args, "--project-dir", str(project), "--target-path", str(warehouse / "target")]
     result = subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True)
@@ -359,13 +364,7 @@ def test_the_dbt_job_fails_bad_data_at_once_naming_the_tests_and_rows(warehouses
     orders = [_order(rng, i, DAY1) for i in range(1, 21)]
     orders[3]["amount"], orders[7]["amount"] = -5.0, -0.01
     raw.load("shop.orders", orders)
-    env = {
-        **os.environ,
-        "BATON_WAREHOUSE_DIR": str(warehouse),
-        "DBT_PROFILES_DIR": str(REPO / "dbt"),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "BATON_DBT_BIN": str(DBT),
-    }
+    env = {**_dbt_env(warehouse), "BATON_DBT_BIN": str(DBT)}
     job = [str(DBT.parent / "python"), str(REPO / "dbt" / "bin" / "dbt_job.py")]
     args = ["build", "--select", "+tag:finance", "--target-path", str(warehouse / "target")]
     done = subprocess.run([*job, *args], cwd=REPO / "dbt", env=env, capture_output=True, text=True)
@@ -468,12 +467,7 @@ def test_two_domain_builds_started_together_write_one_after_the_other(warehouses
     incremental, _ = warehouses
     _day_one(incremental, 20261203, 200)
     Raw(incremental).load("marketing.ad_spend", [_spend(DAY1, c, 12.5) for c in CAMPAIGNS[:3]])
-    env = {
-        **os.environ,
-        "BATON_WAREHOUSE_DIR": str(incremental),
-        "DBT_PROFILES_DIR": str(REPO / "dbt"),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
+    env = _dbt_env(incremental)
     held = warehouse.take_writer_turn(incremental / "analytics.duckdb")
     assert held is not None
     logs = {domain: incremental / f"{domain}.log" for domain in ("finance", "marketing")}

@@ -70,12 +70,9 @@ def take_writer_turn(path: Path, say: Callable[[str], None] = _say) -> IO[str] |
     a waiter says whom it waits for. Where the file system has no locks, returns None: DuckDB's own
     lock still refuses a second writer."""
     lock = path.with_name(path.name + ".lock")
+    fh = None
     try:
         fh = open(lock, "a+")  # noqa: SIM115 - held open past this function: the open file is the turn
-    except OSError as exc:
-        say(f"{path.name}: no writer's turn taken ({exc}); DuckDB's own lock refuses a second writer")
-        return None
-    try:
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         fh.seek(0)
@@ -84,8 +81,9 @@ def take_writer_turn(path: Path, say: Callable[[str], None] = _say) -> IO[str] |
         started = time.monotonic()
         fcntl.flock(fh, fcntl.LOCK_EX)
         say(f"{path.name}: this writer's turn, after {time.monotonic() - started:.1f} s of waiting")
-    except OSError as exc:  # a file system without locks
-        fh.close()
+    except OSError as exc:  # a folder that cannot be written, a file system without locks
+        if fh is not None:
+            fh.close()
         say(f"{path.name}: no writer's turn taken ({lock}: {exc}); DuckDB's own lock refuses a second writer")
         return None
     fh.truncate(0)
